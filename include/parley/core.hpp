@@ -1,0 +1,108 @@
+// The chat core: users, nicks, channels, topics, seq numbers and history.
+//
+// Plain C++ with no sockets and no clock of its own: a request from
+// connection X goes in with the time; a reply for X and the deliveries
+// (recipients + event) come out. The network shell encodes each event once
+// and queues the same bytes for every recipient.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "parley/limits.hpp"
+#include "parley/message_log.hpp"
+#include "parley/request.hpp"
+
+namespace parley {
+
+using ConnId = std::uint64_t;
+using Json = nlohmann::ordered_json;
+
+struct Delivery {
+  std::vector<ConnId> to;
+  Json event;
+};
+
+struct Outcome {
+  Json reply;                        // null when there is nothing to reply
+  std::vector<Delivery> deliveries;  // in the order they must be queued
+  bool close = false;                // `quit`: flush the reply, then close
+};
+
+struct ServerInfo {
+  std::string name = "parley";
+  std::string version;
+  // Makes channel epochs differ between server lives (start time, randomness).
+  std::string epoch_prefix = "e";
+  // When set, `hello` must carry this `token` (else `auth_failed`).
+  std::optional<std::string> auth_token;
+};
+
+class Core {
+ public:
+  Core(Limits limits, ServerInfo info);
+  Core(const Core&) = delete;
+  Core& operator=(const Core&) = delete;
+
+  // A session exists from accept to close; it is registered by `hello`.
+  void connect(ConnId conn);
+  Outcome handle(ConnId conn, const Request& request, std::int64_t now_ms);
+  // The connection is gone: `quit` {nick, reason} to everyone sharing a channel.
+  Outcome disconnect(ConnId conn, std::string_view reason);
+
+  // Read-only views for tests, invariant checks and the shell's logs.
+  std::size_t session_count() const { return sessions_.size(); }
+  std::size_t user_count() const { return nicks_.size(); }
+  std::size_t channel_count() const { return channels_.size(); }
+  std::optional<std::string> nick_of(ConnId conn) const;
+  const Limits& limits() const { return limits_; }
+
+ private:
+  struct Channel;
+
+  struct User {
+    ConnId conn = 0;
+    std::string nick;  // as typed; empty until `hello`
+    std::string key;   // fold(nick)
+    std::vector<Channel*> channels;
+    std::uint64_t mark = 0;  // dedup stamp for "everyone sharing a channel"
+  };
+
+  struct Channel {
+    Channel(std::string name_, std::string epoch_, std::size_t history)
+        : name(std::move(name_)), epoch(std::move(epoch_)), log(history) {}
+    std::string name;  // as first created
+    std::optional<std::string> topic;
+    std::map<std::string, User*> members;  // by folded nick: already sorted
+    std::uint64_t seq = 0;
+    std::string epoch;
+    MessageLog log;
+  };
+
+  class Handler;
+
+  Channel* find_channel(std::string_view name);
+  bool is_member(const Channel& channel, const User& user) const;
+  void leave(User& user, Channel& channel);
+  std::vector<ConnId> neighbours(const User& user);
+  std::vector<ConnId> others_in(const Channel& channel, const User& except) const;
+  Json member_list(const Channel& channel) const;
+  std::string next_epoch();
+
+  Limits limits_;
+  ServerInfo info_;
+  std::unordered_map<ConnId, User> sessions_;
+  std::unordered_map<std::string, User*> nicks_;  // folded nick -> registered user
+  std::map<std::string, Channel> channels_;       // folded name -> channel, sorted
+  std::uint64_t mark_counter_ = 0;
+  std::uint64_t epoch_counter_ = 0;
+};
+
+}  // namespace parley

@@ -1,0 +1,258 @@
+#include "parley/request.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "parley/names.hpp"
+
+namespace parley {
+namespace {
+
+using json = nlohmann::json;
+
+struct CommandName {
+  std::string_view name;
+  CommandKind kind;
+};
+
+constexpr CommandName command_names[] = {
+    {"hello", CommandKind::hello}, {"nick", CommandKind::nick},
+    {"join", CommandKind::join},   {"part", CommandKind::part},
+    {"say", CommandKind::say},     {"msg", CommandKind::msg},
+    {"topic", CommandKind::topic}, {"list", CommandKind::list},
+    {"members", CommandKind::members}, {"history", CommandKind::history},
+    {"ping", CommandKind::ping},   {"quit", CommandKind::quit},
+};
+
+CommandKind command_kind(std::string_view name) {
+  for (const auto& c : command_names)
+    if (c.name == name) return c.kind;
+  return CommandKind::unknown;
+}
+
+// Reads typed fields out of a request object. The first problem found is kept
+// in `error`; later reads then return empty values and are ignored.
+class FieldReader {
+ public:
+  FieldReader(const json& object, const Limits& limits) : object_(object), limits_(limits) {}
+
+  std::optional<Error> error;
+
+  std::optional<std::string> optional_string(const char* field) {
+    const json* value = find(field);
+    if (!value) return std::nullopt;
+    if (!value->is_string()) {
+      fail(ErrorCode::bad_request, std::string("field '") + field + "' must be a string");
+      return std::nullopt;
+    }
+    return value->get<std::string>();
+  }
+
+  std::string required_string(const char* field) {
+    if (!find(field)) fail(ErrorCode::bad_request, std::string("missing field '") + field + "'");
+    return optional_string(field).value_or(std::string());
+  }
+
+  std::string nick(const char* field) {
+    std::string value = required_string(field);
+    if (!error && !is_valid_nick(value))
+      fail(ErrorCode::invalid_nick,
+           "a nick is 1-32 of A-Z a-z 0-9 _ -, not starting with a digit or '-'");
+    return value;
+  }
+
+  std::string channel(const char* field) {
+    std::string value = required_string(field);
+    if (!error && !is_valid_channel(value))
+      fail(ErrorCode::invalid_channel, "a channel name is 1-64 of A-Z a-z 0-9 _ - . #");
+    return value;
+  }
+
+  // A bounded string; `allow_empty` is false for message texts.
+  std::optional<std::string> bounded_text(const char* field, bool allow_empty) {
+    std::optional<std::string> value = optional_string(field);
+    if (!value) return value;
+    if (!allow_empty && value->empty())
+      fail(ErrorCode::bad_request, std::string("field '") + field + "' must not be empty");
+    else if (value->size() > limits_.max_text)
+      fail(ErrorCode::text_too_long, std::string("field '") + field + "' is longer than " +
+                                         std::to_string(limits_.max_text) + " bytes");
+    return value;
+  }
+
+  std::string text(const char* field) {
+    if (!find(field)) fail(ErrorCode::bad_request, std::string("missing field '") + field + "'");
+    return bounded_text(field, false).value_or(std::string());
+  }
+
+  std::optional<std::uint64_t> optional_count(const char* field) {
+    const json* value = find(field);
+    if (!value) return std::nullopt;
+    if (value->is_number_unsigned()) return value->get<std::uint64_t>();
+    fail(ErrorCode::bad_request, std::string("field '") + field + "' must be an integer >= 0");
+    return std::nullopt;
+  }
+
+ private:
+  // Absent and null are the same thing.
+  const json* find(const char* field) const {
+    auto it = object_.find(field);
+    if (it == object_.end() || it->is_null()) return nullptr;
+    return &*it;
+  }
+
+  void fail(ErrorCode code, std::string message) {
+    if (!error) error = Error{code, std::move(message)};
+  }
+
+  const json& object_;
+  const Limits& limits_;
+};
+
+std::optional<Error> read_id(const json& object, RequestId& id) {
+  auto it = object.find("id");
+  if (it == object.end() || it->is_null()) return std::nullopt;
+  if (it->is_string()) {
+    id.text = it->get<std::string>();
+    if (id.text.size() > max_id_bytes) {
+      id.text.clear();
+      return Error{ErrorCode::bad_request, "'id' is longer than 64 bytes"};
+    }
+    id.kind = RequestId::Kind::string;
+  } else if (it->is_number_unsigned()) {
+    id.kind = RequestId::Kind::unsigned_integer;
+    id.unsigned_integer = it->get<std::uint64_t>();
+  } else if (it->is_number_integer()) {
+    id.kind = RequestId::Kind::integer;
+    id.integer = it->get<std::int64_t>();
+  } else {
+    return Error{ErrorCode::bad_request, "'id' must be a string or an integer"};
+  }
+  return std::nullopt;
+}
+
+Command read_command(CommandKind kind, FieldReader& in) {
+  switch (kind) {
+    case CommandKind::hello: {
+      Hello c;
+      c.nick = in.nick("nick");
+      c.token = in.optional_string("token");
+      return c;
+    }
+    case CommandKind::nick: return NickCmd{in.nick("nick")};
+    case CommandKind::join: {
+      Join c{in.channel("channel")};
+      in.optional_string("key");  // accepted for forward compatibility; channels have no keys yet
+      return c;
+    }
+    case CommandKind::part: {
+      Part c;
+      c.channel = in.channel("channel");
+      c.reason = in.bounded_text("reason", true);
+      return c;
+    }
+    case CommandKind::say: {
+      Say c;
+      c.channel = in.channel("channel");
+      c.text = in.text("text");
+      return c;
+    }
+    case CommandKind::msg: {
+      Msg c;
+      c.to = in.nick("to");
+      c.text = in.text("text");
+      return c;
+    }
+    case CommandKind::topic: {
+      TopicCmd c;
+      c.channel = in.channel("channel");
+      c.topic = in.bounded_text("topic", true);
+      return c;
+    }
+    case CommandKind::list: return List{};
+    case CommandKind::members: return Members{in.channel("channel")};
+    case CommandKind::history: {
+      History c;
+      c.channel = in.channel("channel");
+      c.before = in.optional_count("before");
+      c.after = in.optional_count("after");
+      std::optional<std::uint64_t> limit = in.optional_count("limit");
+      if (limit && (*limit < 1 || *limit > history_limit_max) && !in.error)
+        in.error = Error{ErrorCode::bad_request, "'limit' must be an integer from 1 to 500"};
+      else if (limit)
+        c.limit = static_cast<unsigned>(*limit);
+      return c;
+    }
+    case CommandKind::ping: return Ping{};
+    case CommandKind::quit: return Quit{in.bounded_text("reason", true)};
+    case CommandKind::unknown: break;
+  }
+  return Ping{};  // unreachable: unknown commands are answered before this
+}
+
+}  // namespace
+
+Request parse_request(std::string_view line, const Limits& limits) {
+  Request request;
+  // Non-throwing parse; invalid UTF-8 and lone surrogates are parse errors.
+  const json object = json::parse(line.begin(), line.end(), nullptr, false);
+  if (object.is_discarded()) {
+    request.body = Error{ErrorCode::bad_json, "the line is not valid JSON in UTF-8"};
+    return request;
+  }
+  if (!object.is_object()) {
+    request.body = Error{ErrorCode::bad_request, "a request is a JSON object"};
+    return request;
+  }
+  if (auto error = read_id(object, request.id)) {
+    request.body = *error;
+    return request;
+  }
+  auto cmd = object.find("cmd");
+  if (cmd == object.end() || !cmd->is_string()) {
+    request.body = Error{ErrorCode::bad_request, "missing string field 'cmd'"};
+    return request;
+  }
+  const std::string& name = cmd->get_ref<const std::string&>();
+  request.kind = command_kind(name);
+  if (request.kind == CommandKind::unknown) {
+    request.body = Error{ErrorCode::unknown_command, "unknown command '" + name.substr(0, 64) + "'"};
+    return request;
+  }
+  FieldReader reader(object, limits);
+  Command command = read_command(request.kind, reader);
+  if (reader.error)
+    request.body = std::move(*reader.error);
+  else
+    request.body = std::move(command);
+  return request;
+}
+
+std::string_view to_string(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::bad_json: return "bad_json";
+    case ErrorCode::bad_request: return "bad_request";
+    case ErrorCode::unknown_command: return "unknown_command";
+    case ErrorCode::not_registered: return "not_registered";
+    case ErrorCode::already_registered: return "already_registered";
+    case ErrorCode::invalid_nick: return "invalid_nick";
+    case ErrorCode::nick_in_use: return "nick_in_use";
+    case ErrorCode::invalid_channel: return "invalid_channel";
+    case ErrorCode::no_such_channel: return "no_such_channel";
+    case ErrorCode::not_in_channel: return "not_in_channel";
+    case ErrorCode::no_such_nick: return "no_such_nick";
+    case ErrorCode::text_too_long: return "text_too_long";
+    case ErrorCode::too_many_channels: return "too_many_channels";
+    case ErrorCode::rate_limited: return "rate_limited";
+    case ErrorCode::auth_failed: return "auth_failed";
+    case ErrorCode::internal: return "internal";
+    case ErrorCode::line_too_long: return "line_too_long";
+    case ErrorCode::slow_consumer: return "slow_consumer";
+    case ErrorCode::idle_timeout: return "idle_timeout";
+    case ErrorCode::server_full: return "server_full";
+    case ErrorCode::bad_proxy_header: return "bad_proxy_header";
+    case ErrorCode::shutting_down: return "shutting_down";
+  }
+  return "internal";
+}
+
+}  // namespace parley

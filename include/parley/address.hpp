@@ -1,0 +1,27 @@
+// Listen and connect addresses as users write them:
+//   HOST:PORT   (127.0.0.1:7667, localhost:0, 0.0.0.0:7667)
+//   [V6]:PORT   ([::1]:7667, [::]:0)
+//   unix:PATH   (unix:/run/parley.sock)
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace parley {
+
+struct Address {
+  enum class Kind { tcp, unix_socket } kind = Kind::tcp;
+  std::string host;  // without brackets
+  std::uint16_t port = 0;
+  std::string path;  // for unix sockets
+
+  // The form a user writes; IPv6 hosts in brackets.
+  std::string text() const;
+};
+
+// nullopt with `error` set when the text is not an address.
+std::optional<Address> parse_address(std::string_view text, std::string& error);
+
+}  // namespace parley

@@ -1,0 +1,75 @@
+// The network shell: one libuv loop, the listeners, the connections, and the
+// Core they share. Moves bytes and time; every chat decision is the Core's.
+#pragma once
+
+#include <uv.h>
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "parley/config.hpp"
+#include "parley/connection.hpp"
+#include "parley/core.hpp"
+#include "parley/listener.hpp"
+
+namespace parley {
+
+class Server {
+ public:
+  Server(uv_loop_t* loop, ServerConfig config);
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Opens every listener and prints `listening on ADDRESS` for each.
+  // Returns 0, or the exit status to stop with (1) after logging why.
+  int start();
+
+  // For listeners and connections.
+  uv_loop_t* loop() const { return loop_; }
+  const ServerConfig& config() const { return config_; }
+  void accept(uv_stream_t* listener, Connection::Transport transport);
+  void handle_line(Connection& conn, std::string_view line);
+  void mark_dirty(Connection& conn);
+  // The connection decided to close: its `quit` is sent from the next flush.
+  void connection_closing(Connection& conn, const std::string& reason);
+  // Its handles are closed: free it. Only from a libuv close callback.
+  void release(Connection& conn);
+  uv_buf_t read_buffer() { return uv_buf_init(read_buffer_.get(), read_buffer_size); }
+  std::uint64_t now_ms() const { return uv_now(loop_); }
+
+ private:
+  static constexpr unsigned read_buffer_size = 65536;
+  static void on_prepare(uv_prepare_t* handle);
+  static void on_signal(uv_signal_t* handle, int signum);
+
+  void dispatch(Connection& from, const Outcome& outcome);
+  void deliver(const Delivery& delivery);
+  void reap_closing();
+  void flush_dirty();
+  void drain(int signum);
+  void maybe_exit();
+  std::int64_t wall_ms() const;
+
+  uv_loop_t* loop_;
+  ServerConfig config_;
+  Core core_;
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  std::unordered_map<ConnId, std::unique_ptr<Connection>> connections_;
+  std::vector<Connection*> dirty_;                            // to flush this turn
+  std::vector<std::pair<ConnId, std::string>> closing_;       // to tell the Core about
+  // One read buffer for all connections: each read is consumed before the
+  // next one starts (one thread), so idle connections own no read memory.
+  std::unique_ptr<char[]> read_buffer_;
+  uv_prepare_t prepare_;
+  uv_idle_t spin_;  // keeps the loop from blocking while work is left over
+  uv_signal_t sigterm_;
+  uv_signal_t sigint_;
+  std::size_t clients_ = 0;  // accepted and counted against --max-clients
+  ConnId next_id_ = 1;
+  bool draining_ = false;
+};
+
+}  // namespace parley

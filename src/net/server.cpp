@@ -1,0 +1,215 @@
+#include "parley/server.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <random>
+
+#include "parley/encode.hpp"
+#include "parley/log.hpp"
+#include "parley_version.h"
+
+namespace parley {
+namespace {
+
+// Rounds of close-then-flush per loop turn; more work waits for the next turn.
+constexpr int max_prepare_rounds = 8;
+
+std::string make_epoch_prefix() {
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now).count();
+  std::random_device random;
+  char text[48];
+  std::snprintf(text, sizeof text, "%llx%04x", static_cast<unsigned long long>(ms),
+                static_cast<unsigned>(random() & 0xffff));
+  return text;
+}
+
+ServerInfo server_info(const ServerConfig& config) {
+  ServerInfo info;
+  info.version = PARLEY_VERSION;
+  info.epoch_prefix = make_epoch_prefix();
+  info.auth_token = config.auth_token;
+  return info;
+}
+
+void noop_idle(uv_idle_t*) {}
+
+}  // namespace
+
+Server::Server(uv_loop_t* loop, ServerConfig config)
+    : loop_(loop), config_(std::move(config)), core_(config_.limits, server_info(config_)),
+      read_buffer_(new char[read_buffer_size]) {
+  uv_prepare_init(loop_, &prepare_);
+  prepare_.data = this;
+  uv_idle_init(loop_, &spin_);
+  uv_signal_init(loop_, &sigterm_);
+  uv_signal_init(loop_, &sigint_);
+  sigterm_.data = this;
+  sigint_.data = this;
+}
+
+int Server::start() {
+  for (const Address& address : config_.listen) {
+    auto listener = std::make_unique<Listener>(*this);
+    std::string error;
+    if (!listener->open(address, error)) {
+      log::error("cannot listen on " + address.text() + ": " + error);
+      std::fprintf(stderr, "parleyd: cannot listen on %s: %s\n", address.text().c_str(),
+                   error.c_str());
+      listeners_.push_back(std::move(listener));
+      for (auto& l : listeners_) l->close();
+      return 1;
+    }
+    std::printf("listening on %s\n", listener->bound_address().c_str());
+    std::fflush(stdout);
+    log::info("listening on " + listener->bound_address());
+    listeners_.push_back(std::move(listener));
+  }
+  uv_prepare_start(&prepare_, on_prepare);
+  uv_signal_start(&sigterm_, on_signal, SIGTERM);
+  uv_signal_start(&sigint_, on_signal, SIGINT);
+  log::info(std::string("parleyd ") + PARLEY_VERSION + " started");
+  return 0;
+}
+
+void Server::accept(uv_stream_t* listener, Connection::Transport transport) {
+  const ConnId id = next_id_++;
+  auto conn = std::make_unique<Connection>(*this, id, transport);
+  Connection& c = *conn;
+  connections_.emplace(id, std::move(conn));
+  if (uv_accept(listener, c.stream()) != 0) {
+    c.close_now("accept failed");
+    return;
+  }
+  if (draining_) {
+    c.start(false);
+    c.fatal(ErrorCode::shutting_down, "the server is shutting down");
+    return;
+  }
+  if (clients_ >= config_.max_clients) {
+    c.start(false);
+    log::write(LogLevel::warn, id, c.peer(), "rejected: server_full");
+    c.fatal(ErrorCode::server_full,
+            "the server has " + std::to_string(config_.max_clients) + " clients already");
+    return;
+  }
+  ++clients_;
+  c.counted = true;
+  core_.connect(id);
+  c.start(config_.proxy_protocol);
+  log::write(LogLevel::info, id, c.peer(), "connected");
+}
+
+void Server::handle_line(Connection& conn, std::string_view line) {
+  const Request request = parse_request(line, config_.limits);
+  const Outcome outcome = core_.handle(conn.id(), request, wall_ms());
+  dispatch(conn, outcome);
+}
+
+// The reply goes to the sender; each event is encoded once and the same bytes
+// are queued for every recipient.
+void Server::dispatch(Connection& from, const Outcome& outcome) {
+  if (!outcome.reply.is_null()) from.send(encode_line(outcome.reply), Outbox::Kind::reply);
+  for (const Delivery& delivery : outcome.deliveries) deliver(delivery);
+  if (outcome.close) from.close_after_flush("quit");
+}
+
+void Server::deliver(const Delivery& delivery) {
+  const Bytes line = encode_line(delivery.event);
+  for (ConnId id : delivery.to) {
+    auto it = connections_.find(id);
+    if (it != connections_.end()) it->second->send(line, Outbox::Kind::event);
+  }
+}
+
+void Server::mark_dirty(Connection& conn) {
+  if (conn.dirty) return;
+  conn.dirty = true;
+  dirty_.push_back(&conn);
+}
+
+void Server::connection_closing(Connection& conn, const std::string& reason) {
+  closing_.emplace_back(conn.id(), reason);
+}
+
+void Server::release(Connection& conn) {
+  if (conn.dirty) std::erase(dirty_, &conn);
+  if (conn.counted) --clients_;
+  connections_.erase(conn.id());
+  maybe_exit();
+}
+
+// Runs right before the loop blocks: tell the Core about connections that
+// closed (their `quit` events), then write everything queued this turn.
+void Server::on_prepare(uv_prepare_t* handle) {
+  Server& self = *static_cast<Server*>(handle->data);
+  for (int round = 0; round < max_prepare_rounds; ++round) {
+    if (self.closing_.empty() && self.dirty_.empty()) break;
+    self.reap_closing();
+    self.flush_dirty();
+  }
+  // Work left over: poll without blocking so the next turn comes at once.
+  if (self.closing_.empty() && self.dirty_.empty())
+    uv_idle_stop(&self.spin_);
+  else
+    uv_idle_start(&self.spin_, noop_idle);
+}
+
+void Server::reap_closing() {
+  std::vector<std::pair<ConnId, std::string>> closing;
+  closing.swap(closing_);
+  for (auto& [id, reason] : closing)
+    for (const Delivery& d : core_.disconnect(id, reason).deliveries) deliver(d);
+}
+
+void Server::flush_dirty() {
+  std::vector<Connection*> dirty;
+  dirty.swap(dirty_);
+  for (Connection* conn : dirty) {
+    conn->dirty = false;
+    conn->flush();
+  }
+}
+
+void Server::on_signal(uv_signal_t* handle, int signum) {
+  static_cast<Server*>(handle->data)->drain(signum);
+}
+
+// Stop accepting, tell every client to reconnect elsewhere, flush, close.
+// Each closing connection gets --drain-timeout to flush before it is cut.
+void Server::drain(int signum) {
+  if (draining_) {
+    log::warn("second signal: closing every connection now");
+    for (auto& [id, conn] : connections_) conn->close_now("shutting_down");
+    return;
+  }
+  draining_ = true;
+  log::info(std::string("draining on ") + (signum == SIGTERM ? "SIGTERM" : "SIGINT") + ", " +
+            std::to_string(connections_.size()) + " connections");
+  for (auto& listener : listeners_) listener->close();
+  const Bytes shutdown = encode_shutdown("server shutting down", config_.shutdown_retry_ms);
+  for (auto& [id, conn] : connections_) {
+    if (conn->state() != Connection::State::open) continue;
+    conn->send(shutdown, Outbox::Kind::reply);
+    conn->fatal(ErrorCode::shutting_down, "the server is shutting down");
+  }
+  maybe_exit();
+}
+
+void Server::maybe_exit() {
+  if (!draining_ || !connections_.empty()) return;
+  log::info("drained, exiting");
+  uv_prepare_stop(&prepare_);
+  uv_idle_stop(&spin_);
+  uv_close(reinterpret_cast<uv_handle_t*>(&prepare_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&spin_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&sigterm_), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(&sigint_), nullptr);
+}
+
+std::int64_t Server::wall_ms() const {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace parley

@@ -95,10 +95,9 @@ bool Connection::read_proxy_header(std::string_view& data) {
     fatal(ErrorCode::bad_proxy_header, "expected a PROXY protocol v1 or v2 header");
     return false;
   }
-  if (!header.source.empty()) {
-    log::write(LogLevel::debug, id_, peer_, "proxied for " + header.source);
-    peer_ = header.source;
-  }
+  const std::string balancer = peer_;
+  if (!header.source.empty()) peer_ = header.source;
+  log::write(LogLevel::info, id_, peer_, "connected through proxy " + balancer);
   awaiting_proxy_header_ = false;
   data.remove_prefix(header.length - had);
   std::string().swap(proxy_buffer_);

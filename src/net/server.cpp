@@ -97,7 +97,9 @@ void Server::accept(uv_stream_t* listener, Connection::Transport transport) {
   c.counted = true;
   core_.connect(id);
   c.start(config_.proxy_protocol);
-  log::write(LogLevel::info, id, c.peer(), "connected");
+  // Behind a proxy the real peer is known only once its header is read.
+  if (!config_.proxy_protocol || c.transport() != Connection::Transport::tcp)
+    log::write(LogLevel::info, id, c.peer(), "connected");
 }
 
 void Server::handle_line(Connection& conn, std::string_view line) {
@@ -129,12 +131,14 @@ void Server::mark_dirty(Connection& conn) {
 }
 
 void Server::connection_closing(Connection& conn, const std::string& reason) {
+  // The slot frees as soon as the close is decided, not when the socket is gone.
+  if (conn.counted) --clients_;
+  conn.counted = false;
   closing_.emplace_back(conn.id(), reason);
 }
 
 void Server::release(Connection& conn) {
   if (conn.dirty) std::erase(dirty_, &conn);
-  if (conn.counted) --clients_;
   connections_.erase(conn.id());
   maybe_exit();
 }

@@ -1,0 +1,177 @@
+// Connection lifecycles: half-close, idle ping and timeout, --max-clients,
+// slow consumers, SIGTERM drain.
+#include <doctest/doctest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <vector>
+
+#include "../support/harness.hpp"
+
+using namespace parley::test;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+long long elapsed_ms(Clock::time_point since) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - since).count();
+}
+}  // namespace
+
+TEST_CASE("half-close: replies to every complete request, then the server closes") {
+  ServerProcess server;
+  Client watcher(server.address());
+  watcher.hello("watcher");
+  watcher.join("#hc");
+  Client c(server.address());
+  c.send_raw(
+      "{\"cmd\":\"hello\",\"nick\":\"half\",\"id\":1}\n"
+      "{\"cmd\":\"join\",\"channel\":\"#hc\",\"id\":2}\n"
+      "{\"cmd\":\"say\",\"channel\":\"#hc\",\"text\":\"last words\",\"id\":3}\n"
+      "{\"cmd\":\"history\",\"channel\":\"#hc\",\"id\":4}\n"
+      "{\"cmd\":\"ping\",\"id\":5}\n"
+      "{\"cmd\":\"ping\",\"id\":6");  // unfinished: not a request
+  c.shutdown_write();
+  for (int id = 1; id <= 5; ++id) {
+    json reply = c.next();
+    CHECK(reply["id"] == id);
+    CHECK(reply["ok"] == true);
+  }
+  CHECK(c.wait_closed());
+  CHECK(c.drained.empty());
+  CHECK(watcher.wait_event("message")["text"] == "last words");
+  CHECK(watcher.wait_event("quit")["reason"] == "connection closed");
+}
+
+TEST_CASE("idle: ping after the interval, idle_timeout after the timeout; a trickled line is no activity") {
+  ServerProcess server({"--idle-timeout", "2", "--ping-interval", "1"});
+  Client quiet(server.address());
+  quiet.hello("quiet");
+  Client trickler(server.address());
+  const auto start = Clock::now();
+  CHECK(quiet.next(3000) == json::parse(R"({"event":"ping"})"));
+  CHECK(elapsed_ms(start) >= 900);
+  // Half a line every so often does not count as input.
+  trickler.send_raw("{\"cmd\":");
+  CHECK(trickler.next(3000)["event"] == "ping");
+  trickler.send_raw("\"pi");
+  json timeout = quiet.wait_event("error", 4000);
+  CHECK(timeout["code"] == "idle_timeout");
+  CHECK(elapsed_ms(start) >= 1900);
+  CHECK(quiet.wait_closed());
+  CHECK(trickler.wait_event("error", 4000)["code"] == "idle_timeout");
+  CHECK(trickler.wait_closed());
+}
+
+TEST_CASE("idle: a client that answers pings stays connected past the timeout") {
+  ServerProcess server({"--idle-timeout", "2"});
+  Client c(server.address());
+  c.hello("lively");
+  const auto start = Clock::now();
+  while (elapsed_ms(start) < 3500) {
+    json e = c.next(3000);
+    REQUIRE(e == json::parse(R"({"event":"ping"})"));
+    CHECK(c.call({{"cmd", "ping"}})["ok"] == true);
+  }
+  CHECK(c.call({{"cmd", "list"}})["ok"] == true);
+}
+
+TEST_CASE("--max-clients: the next connection gets server_full; the slot frees when one leaves") {
+  ServerProcess server({"--max-clients", "2"});
+  Client a(server.address()), b(server.address());
+  a.hello("a");
+  b.hello("b");
+  a.join("#m");
+  b.join("#m");
+  Client third(server.address());
+  json full = third.next();
+  CHECK(full["event"] == "error");
+  CHECK(full["code"] == "server_full");
+  CHECK(third.wait_closed());
+  CHECK(b.call({{"cmd", "quit"}})["ok"] == true);
+  CHECK(a.wait_event("quit")["nick"] == "b");
+  Client fourth(server.address());
+  CHECK(fourth.call({{"cmd", "hello"}, {"nick", "d"}})["ok"] == true);
+}
+
+TEST_CASE("slow consumer: dropped with slow_consumer, server memory stays bounded") {
+  ServerProcess server({"--max-pending", "262144"});
+  Client reader(server.address());
+  reader.hello("reader");
+  reader.join("#flood");
+  Client sleeper(server.address());
+  sleeper.set_receive_buffer(4096);
+  sleeper.hello("sleeper");
+  sleeper.join("#flood");
+  Client talker(server.address());
+  talker.hello("talker");
+  talker.join("#flood");
+  const long rss_before = server.rss_kb();
+  const std::string text(4000, 'z');
+  bool dropped = false;
+  int sent = 0;
+  // Up to 40 MB of events; the sleeper's share must be cut long before.
+  // Small batches, so the reader's share never backs up.
+  constexpr int per_batch = 10;
+  for (int batch = 0; batch < 1000 && !dropped; ++batch) {
+    std::string lines;
+    for (int i = 0; i < per_batch; ++i)
+      lines += "{\"cmd\":\"say\",\"channel\":\"#flood\",\"text\":\"" + text + "\"}\n";
+    talker.send_raw(lines);
+    sent += per_batch;
+    for (int i = 0; i < per_batch; ++i) {
+      json line = talker.next(10000);
+      if (line.value("event", "") == "quit") {
+        CHECK(line == json::parse(R"({"event":"quit","nick":"sleeper","reason":"slow_consumer"})"));
+        dropped = true;
+        --i;  // still owed this reply
+      }
+    }
+    // The well-behaved reader keeps up.
+    for (int i = 0; i < per_batch; ++i) REQUIRE(reader.wait_event("message", 10000)["text"] == text);
+  }
+  CHECK(dropped);
+  MESSAGE("dropped after " << sent << " messages");
+  CHECK(server.rss_kb() - rss_before < 24 * 1024);
+  CHECK(server.log().find("slow consumer") != std::string::npos);
+}
+
+TEST_CASE("SIGTERM drains: shutdown to every client, then close, exit 0") {
+  ServerProcess server({"--shutdown-retry-ms", "1500"});
+  std::vector<Client> clients;
+  for (int i = 0; i < 5; ++i) {
+    clients.emplace_back(server.address());
+    clients.back().hello("c" + std::to_string(i));
+    clients.back().join("#d");
+  }
+  kill(server.pid(), SIGTERM);
+  for (Client& c : clients) {
+    CHECK(c.wait_event("shutdown") == json::parse(R"({"event":"shutdown","reason":"server shutting down","retry_ms":1500})"));
+    json fatal = c.next();
+    CHECK(fatal["event"] == "error");
+    CHECK(fatal["code"] == "shutting_down");
+    CHECK(c.wait_closed());
+  }
+  CHECK(server.wait_exit() == 0);
+  CHECK(server.log().find("drained, exiting") != std::string::npos);
+}
+
+TEST_CASE("SIGTERM with a client that does not read: exit 0 within the drain timeout") {
+  ServerProcess server({"--drain-timeout", "1", "--max-pending", "100000000"});
+  Client stuck(server.address());
+  stuck.set_receive_buffer(4096);
+  stuck.hello("stuck");
+  stuck.join("#s");
+  Client talker(server.address());
+  talker.hello("talker");
+  talker.join("#s");
+  const std::string text(4000, 'q');
+  for (int i = 0; i < 3000; ++i)
+    talker.send({{"cmd", "say"}, {"channel", "#s"}, {"text", text}});
+  for (int i = 0; i < 3000; ++i) {
+    json line = talker.next(10000);
+    if (!line.contains("ok")) --i;
+  }
+  const auto start = Clock::now();
+  CHECK(server.stop(SIGINT, 10000) == 0);
+  CHECK(elapsed_ms(start) < 5000);
+}

@@ -1,0 +1,348 @@
+#include "harness.hpp"
+
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <dirent.h>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+extern char** environ;
+
+namespace parley::test {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int remaining_ms(Clock::time_point deadline) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+  return left.count() < 0 ? 0 : static_cast<int>(left.count());
+}
+
+bool has_listen_flag(const std::vector<std::string>& args) {
+  for (const auto& a : args)
+    if (a == "--listen" || a.starts_with("--listen=")) return true;
+  return false;
+}
+
+std::size_t listen_count(const std::vector<std::string>& args) {
+  std::size_t n = 0;
+  for (const auto& a : args)
+    if (a == "--listen" || a.starts_with("--listen=")) ++n;
+  return n;
+}
+
+}  // namespace
+
+std::string program(const char* env_name) {
+  const char* path = std::getenv(env_name);
+  if (!path) throw std::runtime_error(std::string("environment variable ") + env_name + " not set");
+  return path;
+}
+
+ServerProcess::ServerProcess(std::vector<std::string> args, bool expect_start) {
+  if (!has_listen_flag(args)) {
+    args.insert(args.begin(), "127.0.0.1:0");
+    args.insert(args.begin(), "--listen");
+  }
+  const std::string path = program("PARLEYD");
+  char log_template[] = "/tmp/parleyd-test-XXXXXX";
+  const int log_fd = mkstemp(log_template);
+  REQUIRE(log_fd >= 0);
+  log_path_ = log_template;
+  int out[2];
+  REQUIRE(pipe2(out, O_CLOEXEC) == 0);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, log_fd, 2);
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>(path.c_str()));
+  for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  const int rc = posix_spawn(&pid_, path.c_str(), &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  close(out[1]);
+  close(log_fd);
+  REQUIRE(rc == 0);
+  stdout_fd_ = out[0];
+  if (!expect_start) return;
+  const std::size_t wanted = std::max<std::size_t>(1, listen_count(args));
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  std::string buffer;
+  while (addresses_.size() < wanted) {
+    pollfd p{stdout_fd_, POLLIN, 0};
+    const int ready = poll(&p, 1, remaining_ms(deadline));
+    REQUIRE_MESSAGE(ready > 0, "parleyd did not print 'listening on' in time; log:\n" << log());
+    char chunk[4096];
+    const ssize_t n = read(stdout_fd_, chunk, sizeof chunk);
+    REQUIRE_MESSAGE(n > 0, "parleyd exited before listening; log:\n" << log());
+    buffer.append(chunk, static_cast<std::size_t>(n));
+    stdout_.append(chunk, static_cast<std::size_t>(n));
+    std::size_t lf;
+    while ((lf = buffer.find('\n')) != std::string::npos) {
+      const std::string line = buffer.substr(0, lf);
+      buffer.erase(0, lf + 1);
+      const std::string prefix = "listening on ";
+      if (line.starts_with(prefix)) addresses_.push_back(line.substr(prefix.size()));
+    }
+  }
+}
+
+ServerProcess::~ServerProcess() {
+  if (pid_ > 0 && !exited_) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+  if (stdout_fd_ >= 0) close(stdout_fd_);
+  if (!log_path_.empty()) unlink(log_path_.c_str());
+}
+
+bool ServerProcess::running() {
+  if (exited_) return false;
+  int status = 0;
+  if (waitpid(pid_, &status, WNOHANG) == pid_) {
+    exited_ = true;
+    status_ = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return false;
+  }
+  return true;
+}
+
+int ServerProcess::wait_exit(int timeout_ms) {
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  // Reading stdout until EOF doubles as the wait: the pipe closes at exit.
+  while (!exited_) {
+    pollfd p{stdout_fd_, POLLIN, 0};
+    const int left = remaining_ms(deadline);
+    if (poll(&p, 1, std::min(left, 50)) > 0) {
+      char chunk[4096];
+      const ssize_t n = read(stdout_fd_, chunk, sizeof chunk);
+      if (n > 0) stdout_.append(chunk, static_cast<std::size_t>(n));
+    }
+    if (!running()) break;
+    if (left == 0) return -1;
+  }
+  return status_;
+}
+
+int ServerProcess::stop(int signal, int timeout_ms) {
+  if (!exited_) kill(pid_, signal);
+  return wait_exit(timeout_ms);
+}
+
+namespace {
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+}  // namespace
+
+std::string ServerProcess::log() const { return read_file(log_path_); }
+
+long ServerProcess::rss_kb() const {
+  std::istringstream in(read_file("/proc/" + std::to_string(pid_) + "/status"));
+  std::string line;
+  while (std::getline(in, line))
+    if (line.starts_with("VmRSS:")) return std::stol(line.substr(6));
+  return -1;
+}
+
+long ServerProcess::cpu_ticks() const {
+  const std::string stat = read_file("/proc/" + std::to_string(pid_) + "/stat");
+  std::istringstream in(stat.substr(stat.rfind(')') + 2));
+  std::string field;
+  long utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && in >> field; ++i) {
+    if (i == 14) utime = std::stol(field);
+    if (i == 15) stime = std::stol(field);
+  }
+  return utime + stime;
+}
+
+int ServerProcess::open_fds() const {
+  DIR* dir = opendir(("/proc/" + std::to_string(pid_) + "/fd").c_str());
+  if (!dir) return -1;
+  int n = 0;
+  while (dirent* e = readdir(dir))
+    if (e->d_name[0] != '.') ++n;
+  closedir(dir);
+  return n;
+}
+
+int connect_socket(const std::string& address) {
+  if (address.starts_with("unix:")) {
+    const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, address.c_str() + 5, sizeof addr.sun_path - 1);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      close(fd);
+      return -1;
+    }
+    return fd;
+  }
+  const std::size_t colon = address.rfind(':');
+  std::string host = address.substr(0, colon);
+  if (host.starts_with('[')) host = host.substr(1, host.size() - 2);
+  const std::string port = address.substr(colon + 1);
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (getaddrinfo(host.c_str(), port.c_str(), &hints, &found) != 0) return -1;
+  const int fd = socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int rc = connect(fd, found->ai_addr, found->ai_addrlen);
+  freeaddrinfo(found);
+  if (rc != 0) {
+    close(fd);
+    return -1;
+  }
+  const int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  return fd;
+}
+
+Client::Client(const std::string& address, int) {
+  fd_ = connect_socket(address);
+  REQUIRE_MESSAGE(fd_ >= 0, "cannot connect to " << address << ": " << std::strerror(errno));
+}
+
+Client::Client(Client&& other) noexcept
+    : events(std::move(other.events)), drained(std::move(other.drained)), fd_(other.fd_),
+      buffer_(std::move(other.buffer_)), eof_(other.eof_), next_id_(other.next_id_) {
+  other.fd_ = -1;
+}
+
+Client::~Client() {
+  if (fd_ >= 0) close(fd_);
+}
+
+void Client::send_raw(std::string_view bytes) {
+  const auto deadline = Clock::now() + std::chrono::milliseconds(default_timeout_ms);
+  while (!bytes.empty()) {
+    const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      bytes.remove_prefix(static_cast<std::size_t>(n));
+      continue;
+    }
+    REQUIRE_MESSAGE((errno == EAGAIN || errno == EWOULDBLOCK), "send failed: " << std::strerror(errno));
+    pollfd p{fd_, POLLOUT, 0};
+    REQUIRE_MESSAGE(poll(&p, 1, remaining_ms(deadline)) > 0, "send timed out");
+  }
+}
+
+std::optional<std::string> Client::read_line(int timeout_ms) {
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    const std::size_t lf = buffer_.find('\n');
+    if (lf != std::string::npos) {
+      std::string line = buffer_.substr(0, lf);
+      buffer_.erase(0, lf + 1);
+      return line;
+    }
+    if (eof_) return std::nullopt;
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, remaining_ms(deadline)) <= 0) return std::nullopt;
+    char chunk[65536];
+    const ssize_t n = recv(fd_, chunk, sizeof chunk, 0);
+    if (n <= 0) {
+      eof_ = true;
+      continue;
+    }
+    buffer_.append(chunk, static_cast<std::size_t>(n));
+  }
+}
+
+json Client::next(int timeout_ms) {
+  std::optional<std::string> line = read_line(timeout_ms);
+  REQUIRE_MESSAGE(line.has_value(), "no line from the server within " << timeout_ms << " ms");
+  json value = json::parse(*line, nullptr, false);
+  REQUIRE_MESSAGE(!value.is_discarded(), "server sent invalid JSON: " << *line);
+  return value;
+}
+
+json Client::next_reply(int timeout_ms) {
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    json line = next(remaining_ms(deadline));
+    if (line.contains("ok")) return line;
+    events.push_back(std::move(line));
+  }
+}
+
+json Client::call(json request, int timeout_ms) {
+  const long long id = next_id_++;
+  request["id"] = id;
+  send(request);
+  json reply = next_reply(timeout_ms);
+  REQUIRE_MESSAGE(reply["id"] == id, "reply out of order: " << reply.dump());
+  return reply;
+}
+
+json Client::wait_event(const std::string& name, int timeout_ms) {
+  while (!events.empty()) {
+    json e = std::move(events.front());
+    events.pop_front();
+    if (e.value("event", "") == name) return e;
+  }
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    json line = next(remaining_ms(deadline));
+    if (line.value("event", "") == name) return line;
+  }
+}
+
+json Client::hello(const std::string& nick) {
+  json reply = call({{"cmd", "hello"}, {"nick", nick}});
+  REQUIRE_MESSAGE(reply["ok"] == true, reply.dump());
+  return reply;
+}
+
+json Client::join(const std::string& channel) {
+  json reply = call({{"cmd", "join"}, {"channel", channel}});
+  REQUIRE_MESSAGE(reply["ok"] == true, reply.dump());
+  return reply;
+}
+
+bool Client::wait_closed(int timeout_ms) {
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    std::optional<std::string> line = read_line(remaining_ms(deadline));
+    if (line) {
+      drained.push_back(*line);
+      continue;
+    }
+    return eof_;
+  }
+}
+
+void Client::shutdown_write() { ::shutdown(fd_, SHUT_WR); }
+
+void Client::reset() {
+  linger l{1, 0};
+  setsockopt(fd_, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+  close(fd_);
+  fd_ = -1;
+}
+
+void Client::set_receive_buffer(int bytes) {
+  setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+}
+
+}  // namespace parley::test

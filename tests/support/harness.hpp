@@ -1,0 +1,109 @@
+// Test harness: starts the real parleyd on port 0 and talks to it over real
+// sockets. Every wait is bounded; a hang fails the test instead of stalling.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <deque>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace parley::test {
+
+using json = nlohmann::json;
+constexpr int default_timeout_ms = 5000;
+
+// Path of a built program, from the environment meson sets (PARLEYD, PARLEY).
+std::string program(const char* env_name);
+
+class ServerProcess {
+ public:
+  // Starts parleyd with `args`; adds `--listen 127.0.0.1:0` unless args listen
+  // somewhere. Waits for one `listening on` line per listener.
+  explicit ServerProcess(std::vector<std::string> args = {}, bool expect_start = true);
+  ~ServerProcess();
+  ServerProcess(const ServerProcess&) = delete;
+  ServerProcess& operator=(const ServerProcess&) = delete;
+
+  const std::string& address(std::size_t i = 0) const { return addresses_.at(i); }
+  pid_t pid() const { return pid_; }
+
+  // Sends `signal` and waits for the exit; returns the exit status, or -1 on
+  // timeout / death by signal.
+  int stop(int signal, int timeout_ms = 15000);
+  // Waits for the process to exit by itself (e.g. bad flags).
+  int wait_exit(int timeout_ms = 10000);
+  bool running();
+
+  long rss_kb() const;
+  long cpu_ticks() const;  // utime + stime from /proc
+  int open_fds() const;
+  std::string log() const;  // everything it wrote to stderr so far
+  std::string stdout_text() const { return stdout_; }
+
+ private:
+  pid_t pid_ = -1;
+  int stdout_fd_ = -1;
+  std::string stdout_;
+  std::string log_path_;
+  std::vector<std::string> addresses_;
+  bool exited_ = false;
+  int status_ = -1;
+};
+
+class Client {
+ public:
+  // Connects to HOST:PORT, [V6]:PORT or unix:PATH.
+  explicit Client(const std::string& address, int timeout_ms = default_timeout_ms);
+  ~Client();
+  Client(Client&& other) noexcept;
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  void send_raw(std::string_view bytes);
+  void send(const json& request) { send_raw(request.dump() + "\n"); }
+
+  // The next line, raw; nullopt on timeout or EOF.
+  std::optional<std::string> read_line(int timeout_ms = default_timeout_ms);
+  // The next line as JSON; fails the test on timeout, EOF or bad JSON.
+  json next(int timeout_ms = default_timeout_ms);
+  // The next reply (a line with "ok"); events before it go to `events`.
+  json next_reply(int timeout_ms = default_timeout_ms);
+  // Sends `request` and returns its reply; events that arrive first are kept
+  // in `events`.
+  json call(json request, int timeout_ms = default_timeout_ms);
+  // The next event named `name`, from `events` first; skips others.
+  json wait_event(const std::string& name, int timeout_ms = default_timeout_ms);
+
+  // hello with `nick`; REQUIREs success.
+  json hello(const std::string& nick);
+  json join(const std::string& channel);
+
+  // Reads until EOF; true if the server closed within the timeout. Lines read
+  // meanwhile are appended to `drained`.
+  bool wait_closed(int timeout_ms = default_timeout_ms);
+
+  void shutdown_write();
+  void reset();  // close with RST (SO_LINGER 0)
+  void set_receive_buffer(int bytes);
+  int fd() const { return fd_; }
+
+  std::deque<json> events;
+  std::vector<std::string> drained;
+
+ private:
+  int fd_ = -1;
+  std::string buffer_;
+  bool eof_ = false;
+  long long next_id_ = 1;
+};
+
+// Connects a raw socket with no test assertions (for load/churn helpers).
+int connect_socket(const std::string& address);
+
+}  // namespace parley::test

@@ -186,6 +186,61 @@ int ServerProcess::open_fds() const {
   return n;
 }
 
+ChildProcess::ChildProcess(const std::vector<std::string>& args, const std::string& input) {
+  int in[2], out[2];
+  REQUIRE(pipe2(in, O_CLOEXEC) == 0);
+  REQUIRE(pipe2(out, O_CLOEXEC) == 0);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, in[0], 0);
+  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, out[1], 2);
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  const int rc = posix_spawnp(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  close(in[0]);
+  close(out[1]);
+  REQUIRE_MESSAGE(rc == 0, "cannot start " << args[0]);
+  out_fd_ = out[0];
+  // Small scripts fit the pipe buffer; the program reads them at its pace.
+  REQUIRE(write(in[1], input.data(), input.size()) == static_cast<ssize_t>(input.size()));
+  close(in[1]);
+}
+
+ChildProcess::~ChildProcess() {
+  if (!exited_ && pid_ > 0) {
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+  }
+  if (out_fd_ >= 0) close(out_fd_);
+}
+
+int ChildProcess::wait(int timeout_ms) {
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    pollfd p{out_fd_, POLLIN, 0};
+    const int left = remaining_ms(deadline);
+    if (left == 0) break;
+    if (poll(&p, 1, left) <= 0) break;
+    char chunk[4096];
+    const ssize_t n = read(out_fd_, chunk, sizeof chunk);
+    if (n <= 0) break;  // EOF: the program closed its output, normally by exiting
+    output_.append(chunk, static_cast<std::size_t>(n));
+  }
+  int status = 0;
+  while (remaining_ms(deadline) > 0) {
+    if (waitpid(pid_, &status, WNOHANG) == pid_) {
+      exited_ = true;
+      return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    }
+    pollfd none{-1, 0, 0};
+    poll(&none, 0, 10);  // the program closed stdout and is about to exit
+  }
+  return -1;
+}
+
 int connect_socket(const std::string& address) {
   if (address.starts_with("unix:")) {
     const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);

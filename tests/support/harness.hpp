@@ -56,6 +56,27 @@ class ServerProcess {
   int status_ = -1;
 };
 
+// Any other program (example clients, the parley client): stdin fed from a
+// string, stdout and stderr collected together.
+class ChildProcess {
+ public:
+  ChildProcess(const std::vector<std::string>& argv, const std::string& input);
+  ~ChildProcess();
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  // Collects output until the program exits; returns its exit status, or -1
+  // when it did not exit in time (then it is killed).
+  int wait(int timeout_ms = 15000);
+  const std::string& output() const { return output_; }
+
+ private:
+  pid_t pid_ = -1;
+  int out_fd_ = -1;
+  std::string output_;
+  bool exited_ = false;
+};
+
 class Client {
  public:
   // Connects to HOST:PORT, [V6]:PORT or unix:PATH.

@@ -1,0 +1,263 @@
+// parley: a terminal client for parleyd.
+//   parley [--nick NICK] [--json] ADDRESS
+// Typed lines become requests one at a time (each waits for its reply, so a
+// script piped in behaves exactly like a person typing); events print as they
+// come. With stdin not a terminal it exits once the last command is answered.
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "parley/address.hpp"
+#include "parley/client.hpp"
+#include "parley/names.hpp"
+
+namespace {
+
+using parley::client::json;
+
+const char* usage =
+    "usage: parley [--nick NICK] [--json] ADDRESS\n"
+    "  ADDRESS   HOST:PORT, [IPV6]:PORT or unix:PATH (parleyd's default: 127.0.0.1:7667)\n"
+    "  --nick    nick to register (default: $USER, else 'guest')\n"
+    "  --json    print every line from the server as it came\n"
+    "Type /help once connected for the commands.\n";
+
+int connect_to(const parley::Address& address, std::string& error) {
+  if (address.kind == parley::Address::Kind::unix_socket) {
+    const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, address.path.c_str(), sizeof addr.sun_path - 1);
+    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return fd;
+    error = std::strerror(errno);
+    close(fd);
+    return -1;
+  }
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  const std::string port = std::to_string(address.port);
+  if (int rc = getaddrinfo(address.host.c_str(), port.c_str(), &hints, &found); rc != 0) {
+    error = gai_strerror(rc);
+    return -1;
+  }
+  int fd = -1;
+  for (addrinfo* a = found; a && fd < 0; a = a->ai_next) {
+    fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
+      error = std::strerror(errno);
+      close(fd);
+      fd = -1;
+    }
+  }
+  freeaddrinfo(found);
+  if (fd >= 0) {
+    const int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  }
+  return fd;
+}
+
+std::string default_nick() {
+  const char* user = std::getenv("USER");
+  if (user && parley::is_valid_nick(user)) return user;
+  return "guest";
+}
+
+void out(const std::string& text) {
+  if (text.empty()) return;
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fflush(stdout);
+}
+
+bool pop_line(std::string& buffer, std::string& line) {
+  const std::size_t lf = buffer.find('\n');
+  if (lf == std::string::npos) return false;
+  line = buffer.substr(0, lf);
+  buffer.erase(0, lf + 1);
+  if (!line.empty() && line.back() == '\r') line.pop_back();
+  return true;
+}
+
+class Client {
+ public:
+  Client(int fd, bool json_mode) : fd_(fd), json_mode_(json_mode) {}
+
+  int run(const std::string& nick) {
+    request({{"cmd", "hello"}, {"nick", nick}}, false);
+    for (;;) {
+      feed_typed_lines();
+      if (done_) return status_;
+      pollfd fds[2] = {{fd_, POLLIN, 0}, {0, POLLIN, 0}};
+      const bool want_stdin = stdin_open_ && !quitting_ && pending_.empty();
+      if (poll(fds, want_stdin ? 2 : 1, -1) < 0) {
+        if (errno == EINTR) continue;
+        return 1;
+      }
+      if (fds[0].revents) read_socket();
+      if (done_) return status_;
+      if (want_stdin && fds[1].revents) read_stdin();
+    }
+  }
+
+ private:
+  struct Pending {
+    long long id;
+    json request;
+    bool silent;  // our own answer to a server ping
+  };
+
+  void request(json body, bool silent) {
+    const long long id = next_id_++;
+    body["id"] = id;
+    pending_.push_back({id, body, silent});
+    const std::string line = body.dump() + "\n";
+    std::size_t sent = 0;
+    while (sent < line.size()) {
+      const ssize_t n = send(fd_, line.data() + sent, line.size() - sent, MSG_NOSIGNAL);
+      if (n <= 0) {
+        if (n < 0 && errno == EINTR) continue;
+        finish(1, "! connection lost\n");
+        return;
+      }
+      sent += static_cast<std::size_t>(n);
+    }
+  }
+
+  // Typed lines go out one at a time: the next waits for the previous reply.
+  void feed_typed_lines() {
+    std::string line;
+    while (!done_ && !quitting_ && pending_.empty() && pop_line(typed_, line)) {
+      parley::client::Action action = parley::client::interpret(line, session_);
+      out(action.print);
+      if (action.request) request(*action.request, false);
+      quitting_ = action.quit;
+    }
+    if (!stdin_open_ && pending_.empty() && !quitting_ && typed_.find('\n') == std::string::npos)
+      finish(0, "");
+  }
+
+  void read_stdin() {
+    char chunk[4096];
+    const ssize_t n = read(0, chunk, sizeof chunk);
+    if (n > 0) {
+      typed_.append(chunk, static_cast<std::size_t>(n));
+      return;
+    }
+    stdin_open_ = false;
+    if (!typed_.empty() && typed_.back() != '\n') typed_ += '\n';  // a last line without LF
+  }
+
+  void read_socket() {
+    char chunk[65536];
+    const ssize_t n = recv(fd_, chunk, sizeof chunk, 0);
+    if (n <= 0) {
+      if (n < 0 && errno == EINTR) return;
+      finish(quitting_ || (!stdin_open_ && pending_.empty()) ? 0 : 1,
+             quitting_ ? "" : "* connection closed by the server\n");
+      return;
+    }
+    received_.append(chunk, static_cast<std::size_t>(n));
+    std::string line;
+    while (!done_ && pop_line(received_, line)) on_server_line(line);
+  }
+
+  void on_server_line(const std::string& line) {
+    if (json_mode_) out(line + "\n");
+    const json message = json::parse(line, nullptr, false);
+    if (message.is_discarded() || !message.is_object()) return;
+    const std::time_t now = std::time(nullptr);
+    if (message.contains("ok")) return on_reply(message, now);
+    if (message.value("event", "") == "ping") request({{"cmd", "ping"}}, true);
+    if (!json_mode_) out(parley::client::render_event(message, session_, now));
+  }
+
+  void on_reply(const json& reply, std::time_t now) {
+    if (pending_.empty()) return;
+    const Pending answered = pending_.front();
+    pending_.pop_front();
+    if (answered.silent) return;
+    const std::string text = parley::client::render_reply(answered.request, reply, session_, now);
+    if (!json_mode_) out(text);
+    const bool ok = reply.value("ok", false);
+    if (answered.request["cmd"] == "hello" && !ok) return finish(1, "");
+    if (answered.request["cmd"] == "quit" && ok) return finish(0, "");
+  }
+
+  void finish(int status, const std::string& message) {
+    out(message);
+    status_ = status;
+    done_ = true;
+  }
+
+  int fd_;
+  bool json_mode_;
+  parley::client::Session session_;
+  std::deque<Pending> pending_;
+  std::string typed_;
+  std::string received_;
+  long long next_id_ = 1;
+  bool stdin_open_ = true;
+  bool quitting_ = false;
+  bool done_ = false;
+  int status_ = 0;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::signal(SIGPIPE, SIG_IGN);
+  std::string nick = default_nick();
+  std::string address_text;
+  bool json_mode = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      out(usage);
+      return 0;
+    } else if (arg == "--json") {
+      json_mode = true;
+    } else if (arg == "--nick" && i + 1 < argc) {
+      nick = argv[++i];
+    } else if (arg.starts_with("--nick=")) {
+      nick = arg.substr(7);
+    } else if (!arg.starts_with("-") && address_text.empty()) {
+      address_text = arg;
+    } else {
+      std::fprintf(stderr, "parley: unexpected argument '%s'\n%s", arg.c_str(), usage);
+      return 2;
+    }
+  }
+  if (address_text.empty()) {
+    std::fputs(usage, stderr);
+    return 2;
+  }
+  std::string error;
+  const auto address = parley::parse_address(address_text, error);
+  if (!address) {
+    std::fprintf(stderr, "parley: '%s': %s\n", address_text.c_str(), error.c_str());
+    return 2;
+  }
+  const int fd = connect_to(*address, error);
+  if (fd < 0) {
+    std::fprintf(stderr, "parley: cannot connect to %s: %s\n", address_text.c_str(), error.c_str());
+    return 1;
+  }
+  Client client(fd, json_mode);
+  const int status = client.run(nick);
+  close(fd);
+  return status;
+}

@@ -26,6 +26,7 @@ struct Action {
   std::optional<json> request;    // without `id`; the caller adds one
   std::string print;              // printed right away (help, usage errors)
   bool quit = false;              // /quit: exit once the server answers
+  bool raw = false;               // /raw: print the reply as JSON
 };
 
 Action interpret(std::string_view line, const Session& session);

@@ -93,7 +93,9 @@ Action interpret(std::string_view line, const Session& session) {
     json request = json::parse(rest, nullptr, false);
     if (request.is_discarded() || !request.is_object())
       return print("usage: /raw {\"cmd\":...}  (a JSON object)");
-    return send(std::move(request));
+    Action a = send(std::move(request));
+    a.raw = true;
+    return a;
   }
   if (command == "quit") {
     Action a = send({{"cmd", "quit"}});

@@ -118,12 +118,13 @@ class Client {
     long long id;
     json request;
     bool silent;  // our own answer to a server ping
+    bool raw;     // /raw: show the reply as JSON
   };
 
-  void request(json body, bool silent) {
+  void request(json body, bool silent, bool raw = false) {
     const long long id = next_id_++;
     body["id"] = id;
-    pending_.push_back({id, body, silent});
+    pending_.push_back({id, body, silent, raw});
     const std::string line = body.dump() + "\n";
     std::size_t sent = 0;
     while (sent < line.size()) {
@@ -143,7 +144,7 @@ class Client {
     while (!done_ && !quitting_ && pending_.empty() && pop_line(typed_, line)) {
       parley::client::Action action = parley::client::interpret(line, session_);
       out(action.print);
-      if (action.request) request(*action.request, false);
+      if (action.request) request(*action.request, false, action.raw);
       quitting_ = action.quit;
     }
     if (!stdin_open_ && pending_.empty() && !quitting_ && typed_.find('\n') == std::string::npos)
@@ -190,7 +191,8 @@ class Client {
     const Pending answered = pending_.front();
     pending_.pop_front();
     if (answered.silent) return;
-    const std::string text = parley::client::render_reply(answered.request, reply, session_, now);
+    const std::string text = answered.raw ? reply.dump() + "\n"
+                                          : parley::client::render_reply(answered.request, reply, session_, now);
     if (!json_mode_) out(text);
     const bool ok = reply.value("ok", false);
     if (answered.request["cmd"] == "hello" && !ok) return finish(1, "");

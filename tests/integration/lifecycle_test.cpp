@@ -130,8 +130,11 @@ TEST_CASE("slow consumer: dropped with slow_consumer, server memory stays bounde
     for (int i = 0; i < per_batch; ++i) REQUIRE(reader.wait_event("message", 10000)["text"] == text);
   }
   CHECK(dropped);
+  // The cap (256 KiB) plus what the kernel buffers (a few MiB on loopback)
+  // must run out long before 12 MB of events.
+  CHECK(sent < 3000);
   MESSAGE("dropped after " << sent << " messages");
-  CHECK(server.rss_kb() - rss_before < 24 * 1024);
+  if (!sanitized_build()) CHECK(server.rss_kb() - rss_before < 24 * 1024);
   CHECK(server.log().find("slow consumer") != std::string::npos);
 }
 

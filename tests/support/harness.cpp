@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <exception>
 #include <cstdlib>
 #include <cstring>
 #include <dirent.h>
@@ -52,6 +53,11 @@ std::string program(const char* env_name) {
   const char* path = std::getenv(env_name);
   if (!path) throw std::runtime_error(std::string("environment variable ") + env_name + " not set");
   return path;
+}
+
+bool sanitized_build() {
+  const char* value = std::getenv("PARLEY_SANITIZED");
+  return value && std::string(value) == "1";
 }
 
 ServerProcess::ServerProcess(std::vector<std::string> args, bool expect_start) {
@@ -103,10 +109,17 @@ ServerProcess::ServerProcess(std::vector<std::string> args, bool expect_start) {
   }
 }
 
+// Ends with a drain, so that the server's own exit path runs in every test
+// (and LeakSanitizer checks it in sanitizer builds).
 ServerProcess::~ServerProcess() {
   if (pid_ > 0 && !exited_) {
-    kill(pid_, SIGKILL);
-    waitpid(pid_, nullptr, 0);
+    const int status = stop(SIGTERM, 15000);
+    if (status != 0 && std::uncaught_exceptions() == 0)
+      FAIL_CHECK("parleyd did not drain cleanly (status " << status << "); log:\n" << log());
+    if (!exited_) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
   }
   if (stdout_fd_ >= 0) close(stdout_fd_);
   if (!log_path_.empty()) unlink(log_path_.c_str());

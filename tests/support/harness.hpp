@@ -21,6 +21,9 @@ constexpr int default_timeout_ms = 5000;
 // Path of a built program, from the environment meson sets (PARLEYD, PARLEY).
 std::string program(const char* env_name);
 
+// True in ASan/UBSan builds, whose allocator makes RSS measurements meaningless.
+bool sanitized_build();
+
 class ServerProcess {
  public:
   // Starts parleyd with `args`; adds `--listen 127.0.0.1:0` unless args listen

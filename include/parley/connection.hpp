@@ -32,7 +32,9 @@ class Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  // Called once after uv_accept succeeded.
+  // Wraps an accepted descriptor; false if libuv refuses it (then it is closed).
+  bool adopt(int fd);
+  // Called once after adopt succeeded.
   void start(bool expect_proxy_header);
 
   // Queues a line. May run inside fan-out: it never frees the connection,

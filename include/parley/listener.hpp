@@ -1,4 +1,10 @@
 // A listening socket: TCP (IPv4 or IPv6) or a Unix socket path.
+//
+// It accepts by itself (a uv_poll_t on the listening descriptor, accept4 in
+// the callback) rather than through uv_listen, so that running out of
+// descriptors can pause accepting: on EMFILE/ENFILE it stops polling for
+// `accept_pause_ms` and tries again, while new clients wait in the kernel's
+// backlog instead of being dropped or making the loop spin.
 #pragma once
 
 #include <uv.h>
@@ -30,21 +36,24 @@ class Listener {
   void close();
 
  private:
-  static void on_connection(uv_stream_t* stream, int status);
+  static constexpr unsigned accept_pause_ms = 100;
+  static void on_readable(uv_poll_t* handle, int status, int events);
+  static void on_resume(uv_timer_t* timer);
+  void accept_pending();
+  void pause_accepting(int error);
   bool open_tcp(const Address& address, std::string& error);
   bool open_unix(const Address& address, std::string& error);
-  uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&handle_); }
+  bool start_polling(std::string& error);
 
   Server& server_;
   Connection::Transport transport_ = Connection::Transport::tcp;
-  union {
-    uv_tcp_t tcp;
-    uv_pipe_t pipe;
-  } handle_;
+  int fd_ = -1;
+  uv_poll_t poll_;
+  uv_timer_t resume_timer_;
   std::string unix_path_;
-  bool opened_ = false;
+  bool polling_ = false;
   bool closed_ = false;
-  std::uint64_t last_accept_error_log_ = 0;
+  std::uint64_t last_error_log_ms_ = 0;
 };
 
 }  // namespace parley

@@ -30,7 +30,8 @@ class Server {
   // For listeners and connections.
   uv_loop_t* loop() const { return loop_; }
   const ServerConfig& config() const { return config_; }
-  void accept(uv_stream_t* listener, Connection::Transport transport);
+  // Takes ownership of an accepted, non-blocking descriptor.
+  void accept(int fd, Connection::Transport transport);
   void handle_line(Connection& conn, std::string_view line);
   void mark_dirty(Connection& conn);
   // The connection decided to close: its `quit` is sent from the next flush.

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <climits>
 
+#include <unistd.h>
+
 #include "parley/log.hpp"
 #include "parley/proxy_header.hpp"
 #include "parley/server.hpp"
@@ -33,6 +35,13 @@ Connection::Connection(Server& server, ConnId id, Transport transport)
   shutdown_req_.data = this;
   open_handles_ = 2;
   last_input_ms_ = server.now_ms();
+}
+
+bool Connection::adopt(int fd) {
+  const int rc = transport_ == Transport::tcp ? uv_tcp_open(&handle_.tcp, fd)
+                                              : uv_pipe_open(&handle_.pipe, fd);
+  if (rc != 0) ::close(fd);
+  return rc == 0;
 }
 
 void Connection::start(bool expect_proxy_header) {

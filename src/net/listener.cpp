@@ -1,6 +1,7 @@
 #include "parley/listener.hpp"
 
 #include <netdb.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -16,6 +17,8 @@ namespace parley {
 namespace {
 
 constexpr int backlog = 511;
+// Connections accepted per wakeup, so one busy listener cannot starve the loop.
+constexpr int max_accepts_per_wakeup = 64;
 
 // A Unix socket file left behind by a server that died can be replaced; one a
 // live server still accepts on cannot.
@@ -30,14 +33,28 @@ bool unix_socket_is_live(const std::string& path) {
   return live;
 }
 
-std::string describe(int uv_error) {
-  if (uv_error == UV_EADDRINUSE) return "address already in use";
-  return uv_strerror(uv_error);
+std::string describe(int error) {
+  if (error == EADDRINUSE) return "address already in use";
+  return std::strerror(error);
+}
+
+std::string format(const sockaddr_storage& addr) {
+  char host[INET6_ADDRSTRLEN] = {};
+  if (addr.ss_family == AF_INET6) {
+    const auto* a6 = reinterpret_cast<const sockaddr_in6*>(&addr);
+    uv_ip6_name(a6, host, sizeof host);
+    return std::string("[") + host + "]:" + std::to_string(ntohs(a6->sin6_port));
+  }
+  const auto* a4 = reinterpret_cast<const sockaddr_in*>(&addr);
+  uv_ip4_name(a4, host, sizeof host);
+  return std::string(host) + ":" + std::to_string(ntohs(a4->sin_port));
 }
 
 }  // namespace
 
-Listener::~Listener() = default;
+Listener::~Listener() {
+  if (fd_ >= 0 && !polling_) ::close(fd_);
+}
 
 bool Listener::open(const Address& address, std::string& error) {
   return address.kind == Address::Kind::unix_socket ? open_unix(address, error)
@@ -56,17 +73,19 @@ bool Listener::open_tcp(const Address& address, std::string& error) {
     return false;
   }
   transport_ = Connection::Transport::tcp;
-  uv_tcp_init(server_.loop(), &handle_.tcp);
-  handle_.tcp.data = this;
-  opened_ = true;
-  int rc = uv_tcp_bind(&handle_.tcp, found->ai_addr, 0);
+  fd_ = ::socket(found->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  const int one = 1;
+  const int zero = 0;
+  bool ok = fd_ >= 0 && setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0;
+  if (ok && found->ai_family == AF_INET6)  // [::] serves IPv4 clients too
+    setsockopt(fd_, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+  ok = ok && ::bind(fd_, found->ai_addr, found->ai_addrlen) == 0 && ::listen(fd_, backlog) == 0;
   freeaddrinfo(found);
-  if (rc == 0) rc = uv_listen(stream(), backlog, on_connection);
-  if (rc != 0) {
-    error = describe(rc);
+  if (!ok) {
+    error = describe(errno);
     return false;
   }
-  return true;
+  return start_polling(error);
 }
 
 bool Listener::open_unix(const Address& address, std::string& error) {
@@ -83,58 +102,95 @@ bool Listener::open_unix(const Address& address, std::string& error) {
     ::unlink(address.path.c_str());
   }
   transport_ = Connection::Transport::unix_socket;
-  uv_pipe_init(server_.loop(), &handle_.pipe, 0);
-  handle_.pipe.data = this;
-  opened_ = true;
-  int rc = uv_pipe_bind(&handle_.pipe, address.path.c_str());
-  if (rc == 0) {
-    unix_path_ = address.path;
-    rc = uv_listen(stream(), backlog, on_connection);
-  }
-  if (rc != 0) {
-    error = describe(rc);
+  fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, address.path.c_str(), sizeof addr.sun_path - 1);
+  if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    error = describe(errno);
     return false;
   }
+  unix_path_ = address.path;
+  if (::listen(fd_, backlog) != 0) {
+    error = describe(errno);
+    return false;
+  }
+  return start_polling(error);
+}
+
+bool Listener::start_polling(std::string& error) {
+  uv_timer_init(server_.loop(), &resume_timer_);
+  resume_timer_.data = this;
+  if (const int rc = uv_poll_init(server_.loop(), &poll_, fd_); rc != 0) {
+    error = uv_strerror(rc);
+    uv_close(reinterpret_cast<uv_handle_t*>(&resume_timer_), nullptr);
+    return false;
+  }
+  poll_.data = this;
+  polling_ = true;
+  uv_poll_start(&poll_, UV_READABLE, on_readable);
   return true;
 }
 
 std::string Listener::bound_address() const {
   if (transport_ == Connection::Transport::unix_socket) return "unix:" + unix_path_;
   sockaddr_storage addr{};
-  int len = sizeof addr;
-  uv_tcp_getsockname(&handle_.tcp, reinterpret_cast<sockaddr*>(&addr), &len);
-  char host[INET6_ADDRSTRLEN] = {};
-  if (addr.ss_family == AF_INET6) {
-    auto* a6 = reinterpret_cast<const sockaddr_in6*>(&addr);
-    uv_ip6_name(a6, host, sizeof host);
-    return std::string("[") + host + "]:" + std::to_string(ntohs(a6->sin6_port));
-  }
-  auto* a4 = reinterpret_cast<const sockaddr_in*>(&addr);
-  uv_ip4_name(a4, host, sizeof host);
-  return std::string(host) + ":" + std::to_string(ntohs(a4->sin_port));
+  socklen_t len = sizeof addr;
+  getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+  return format(addr);
 }
 
 void Listener::close() {
-  if (!opened_ || closed_) return;
+  if (closed_) return;
   closed_ = true;
-  uv_close(reinterpret_cast<uv_handle_t*>(&handle_), nullptr);
+  if (polling_) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&poll_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t*>(&resume_timer_), nullptr);
+    polling_ = false;
+  }
+  if (fd_ >= 0) ::close(fd_);  // the poll handle is stopped: safe to close
+  fd_ = -1;
   if (!unix_path_.empty()) ::unlink(unix_path_.c_str());
 }
 
-// libuv already copes with EMFILE/ENFILE by accepting and closing the pending
-// connection on a reserved descriptor, so the loop does not spin; we only log,
-// at most once a second.
-void Listener::on_connection(uv_stream_t* stream, int status) {
-  Listener& self = *static_cast<Listener*>(stream->data);
+void Listener::on_readable(uv_poll_t* handle, int status, int) {
+  Listener& self = *static_cast<Listener*>(handle->data);
   if (status < 0) {
-    const std::uint64_t now = self.server_.now_ms();
-    if (now - self.last_accept_error_log_ >= 1000 || self.last_accept_error_log_ == 0) {
-      self.last_accept_error_log_ = now;
-      log::warn(std::string("accept failed: ") + uv_strerror(status));
-    }
+    log::warn(std::string("listener poll failed: ") + uv_strerror(status));
     return;
   }
-  self.server_.accept(stream, self.transport_);
+  self.accept_pending();
+}
+
+void Listener::accept_pending() {
+  for (int i = 0; i < max_accepts_per_wakeup && !closed_; ++i) {
+    const int fd = ::accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+      server_.accept(fd, transport_);
+      continue;
+    }
+    if (errno == EINTR || errno == ECONNABORTED) continue;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+    pause_accepting(errno);  // EMFILE, ENFILE, ENOBUFS, ENOMEM: wait, do not spin
+    return;
+  }
+}
+
+void Listener::pause_accepting(int error) {
+  const std::uint64_t now = server_.now_ms();
+  if (last_error_log_ms_ == 0 || now - last_error_log_ms_ >= 1000) {
+    last_error_log_ms_ = now;
+    log::warn(std::string("accept failed: ") + std::strerror(error) + "; pausing accepts for " +
+              std::to_string(accept_pause_ms) + " ms");
+  }
+  uv_poll_stop(&poll_);
+  uv_timer_start(&resume_timer_, on_resume, accept_pause_ms, 0);
+}
+
+void Listener::on_resume(uv_timer_t* timer) {
+  Listener& self = *static_cast<Listener*>(timer->data);
+  if (self.closed_) return;
+  uv_poll_start(&self.poll_, UV_READABLE, on_readable);
 }
 
 }  // namespace parley

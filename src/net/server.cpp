@@ -72,12 +72,12 @@ int Server::start() {
   return 0;
 }
 
-void Server::accept(uv_stream_t* listener, Connection::Transport transport) {
+void Server::accept(int fd, Connection::Transport transport) {
   const ConnId id = next_id_++;
   auto conn = std::make_unique<Connection>(*this, id, transport);
   Connection& c = *conn;
   connections_.emplace(id, std::move(conn));
-  if (uv_accept(listener, c.stream()) != 0) {
+  if (!c.adopt(fd)) {
     c.close_now("accept failed");
     return;
   }

@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -60,7 +61,7 @@ bool sanitized_build() {
   return value && std::string(value) == "1";
 }
 
-ServerProcess::ServerProcess(std::vector<std::string> args, bool expect_start) {
+ServerProcess::ServerProcess(std::vector<std::string> args, bool expect_start, unsigned fd_limit) {
   if (!has_listen_flag(args)) {
     args.insert(args.begin(), "127.0.0.1:0");
     args.insert(args.begin(), "--listen");
@@ -80,7 +81,16 @@ ServerProcess::ServerProcess(std::vector<std::string> args, bool expect_start) {
   argv.push_back(const_cast<char*>(path.c_str()));
   for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
+  // The child inherits the limit in force at spawn; ours is restored at once.
+  rlimit saved{};
+  getrlimit(RLIMIT_NOFILE, &saved);
+  if (fd_limit) {
+    rlimit low = saved;
+    low.rlim_cur = fd_limit;
+    setrlimit(RLIMIT_NOFILE, &low);
+  }
   const int rc = posix_spawn(&pid_, path.c_str(), &actions, nullptr, argv.data(), environ);
+  if (fd_limit) setrlimit(RLIMIT_NOFILE, &saved);
   posix_spawn_file_actions_destroy(&actions);
   close(out[1]);
   close(log_fd);

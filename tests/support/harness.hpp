@@ -28,7 +28,9 @@ class ServerProcess {
  public:
   // Starts parleyd with `args`; adds `--listen 127.0.0.1:0` unless args listen
   // somewhere. Waits for one `listening on` line per listener.
-  explicit ServerProcess(std::vector<std::string> args = {}, bool expect_start = true);
+  // With `fd_limit`, the server starts under that RLIMIT_NOFILE.
+  explicit ServerProcess(std::vector<std::string> args = {}, bool expect_start = true,
+                         unsigned fd_limit = 0);
   ~ServerProcess();
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;

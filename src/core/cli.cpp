@@ -90,7 +90,7 @@ const std::vector<Flag>& flags() {
       {"--drain-timeout", "SECONDS",
        "on SIGTERM/SIGINT, how long to flush before closing anyway (default 10)",
        [](ServerConfig& c, const std::string& v) {
-         c.drain_timeout_s = static_cast<unsigned>(number("--drain-timeout", v, 0, 3600));
+         c.drain_timeout_s = static_cast<unsigned>(number("--drain-timeout", v, 1, 3600));
        }},
       {"--shutdown-retry-ms", "MS", "retry_ms told to clients when draining (default 2000)",
        [](ServerConfig& c, const std::string& v) {

@@ -1,0 +1,76 @@
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "parley/outbox.hpp"
+
+using namespace parley;
+using Kind = Outbox::Kind;
+
+namespace {
+
+Bytes line(const std::string& text) { return std::make_shared<const std::string>(text); }
+
+std::string gathered(const Outbox& box, std::size_t skip = 0) {
+  uv_buf_t bufs[8];
+  const std::size_t n = box.gather(bufs, 8, skip);
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i) out.append(bufs[i].base, bufs[i].len);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("outbox: shared lines are queued by reference, not copied") {
+  Outbox a, b;
+  const Bytes event = line("{\"event\":\"x\"}\n");
+  a.push(event, Kind::event);
+  b.push(event, Kind::event);
+  uv_buf_t buf_a[1], buf_b[1];
+  a.gather(buf_a, 1);
+  b.gather(buf_b, 1);
+  CHECK(buf_a[0].base == event->data());
+  CHECK(buf_b[0].base == event->data());
+  CHECK(event.use_count() == 3);
+}
+
+TEST_CASE("outbox: partial writes keep the offset; events and replies are counted apart") {
+  Outbox box;
+  box.push(line("reply\n"), Kind::reply);
+  box.push(line("event\n"), Kind::event);
+  CHECK(box.bytes() == 12);
+  CHECK(box.event_bytes() == 6);
+  box.consume(4);
+  CHECK(gathered(box) == "y\nevent\n");
+  CHECK(box.bytes() == 8);
+  CHECK(box.event_bytes() == 6);
+  box.consume(3);
+  CHECK(gathered(box) == "vent\n");
+  CHECK(box.event_bytes() == 5);
+  CHECK(gathered(box, 2) == "nt\n");  // skipping bytes already in flight
+  box.consume(5);
+  CHECK(box.empty());
+  CHECK(box.event_bytes() == 0);
+}
+
+TEST_CASE("outbox: gather stops at the buffer count") {
+  Outbox box;
+  for (int i = 0; i < 5; ++i) box.push(line("x\n"), Kind::event);
+  uv_buf_t bufs[3];
+  CHECK(box.gather(bufs, 3) == 3);
+}
+
+TEST_CASE("outbox: drop_unstarted keeps only a partly written front line") {
+  Outbox box;
+  box.push(line("first\n"), Kind::event);
+  box.push(line("second\n"), Kind::event);
+  box.consume(2);
+  box.drop_unstarted();
+  CHECK(gathered(box) == "rst\n");
+  CHECK(box.bytes() == 4);
+  CHECK(box.event_bytes() == 4);
+  Outbox untouched;
+  untouched.push(line("a\n"), Kind::reply);
+  untouched.drop_unstarted();
+  CHECK(untouched.empty());
+}

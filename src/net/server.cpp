@@ -88,7 +88,6 @@ void Server::accept(int fd, Connection::Transport transport) {
   }
   if (clients_ >= config_.max_clients) {
     c.start(false);
-    log::write(LogLevel::warn, id, c.peer(), "rejected: server_full");
     c.fatal(ErrorCode::server_full,
             "the server has " + std::to_string(config_.max_clients) + " clients already");
     return;

@@ -14,8 +14,7 @@ bool contains(const std::string& text, const std::string& part) {
 TEST_CASE("parley: a piped script runs every command and exits after the last reply") {
   ServerProcess server;
   Client bob(server.address());
-  bob.hello("bob");
-  bob.join("#t");
+  bob.enter("bob", "#t");
   ChildProcess parley({program("PARLEY"), "--nick", "alice", server.address()},
                       "/join #t\n"
                       "hello there\n"
@@ -53,8 +52,7 @@ TEST_CASE("parley: a piped script runs every command and exits after the last re
 TEST_CASE("parley: events print readably with the time") {
   ServerProcess server;
   Client bob(server.address());
-  bob.hello("bob");
-  bob.join("#t");
+  bob.enter("bob", "#t");
   // alice joins, then waits (via a history round trip) while bob talks.
   ChildProcess parley({program("PARLEY"), "--nick", "alice", server.address()},
                       "/join #t\n/quit see you\n");

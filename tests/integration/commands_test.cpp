@@ -156,12 +156,10 @@ TEST_CASE("every reply error code reachable from a client") {
 TEST_CASE("a connection closed without quit sends quit with reason 'connection closed'") {
   ServerProcess server;
   Client a(server.address());
-  a.hello("stays");
-  a.join("#c");
+  a.enter("stays", "#c");
   {
     Client b(server.address());
-    b.hello("leaves");
-    b.join("#c");
+    b.enter("leaves", "#c");
     a.wait_event("join");
   }
   CHECK(a.wait_event("quit") == json::parse(R"({"event":"quit","nick":"leaves","reason":"connection closed"})"));

@@ -12,8 +12,7 @@ namespace {
 void converse_with(const std::vector<std::string>& command_prefix, const std::string& nick) {
   ServerProcess server;
   Client host(server.address());
-  host.hello("host");
-  host.join("#ex");
+  host.enter("host", "#ex");
   std::vector<std::string> argv = command_prefix;
   argv.insert(argv.end(), {server.address(), nick, "#ex", "hello from " + nick});
   ChildProcess example(argv, "");

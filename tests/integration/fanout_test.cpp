@@ -15,8 +15,7 @@ TEST_CASE("fan-out to 200 members in seq order") {
   clients.reserve(members);
   for (int i = 0; i < members; ++i) {
     clients.emplace_back(server.address());
-    clients.back().hello("m" + std::to_string(i));
-    clients.back().join("#big");
+    clients.back().enter("m" + std::to_string(i), "#big");
   }
   Client publisher(server.address());
   publisher.hello("pub");

@@ -20,8 +20,7 @@ long long elapsed_ms(Clock::time_point since) {
 TEST_CASE("half-close: replies to every complete request, then the server closes") {
   ServerProcess server;
   Client watcher(server.address());
-  watcher.hello("watcher");
-  watcher.join("#hc");
+  watcher.enter("watcher", "#hc");
   Client c(server.address());
   c.send_raw(
       "{\"cmd\":\"hello\",\"nick\":\"half\",\"id\":1}\n"
@@ -96,15 +95,12 @@ TEST_CASE("--max-clients: the next connection gets server_full; the slot frees w
 TEST_CASE("slow consumer: dropped with slow_consumer, server memory stays bounded") {
   ServerProcess server({"--max-pending", "262144"});
   Client reader(server.address());
-  reader.hello("reader");
-  reader.join("#flood");
+  reader.enter("reader", "#flood");
   Client sleeper(server.address());
   sleeper.set_receive_buffer(4096);
-  sleeper.hello("sleeper");
-  sleeper.join("#flood");
+  sleeper.enter("sleeper", "#flood");
   Client talker(server.address());
-  talker.hello("talker");
-  talker.join("#flood");
+  talker.enter("talker", "#flood");
   const long rss_before = server.rss_kb();
   const std::string text(4000, 'z');
   bool dropped = false;
@@ -143,8 +139,7 @@ TEST_CASE("SIGTERM drains: shutdown to every client, then close, exit 0") {
   std::vector<Client> clients;
   for (int i = 0; i < 5; ++i) {
     clients.emplace_back(server.address());
-    clients.back().hello("c" + std::to_string(i));
-    clients.back().join("#d");
+    clients.back().enter("c" + std::to_string(i), "#d");
   }
   kill(server.pid(), SIGTERM);
   for (Client& c : clients) {
@@ -162,11 +157,9 @@ TEST_CASE("SIGTERM with a client that does not read: exit 0 within the drain tim
   ServerProcess server({"--drain-timeout", "1", "--max-pending", "100000000"});
   Client stuck(server.address());
   stuck.set_receive_buffer(4096);
-  stuck.hello("stuck");
-  stuck.join("#s");
+  stuck.enter("stuck", "#s");
   Client talker(server.address());
-  talker.hello("talker");
-  talker.join("#s");
+  talker.enter("talker", "#s");
   const std::string text(4000, 'q');
   for (int i = 0; i < 3000; ++i)
     talker.send({{"cmd", "say"}, {"channel", "#s"}, {"text", text}});

@@ -109,6 +109,11 @@ class Client {
   // hello with `nick`; REQUIREs success.
   json hello(const std::string& nick);
   json join(const std::string& channel);
+  // hello, then join: returns the join reply.
+  json enter(const std::string& nick, const std::string& channel) {
+    hello(nick);
+    return join(channel);
+  }
 
   // Reads until EOF; true if the server closed within the timeout. Lines read
   // meanwhile are appended to `drained`.

@@ -52,6 +52,8 @@ class Core {
   Core& operator=(const Core&) = delete;
 
   // A session exists from accept to close; it is registered by `hello`.
+  // Every request, valid or not, takes a token of the session's rate limit
+  // (Limits::rate); without one it is answered `rate_limited` and not run.
   void connect(ConnId conn);
   Outcome handle(ConnId conn, const Request& request, std::int64_t now_ms);
   // The connection is gone: `quit` {nick, reason} to everyone sharing a channel.
@@ -73,6 +75,7 @@ class Core {
     std::string key;   // fold(nick)
     std::vector<Channel*> channels;
     std::uint64_t mark = 0;  // dedup stamp for "everyone sharing a channel"
+    std::optional<TokenBucket> bucket;  // made on the first request
   };
 
   struct Channel {

@@ -69,6 +69,15 @@ const std::vector<Flag>& flags() {
        [](ServerConfig& c, const std::string& v) {
          c.limits.max_channels = number("--max-channels", v, 1, 100000);
        }},
+      {"--rate", "N",
+       "requests per second per connection before rate_limited; 0 = unlimited (default 1000)",
+       [](ServerConfig& c, const std::string& v) {
+         c.limits.rate.per_second = number("--rate", v, 0, 1000000);
+       }},
+      {"--burst", "N", "requests a connection may send at once above --rate (default 2000)",
+       [](ServerConfig& c, const std::string& v) {
+         c.limits.rate.burst = number("--burst", v, 1, 1000000);
+       }},
       {"--idle-timeout", "SECONDS", "close a connection silent this long (default 120)",
        [](ServerConfig& c, const std::string& v) {
          c.idle_timeout_s = static_cast<unsigned>(number("--idle-timeout", v, 2, 86400));

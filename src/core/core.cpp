@@ -32,6 +32,12 @@ Json error_reply(const RequestId& id, ErrorCode code, std::string message) {
   return reply;
 }
 
+Json rate_limited_reply(const RequestId& id, std::uint64_t retry_ms) {
+  Json reply = error_reply(id, ErrorCode::rate_limited, "too many requests; slow down");
+  reply["error"]["retry_ms"] = retry_ms;
+  return reply;
+}
+
 Json event(std::string_view name) {
   Json e = Json::object();
   e["event"] = name;
@@ -292,6 +298,11 @@ Outcome Core::handle(ConnId conn, const Request& request, std::int64_t now_ms) {
     return out;
   }
   User& user = it->second;
+  if (!user.bucket) user.bucket.emplace(limits_.rate, static_cast<std::uint64_t>(now_ms));
+  if (const std::uint64_t retry = user.bucket->take(limits_.rate, static_cast<std::uint64_t>(now_ms))) {
+    out.reply = rate_limited_reply(request.id, retry);
+    return out;
+  }
   if (user.nick.empty() && request.kind != CommandKind::unknown &&
       !allowed_before_hello(request.kind)) {
     out.reply = error_reply(request.id, ErrorCode::not_registered, "send hello first");

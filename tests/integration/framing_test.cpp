@@ -1,5 +1,6 @@
 // Framing over real sockets: pipelining, partial lines, CRLF, line_too_long.
 #include <doctest/doctest.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include "../support/harness.hpp"
@@ -83,4 +84,33 @@ TEST_CASE("10 MB without a newline costs at most max_line and closes the connect
   CHECK(c.next()["code"] == "line_too_long");
   CHECK(c.wait_closed());
   if (!sanitized_build()) CHECK(server.rss_kb() - before < 8 * 1024);
+}
+
+TEST_CASE("--rate/--burst: requests past the burst get rate_limited with retry_ms, not run") {
+  ServerProcess server({"--rate", "5", "--burst", "5"});
+  Client c(server.address());
+  std::string batch;
+  for (int i = 0; i < 8; ++i) batch += "{\"cmd\":\"ping\",\"id\":" + std::to_string(i) + "}\n";
+  c.send_raw(batch + "{\"cmd\":\"hello\",\"nick\":\"flood\",\"id\":8}\n");
+  int limited = 0;
+  long long retry_ms = 0;
+  for (int i = 0; i <= 8; ++i) {
+    json reply = c.next();
+    CHECK(reply["id"] == i);
+    if (reply["ok"] == false) {
+      CHECK(reply["error"]["code"] == "rate_limited");
+      retry_ms = reply["error"]["retry_ms"];
+      CHECK(retry_ms > 0);
+      CHECK(retry_ms <= 200);
+      ++limited;
+    }
+  }
+  CHECK(limited >= 3);  // 5 of the burst, maybe one refilled meanwhile
+  // The limited hello did not run: the nick is still free.
+  Client other(server.address());
+  CHECK(other.call({{"cmd", "hello"}, {"nick", "flood"}})["ok"] == true);
+  // After retry_ms the bucket has a token again.
+  pollfd none{-1, 0, 0};
+  poll(&none, 0, static_cast<int>(retry_ms) + 20);
+  CHECK(c.call({{"cmd", "ping"}})["ok"] == true);
 }

@@ -93,7 +93,7 @@ TEST_CASE("--max-clients: the next connection gets server_full; the slot frees w
 }
 
 TEST_CASE("slow consumer: dropped with slow_consumer, server memory stays bounded") {
-  ServerProcess server({"--max-pending", "262144"});
+  ServerProcess server({"--max-pending", "262144", "--rate", "0"});
   Client reader(server.address());
   reader.enter("reader", "#flood");
   Client sleeper(server.address());
@@ -154,7 +154,7 @@ TEST_CASE("SIGTERM drains: shutdown to every client, then close, exit 0") {
 }
 
 TEST_CASE("SIGTERM with a client that does not read: exit 0 within the drain timeout") {
-  ServerProcess server({"--drain-timeout", "1", "--max-pending", "100000000"});
+  ServerProcess server({"--drain-timeout", "1", "--max-pending", "100000000", "--rate", "0"});
   Client stuck(server.address());
   stuck.set_receive_buffer(4096);
   stuck.enter("stuck", "#s");

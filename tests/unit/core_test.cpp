@@ -320,3 +320,37 @@ TEST_CASE("disconnect: quit event once to every user sharing a channel, state cl
   CHECK(chat.core.session_count() == 0);
   CHECK(chat.core.disconnect(3, "twice").deliveries.empty());
 }
+
+TEST_CASE("rate limit: a burst, then rate_limited with retry_ms, then refilled") {
+  Limits limits = test_limits();
+  limits.rate = {10, 3};  // 10 per second, bursts of 3
+  Chat chat(limits);
+  chat.core.connect(1);
+  chat.now = 0;
+  for (int i = 0; i < 3; ++i) CHECK(chat.core.handle(1, parse_request(R"({"cmd":"ping"})", limits), 1000).reply["ok"] == true);
+  Outcome limited = chat.core.handle(1, parse_request(R"({"cmd":"hello","nick":"x","id":4})", limits), 1000);
+  CHECK(code(limited) == "rate_limited");
+  CHECK(limited.reply["id"] == 4);
+  CHECK(limited.reply["error"]["retry_ms"] == 100);
+  CHECK(chat.core.nick_of(1) == std::nullopt);  // not executed
+  CHECK(code(chat.core.handle(1, parse_request("{", limits), 1050)) == "rate_limited");
+  CHECK(chat.core.handle(1, parse_request(R"({"cmd":"hello","nick":"x"})", limits), 1100).reply["ok"] == true);
+  // Idle time refills up to the burst, not beyond.
+  for (int i = 0; i < 3; ++i) CHECK(chat.core.handle(1, parse_request(R"({"cmd":"ping"})", limits), 60000).reply["ok"] == true);
+  CHECK(code(chat.core.handle(1, parse_request(R"({"cmd":"ping"})", limits), 60000)) == "rate_limited");
+}
+
+TEST_CASE("rate limit: 0 means unlimited; each connection has its own bucket") {
+  Limits limits = test_limits();
+  limits.rate = {0, 1};
+  Chat unlimited(limits);
+  unlimited.core.connect(1);
+  for (int i = 0; i < 100; ++i) CHECK(unlimited.core.handle(1, parse_request(R"({"cmd":"ping"})", limits), 5).reply["ok"] == true);
+  limits.rate = {1, 1};
+  Chat own(limits);
+  own.core.connect(1);
+  own.core.connect(2);
+  CHECK(own.core.handle(1, parse_request(R"({"cmd":"ping"})", limits), 5).reply["ok"] == true);
+  CHECK(own.core.handle(2, parse_request(R"({"cmd":"ping"})", limits), 5).reply["ok"] == true);
+  CHECK(code(own.core.handle(1, parse_request(R"({"cmd":"ping"})", limits), 5)) == "rate_limited");
+}

@@ -168,7 +168,7 @@ void Connection::maybe_resume_reading() {
 // ---- output ---------------------------------------------------------------
 
 void Connection::send(const Bytes& line, Outbox::Kind kind) {
-  if (state_ == State::closed) return;
+  if (state_ == State::closed || shutdown_started_) return;  // nothing more can be written
   outbox_.push(line, kind);
   server_.mark_dirty(*this);
   if (kind == Outbox::Kind::event && outbox_.event_bytes() > server_.config().max_pending) {

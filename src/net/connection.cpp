@@ -280,7 +280,6 @@ void Connection::on_shutdown(uv_shutdown_t* req, int status) {
 void Connection::release_handles() {
   if (reading_) uv_read_stop(stream());
   reading_ = false;
-  log::write(LogLevel::info, id_, peer_, "disconnected: " + close_reason_);
   uv_close(reinterpret_cast<uv_handle_t*>(&handle_), on_close);
   uv_close(reinterpret_cast<uv_handle_t*>(&timer_), on_close);
 }

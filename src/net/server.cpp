@@ -130,6 +130,7 @@ void Server::mark_dirty(Connection& conn) {
 }
 
 void Server::connection_closing(Connection& conn, const std::string& reason) {
+  log::write(LogLevel::info, conn.id(), conn.peer(), "disconnected: " + reason);
   // The slot frees as soon as the close is decided, not when the socket is gone.
   if (conn.counted) --clients_;
   conn.counted = false;

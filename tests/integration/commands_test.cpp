@@ -47,6 +47,12 @@ TEST_CASE("join, say, part, quit between three users") {
   CHECK(b.call({{"cmd", "quit"}, {"reason", "bye"}})["ok"] == true);
   CHECK(b.wait_closed());
   CHECK(a.wait_event("quit") == json::parse(R"({"event":"quit","nick":"Ben","reason":"bye"})"));
+  // One log line per connect and per disconnect, with the reason.
+  const std::string log = server.log();
+  CHECK(log.find(" info conn=2 peer=127.0.0.1:") != std::string::npos);
+  CHECK(log.find(" connected\n") != std::string::npos);
+  CHECK(log.find(" disconnected: quit\n") != std::string::npos);
+  CHECK(log.find("say") == std::string::npos);  // nothing per message
 }
 
 TEST_CASE("msg, nick, topic, list, members, ping") {

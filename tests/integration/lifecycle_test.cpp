@@ -144,6 +144,8 @@ TEST_CASE("SIGTERM drains: shutdown to every client, then close, exit 0") {
   kill(server.pid(), SIGTERM);
   for (Client& c : clients) {
     CHECK(c.wait_event("shutdown") == json::parse(R"({"event":"shutdown","reason":"server shutting down","retry_ms":1500})"));
+    // Listeners close before anyone is told: no new connections from here on.
+    CHECK(connect_socket(server.address()) < 0);
     json fatal = c.next();
     CHECK(fatal["event"] == "error");
     CHECK(fatal["code"] == "shutting_down");

@@ -59,8 +59,10 @@ class Server {
   Core core_;
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::unordered_map<ConnId, std::unique_ptr<Connection>> connections_;
-  std::vector<Connection*> dirty_;                            // to flush this turn
-  std::vector<std::pair<ConnId, std::string>> closing_;       // to tell the Core about
+  std::vector<Connection*> dirty_;                       // to flush this turn
+  std::vector<Connection*> flushing_;                    // being flushed
+  std::vector<std::pair<ConnId, std::string>> closing_;  // to tell the Core about
+  std::vector<std::pair<ConnId, std::string>> reaping_;  // being told
   // One read buffer for all connections: each read is consumed before the
   // next one starts (one thread), so idle connections own no read memory.
   std::unique_ptr<char[]> read_buffer_;

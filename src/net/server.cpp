@@ -53,7 +53,6 @@ int Server::start() {
     auto listener = std::make_unique<Listener>(*this);
     std::string error;
     if (!listener->open(address, error)) {
-      log::error("cannot listen on " + address.text() + ": " + error);
       std::fprintf(stderr, "parleyd: cannot listen on %s: %s\n", address.text().c_str(),
                    error.c_str());
       listeners_.push_back(std::move(listener));
@@ -159,20 +158,23 @@ void Server::on_prepare(uv_prepare_t* handle) {
     uv_idle_start(&self.spin_, noop_idle);
 }
 
+// Both lists are swapped with a second vector that keeps its capacity, so a
+// busy loop turn allocates nothing here; what is added meanwhile waits for
+// the next round.
 void Server::reap_closing() {
-  std::vector<std::pair<ConnId, std::string>> closing;
-  closing.swap(closing_);
-  for (auto& [id, reason] : closing)
+  reaping_.swap(closing_);
+  for (auto& [id, reason] : reaping_)
     for (const Delivery& d : core_.disconnect(id, reason).deliveries) deliver(d);
+  reaping_.clear();
 }
 
 void Server::flush_dirty() {
-  std::vector<Connection*> dirty;
-  dirty.swap(dirty_);
-  for (Connection* conn : dirty) {
+  flushing_.swap(dirty_);
+  for (Connection* conn : flushing_) {
     conn->dirty = false;
     conn->flush();
   }
+  flushing_.clear();
 }
 
 void Server::on_signal(uv_signal_t* handle, int signum) {

@@ -354,3 +354,10 @@ TEST_CASE("rate limit: 0 means unlimited; each connection has its own bucket") {
   CHECK(own.core.handle(2, parse_request(R"({"cmd":"ping"})", limits), 5).reply["ok"] == true);
   CHECK(code(own.core.handle(1, parse_request(R"({"cmd":"ping"})", limits), 5)) == "rate_limited");
 }
+
+TEST_CASE("a request from a connection the core never saw is answered internal") {
+  Chat chat;
+  Outcome o = chat.send(42, R"({"cmd":"ping","id":1})");
+  CHECK(code(o) == "internal");
+  CHECK(o.reply["id"] == 1);
+}

@@ -4,6 +4,8 @@
 //   unix:PATH   (unix:/run/parley.sock)
 #pragma once
 
+#include <sys/socket.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -23,5 +25,15 @@ struct Address {
 
 // nullopt with `error` set when the text is not an address.
 std::optional<Address> parse_address(std::string_view text, std::string& error);
+
+// "HOST:PORT", with an IPv6 host (one containing ':') in brackets.
+std::string join_host_port(std::string_view host, unsigned port);
+
+// An AF_INET or AF_INET6 address in binary form (network order) as
+// "1.2.3.4:80" or "[::1]:80".
+std::string format_ip_port(int family, const void* ip, unsigned port);
+
+// A TCP socket address as "1.2.3.4:80" or "[::1]:80"; "" for other families.
+std::string format_socket_address(const sockaddr_storage& addr);
 
 }  // namespace parley

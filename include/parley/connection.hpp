@@ -53,7 +53,6 @@ class Connection {
 
   ConnId id() const { return id_; }
   State state() const { return state_; }
-  bool accepts_output() const { return state_ != State::closed; }
   const std::string& peer() const { return peer_; }
   uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&handle_); }
   Transport transport() const { return transport_; }

@@ -17,6 +17,5 @@ void write(LogLevel level, std::uint64_t conn, std::string_view peer, std::strin
 
 inline void info(std::string_view what) { write(LogLevel::info, 0, {}, what); }
 inline void warn(std::string_view what) { write(LogLevel::warn, 0, {}, what); }
-inline void error(std::string_view what) { write(LogLevel::error, 0, {}, what); }
 
 }  // namespace parley::log

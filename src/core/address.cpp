@@ -1,11 +1,40 @@
 #include "parley/address.hpp"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 namespace parley {
 
 std::string Address::text() const {
   if (kind == Kind::unix_socket) return "unix:" + path;
-  const bool v6 = host.find(':') != std::string::npos;
-  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  return join_host_port(host, port);
+}
+
+std::string join_host_port(std::string_view host, unsigned port) {
+  const bool v6 = host.find(':') != std::string_view::npos;
+  std::string out;
+  if (v6) out += '[';
+  out += host;
+  if (v6) out += ']';
+  return out + ":" + std::to_string(port);
+}
+
+std::string format_ip_port(int family, const void* ip, unsigned port) {
+  char text[INET6_ADDRSTRLEN] = {};
+  if (!inet_ntop(family, ip, text, sizeof text)) return {};
+  return join_host_port(text, port);
+}
+
+std::string format_socket_address(const sockaddr_storage& addr) {
+  if (addr.ss_family == AF_INET6) {
+    const auto& a6 = reinterpret_cast<const sockaddr_in6&>(addr);
+    return format_ip_port(AF_INET6, &a6.sin6_addr, ntohs(a6.sin6_port));
+  }
+  if (addr.ss_family == AF_INET) {
+    const auto& a4 = reinterpret_cast<const sockaddr_in&>(addr);
+    return format_ip_port(AF_INET, &a4.sin_addr, ntohs(a4.sin_port));
+  }
+  return {};
 }
 
 std::optional<Address> parse_address(std::string_view text, std::string& error) {

@@ -1,5 +1,7 @@
 #include "parley/proxy_header.hpp"
 
+#include "parley/address.hpp"
+
 #include <arpa/inet.h>
 
 #include <array>
@@ -66,17 +68,12 @@ ProxyHeader parse_v1(std::string_view data) {
   if (!valid_address(family, parts[1]) || !valid_address(family, parts[2]) ||
       !valid_port(parts[3]) || !valid_port(parts[4]))
     return bad();
-  header.source = v4 ? std::string(parts[1]) + ":" + std::string(parts[3])
-                     : "[" + std::string(parts[1]) + "]:" + std::string(parts[3]);
+  header.source = join_host_port(parts[1], static_cast<unsigned>(std::stoul(std::string(parts[3]))));
   return header;
 }
 
 std::string format_v2_source(int family, const unsigned char* address, const unsigned char* port) {
-  char text[INET6_ADDRSTRLEN] = {};
-  inet_ntop(family, address, text, sizeof text);
-  const unsigned value = (unsigned{port[0]} << 8) | port[1];
-  return family == AF_INET ? std::string(text) + ":" + std::to_string(value)
-                           : "[" + std::string(text) + "]:" + std::to_string(value);
+  return format_ip_port(family, address, (unsigned{port[0]} << 8) | port[1]);
 }
 
 ProxyHeader parse_v2(std::string_view data) {

@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include "parley/address.hpp"
 #include "parley/log.hpp"
 #include "parley/proxy_header.hpp"
 #include "parley/server.hpp"
@@ -49,18 +50,8 @@ void Connection::start(bool expect_proxy_header) {
     uv_tcp_nodelay(&handle_.tcp, 1);
     sockaddr_storage addr{};
     int len = sizeof addr;
-    if (uv_tcp_getpeername(&handle_.tcp, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-      char host[INET6_ADDRSTRLEN] = {};
-      if (addr.ss_family == AF_INET6) {
-        auto* a6 = reinterpret_cast<sockaddr_in6*>(&addr);
-        uv_ip6_name(a6, host, sizeof host);
-        peer_ = std::string("[") + host + "]:" + std::to_string(ntohs(a6->sin6_port));
-      } else {
-        auto* a4 = reinterpret_cast<sockaddr_in*>(&addr);
-        uv_ip4_name(a4, host, sizeof host);
-        peer_ = std::string(host) + ":" + std::to_string(ntohs(a4->sin_port));
-      }
-    }
+    if (uv_tcp_getpeername(&handle_.tcp, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
+      peer_ = format_socket_address(addr);
   } else {
     peer_ = "unix";
   }

@@ -38,18 +38,6 @@ std::string describe(int error) {
   return std::strerror(error);
 }
 
-std::string format(const sockaddr_storage& addr) {
-  char host[INET6_ADDRSTRLEN] = {};
-  if (addr.ss_family == AF_INET6) {
-    const auto* a6 = reinterpret_cast<const sockaddr_in6*>(&addr);
-    uv_ip6_name(a6, host, sizeof host);
-    return std::string("[") + host + "]:" + std::to_string(ntohs(a6->sin6_port));
-  }
-  const auto* a4 = reinterpret_cast<const sockaddr_in*>(&addr);
-  uv_ip4_name(a4, host, sizeof host);
-  return std::string(host) + ":" + std::to_string(ntohs(a4->sin_port));
-}
-
 }  // namespace
 
 Listener::~Listener() {
@@ -137,7 +125,7 @@ std::string Listener::bound_address() const {
   sockaddr_storage addr{};
   socklen_t len = sizeof addr;
   getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-  return format(addr);
+  return format_socket_address(addr);
 }
 
 void Listener::close() {

@@ -1,5 +1,7 @@
 #include <doctest/doctest.h>
 
+#include <netinet/in.h>
+
 #include "parley/cli.hpp"
 
 using namespace parley;
@@ -80,4 +82,19 @@ TEST_CASE("addresses") {
   CHECK_FALSE(parse_address("unix:", error));
   CHECK_FALSE(parse_address("unix:" + std::string(108, 'p'), error));
   CHECK(parse_address("unix:" + std::string(107, 'p'), error));
+}
+
+TEST_CASE("addresses are written back with IPv6 hosts in brackets") {
+  CHECK(join_host_port("127.0.0.1", 80) == "127.0.0.1:80");
+  CHECK(join_host_port("::1", 7667) == "[::1]:7667");
+  const unsigned char v4[4] = {10, 0, 0, 7};
+  CHECK(format_ip_port(AF_INET, v4, 5) == "10.0.0.7:5");
+  sockaddr_storage storage{};
+  auto& a6 = reinterpret_cast<sockaddr_in6&>(storage);
+  a6.sin6_family = AF_INET6;
+  a6.sin6_port = htons(443);
+  a6.sin6_addr.s6_addr[15] = 1;
+  CHECK(format_socket_address(storage) == "[::1]:443");
+  storage.ss_family = AF_UNIX;
+  CHECK(format_socket_address(storage).empty());
 }

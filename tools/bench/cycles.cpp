@@ -1,0 +1,163 @@
+#include "cycles.hpp"
+
+#include <unistd.h>
+
+#include <memory>
+#include <vector>
+
+#include "loader.hpp"
+#include "meter.hpp"
+#include "proc_stats.hpp"
+
+namespace parley::bench {
+namespace {
+
+struct Slot {
+  Conn conn;
+  std::uint64_t started = 0;
+  bool leaving = false;  // goodbye sent
+};
+
+class Cycles final : public Loader {
+ public:
+  Cycles(const Options& options, const Protocol& protocol) : Loader(options, protocol), meter_(options.server_pid) {
+    tag_ = options.tag.empty() ? "c" + std::to_string(getpid()) : options.tag;
+    slots_.resize(static_cast<std::size_t>(options.conns));
+    for (std::size_t i = 0; i < slots_.size(); ++i) {
+      slots_[i] = std::make_unique<Slot>();
+      slots_[i]->conn.id = static_cast<std::uint32_t>(i);
+    }
+  }
+
+  Result run() {
+    Result r;
+    r.scenario = "connect";
+    r.protocol = protocol_.name();
+    r.server = options_.server;
+    r.shape = std::to_string(slots_.size()) + " concurrent cycles of connect, greet, " +
+              (options_.connect_join ? "join, " : "") + "goodbye";
+    r.connections = slots_.size();
+    r.payload = 0;
+    r.warmup_s = options_.warmup_s;
+    const std::uint64_t start = monotonic_ns();
+    measure_start_ = start + static_cast<std::uint64_t>(options_.warmup_s * 1e9);
+    measure_end_ = measure_start_ + static_cast<std::uint64_t>(options_.duration_s * 1e9);
+    for (auto& slot : slots_) begin(*slot);
+    std::uint64_t now = start;
+    while (now < measure_end_) {
+      if (!meter_.started() && now >= measure_start_) meter_.start();
+      now = turn(std::min(meter_.started() ? measure_end_ : measure_start_, now + 100'000'000));
+    }
+    meter_.stop(r);
+    running_ = false;
+    r.duration_s = static_cast<double>(measure_end_ - measure_start_) / 1e9;
+    // Let the cycles in progress finish, so none of them counts as a failure.
+    const std::uint64_t deadline = now + static_cast<std::uint64_t>(options_.drain_timeout_s * 1e9);
+    while (busy_ > 0 && now < deadline) now = turn(std::min(deadline, now + 100'000'000));
+    if (busy_ > 0) {
+      ++correctness_.errors;
+      correctness_.note(std::to_string(busy_) + " cycles did not finish within --drain-timeout");
+    }
+    for (auto& slot : slots_) close(slot->conn);
+    r.cycles = cycles_in_window_;
+    r.latency = latency_;
+    correctness_.errors += protocol_errors_;
+    r.correctness = correctness_;
+    return r;
+  }
+
+ private:
+  Slot& slot_of(Conn& conn) { return *slots_[conn.id]; }
+
+  void begin(Slot& slot) {
+    if (!running_) return;
+    slot.started = monotonic_ns();
+    slot.leaving = false;
+    slot.conn.source = static_cast<std::uint32_t>(next_cycle_);
+    slot.conn.nick = tag_ + "_" + std::to_string(next_cycle_++);
+    ++busy_;
+    open(slot.conn);
+  }
+
+  void finish(Slot& slot) {
+    --busy_;
+    const std::uint64_t now = monotonic_ns();
+    if (now >= measure_start_ && now < measure_end_) {
+      ++cycles_in_window_;
+      latency_.record(now - slot.started);
+    }
+    ++correctness_.received;
+    begin(slot);
+  }
+
+  void on_connected(Conn& conn) override {
+    protocol_.greet(conn.out, conn.nick);
+    conn.pending_acks = 1;
+    if (options_.connect_join) {
+      protocol_.subscribe(conn.out, tag_ + "-lobby");
+      ++conn.pending_acks;
+    }
+    queue(conn);
+  }
+
+  void leave(Slot& slot) {
+    slot.leaving = true;
+    if (protocol_.goodbye(slot.conn.out)) {
+      ++slot.conn.pending_acks;  // the server closes once it has answered
+      queue(slot.conn);
+      return;
+    }
+    close(slot.conn);
+    finish(slot);
+  }
+
+  void on_frame(Conn& conn, const Frame& frame) override {
+    Slot& slot = slot_of(conn);
+    switch (frame.kind) {
+      case FrameKind::ack:
+        if (--conn.pending_acks == 0 && !slot.leaving) leave(slot);
+        return;
+      case FrameKind::error_ack:
+      case FrameKind::fatal:
+        ++correctness_.errors;
+        correctness_.note(conn.nick + ": " + std::string(frame.detail));
+        return;
+      case FrameKind::server_ping:
+        protocol_.pong(conn.out);
+        queue(conn);
+        return;
+      default: return;
+    }
+  }
+
+  void on_closed(Conn& conn, std::string_view why) override {
+    Slot& slot = slot_of(conn);
+    if (!slot.leaving || conn.pending_acks > 0) {
+      ++correctness_.disconnects;
+      correctness_.note(conn.nick + " disconnected: " + std::string(why));
+      --busy_;
+      begin(slot);
+      return;
+    }
+    finish(slot);
+  }
+
+  std::vector<std::unique_ptr<Slot>> slots_;
+  Meter meter_;
+  Histogram latency_;
+  Correctness correctness_;
+  std::string tag_;
+  bool running_ = true;
+  std::uint64_t measure_start_ = 0, measure_end_ = 0;
+  std::uint64_t next_cycle_ = 0, cycles_in_window_ = 0;
+  int busy_ = 0;
+};
+
+}  // namespace
+
+Result run_cycles(const Options& options, const Protocol& protocol) {
+  Cycles cycles(options, protocol);
+  return cycles.run();
+}
+
+}  // namespace parley::bench

@@ -1,0 +1,288 @@
+#include "loader.hpp"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <stdexcept>
+
+#include "options.hpp"
+#include "parley/address.hpp"
+#include "proc_stats.hpp"
+
+namespace parley::bench {
+namespace {
+
+// Frames larger than this cannot be parsed (no server sends them to a loader).
+constexpr std::size_t read_buffer_size = 1 << 20;
+constexpr int max_events = 512;
+
+std::runtime_error system_error(const std::string& what) {
+  return std::runtime_error(what + ": " + std::strerror(errno));
+}
+
+}  // namespace
+
+Endpoint resolve_endpoint(const std::string& text) {
+  std::string error;
+  const auto address = parse_address(text, error);
+  if (!address) throw std::runtime_error("--server: " + error);
+  Endpoint e;
+  if (address->kind == Address::Kind::unix_socket) {
+    sockaddr_un un{};
+    un.sun_family = AF_UNIX;
+    if (address->path.size() >= sizeof un.sun_path) throw std::runtime_error("--server: unix path too long");
+    std::memcpy(un.sun_path, address->path.c_str(), address->path.size() + 1);
+    std::memcpy(&e.addr, &un, sizeof un);
+    e.length = sizeof un;
+    return e;
+  }
+  addrinfo hints{};
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  const std::string port = std::to_string(address->port);
+  if (int rc = getaddrinfo(address->host.c_str(), port.c_str(), &hints, &found); rc != 0)
+    throw std::runtime_error("--server: cannot resolve " + address->host + ": " + gai_strerror(rc));
+  std::memcpy(&e.addr, found->ai_addr, found->ai_addrlen);
+  e.length = found->ai_addrlen;
+  freeaddrinfo(found);
+  if (e.addr.ss_family == AF_INET) {
+    const auto* in = reinterpret_cast<const sockaddr_in*>(&e.addr);
+    e.loopback_v4 = (ntohl(in->sin_addr.s_addr) >> 24) == 127;
+  }
+  return e;
+}
+
+std::uint64_t raise_fd_limit(std::uint64_t wanted) {
+  rlimit limit{};
+  getrlimit(RLIMIT_NOFILE, &limit);
+  if (limit.rlim_cur >= wanted) return limit.rlim_cur;
+  if (limit.rlim_max < wanted) {
+    rlimit raised{wanted, wanted};
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) return wanted;  // allowed as root
+  }
+  limit.rlim_cur = std::min<rlim_t>(wanted, limit.rlim_max);
+  setrlimit(RLIMIT_NOFILE, &limit);
+  getrlimit(RLIMIT_NOFILE, &limit);
+  return limit.rlim_cur;
+}
+
+Loader::Loader(const Options& options, const Protocol& protocol)
+    : options_(options), protocol_(protocol), endpoint_(resolve_endpoint(options.server)),
+      read_buffer_(read_buffer_size) {
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  timer_fd_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  if (epoll_fd_ < 0 || timer_fd_ < 0) throw system_error("epoll/timerfd");
+  epoll_event ev{};
+  ev.events = EPOLLIN;
+  ev.data.ptr = nullptr;  // the timer
+  epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, timer_fd_, &ev);
+  if (endpoint_.loopback_v4) source_addrs_ = std::max(1, options.source_addrs);
+}
+
+Loader::~Loader() {
+  ::close(timer_fd_);
+  ::close(epoll_fd_);
+}
+
+// Ephemeral ports run out near 28,000 connections per (source, destination)
+// pair; on loopback every 127.0.0.x is ours, so spreading the sources
+// multiplies the ports. IP_BIND_ADDRESS_NO_PORT leaves the port choice to
+// connect(), which can then reuse ports across destinations.
+void Loader::bind_source(int fd, std::uint32_t id) {
+  if (source_addrs_ <= 1) return;
+  int on = 1;
+  setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &on, sizeof on);
+  sockaddr_in source{};
+  source.sin_family = AF_INET;
+  source.sin_addr.s_addr = htonl(0x7f000001u + id % static_cast<std::uint32_t>(source_addrs_));
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&source), sizeof source) != 0) throw system_error("bind source");
+}
+
+void Loader::open(Conn& conn) {
+  conn.fd = ::socket(endpoint_.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (conn.fd < 0) throw system_error("socket");
+  conn.closed = false;
+  conn.connecting = true;
+  conn.pending_acks = 0;
+  conn.out.clear();
+  conn.out_sent = 0;
+  conn.partial.clear();
+  if (endpoint_.addr.ss_family != AF_UNIX) {
+    int on = 1;
+    setsockopt(conn.fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+    bind_source(conn.fd, conn.source);
+  }
+  const int rc = ::connect(conn.fd, reinterpret_cast<const sockaddr*>(&endpoint_.addr), endpoint_.length);
+  if (rc != 0 && errno != EINPROGRESS && errno != EAGAIN) throw system_error("connect " + options_.server);
+  epoll_event ev{};
+  ev.events = EPOLLIN | EPOLLOUT;
+  ev.data.ptr = &conn;
+  conn.want_writable = true;
+  if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, conn.fd, &ev) != 0) throw system_error("epoll_ctl");
+}
+
+void Loader::close(Conn& conn) {
+  if (conn.fd < 0) return;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, conn.fd, nullptr);
+  ::close(conn.fd);
+  conn.fd = -1;
+  conn.closed = true;
+  conn.connecting = false;
+}
+
+void Loader::queue(Conn& conn) {
+  if (conn.dirty || conn.fd < 0) return;
+  conn.dirty = true;
+  dirty_.push_back(&conn);
+}
+
+void Loader::set_writable_interest(Conn& conn, bool on) {
+  if (conn.want_writable == on || conn.fd < 0) return;
+  epoll_event ev{};
+  ev.events = EPOLLIN | (on ? EPOLLOUT : 0u);
+  ev.data.ptr = &conn;
+  epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, conn.fd, &ev);
+  conn.want_writable = on;
+}
+
+void Loader::finish_connect(Conn& conn) {
+  int error = 0;
+  socklen_t length = sizeof error;
+  getsockopt(conn.fd, SOL_SOCKET, SO_ERROR, &error, &length);
+  conn.connecting = false;
+  if (error != 0) {
+    close(conn);
+    on_closed(conn, std::strerror(error));
+    return;
+  }
+  set_writable_interest(conn, false);
+  on_connected(conn);
+}
+
+void Loader::flush(Conn& conn) {
+  while (conn.fd >= 0 && conn.out_sent < conn.out.size()) {
+    const ssize_t n = ::write(conn.fd, conn.out.data() + conn.out_sent, conn.out.size() - conn.out_sent);
+    if (n > 0) {
+      conn.out_sent += static_cast<std::size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      set_writable_interest(conn, true);
+      return;
+    }
+    const std::string why = std::strerror(errno);
+    close(conn);
+    on_closed(conn, why);
+    return;
+  }
+  conn.out.clear();
+  conn.out_sent = 0;
+  set_writable_interest(conn, false);
+}
+
+void Loader::on_writable(Conn& conn) {
+  if (conn.connecting) return finish_connect(conn);
+  flush(conn);
+}
+
+// The read buffer is shared by every connection: a connection only keeps
+// the bytes of a frame cut in half by a read, which it copies back to the
+// front of the buffer before the next read.
+void Loader::on_readable(Conn& conn) {
+  const std::size_t carried = conn.partial.size();
+  std::memcpy(read_buffer_.data(), conn.partial.data(), carried);
+  const ssize_t n = ::read(conn.fd, read_buffer_.data() + carried, read_buffer_.size() - carried);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) return;
+  if (n <= 0) {
+    const std::string why = n == 0 ? "closed by server" : std::strerror(errno);
+    close(conn);
+    on_closed(conn, why);
+    return;
+  }
+  read_time_ns_ = monotonic_ns();
+  std::string_view data(read_buffer_.data(), carried + static_cast<std::size_t>(n));
+  Frame frame;
+  while (!data.empty() && !conn.closed) {
+    std::size_t used = 0;
+    try {
+      used = protocol_.next(data, frame);
+    } catch (const std::exception& e) {
+      ++protocol_errors_;
+      close(conn);
+      on_closed(conn, e.what());
+      return;
+    }
+    if (used == 0) break;
+    data.remove_prefix(used);
+    on_frame(conn, frame);
+  }
+  if (conn.closed) return;
+  if (data.size() == read_buffer_.size()) {
+    ++protocol_errors_;
+    close(conn);
+    on_closed(conn, "frame larger than the read buffer");
+    return;
+  }
+  conn.partial.assign(data);
+}
+
+void Loader::wait_until(std::uint64_t deadline_ns) {
+  itimerspec spec{};
+  spec.it_value.tv_sec = static_cast<time_t>(deadline_ns / 1'000'000'000ULL);
+  spec.it_value.tv_nsec = static_cast<long>(deadline_ns % 1'000'000'000ULL);
+  if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0) spec.it_value.tv_nsec = 1;
+  timerfd_settime(timer_fd_, TFD_TIMER_ABSTIME, &spec, nullptr);
+}
+
+// Writes every queued output buffer. Flushing may close a connection, whose
+// callback may queue others: they are appended and flushed in this pass.
+void Loader::flush_queued() {
+  for (std::size_t i = 0; i < dirty_.size(); ++i) {
+    dirty_[i]->dirty = false;
+    flush(*dirty_[i]);
+  }
+  dirty_.clear();
+}
+
+std::uint64_t Loader::turn(std::uint64_t deadline_ns) {
+  flush_queued();  // what was queued between turns must not wait for I/O
+  epoll_event events[max_events];
+  const std::uint64_t now = monotonic_ns();
+  int timeout_ms = 0;
+  if (deadline_ns > now) {
+    wait_until(deadline_ns);
+    timeout_ms = -1;
+  }
+  const int n = epoll_wait(epoll_fd_, events, max_events, timeout_ms);
+  for (int i = 0; i < n; ++i) {
+    auto* conn = static_cast<Conn*>(events[i].data.ptr);
+    if (!conn) {
+      std::uint64_t expirations = 0;
+      [[maybe_unused]] auto r = ::read(timer_fd_, &expirations, sizeof expirations);
+      continue;
+    }
+    if (conn->fd < 0) continue;
+    if (events[i].events & (EPOLLOUT | EPOLLERR | EPOLLHUP) && (conn->connecting || conn->want_writable))
+      on_writable(*conn);
+    if (conn->fd >= 0 && !conn->connecting && events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+      on_readable(*conn);
+  }
+  const std::uint64_t after = monotonic_ns();
+  on_turn(after);
+  flush_queued();
+  return after;
+}
+
+}  // namespace parley::bench

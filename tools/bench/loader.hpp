@@ -1,0 +1,93 @@
+// The loader's event loop: many non-blocking client connections on one
+// epoll set, each with an output buffer flushed once per loop turn and a
+// carried-over partial frame. Scenarios derive from Loader and react to
+// connections opening, frames arriving and connections closing.
+#pragma once
+
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "protocol.hpp"
+
+namespace parley::bench {
+
+struct Options;
+
+// Where to connect, resolved once.
+struct Endpoint {
+  sockaddr_storage addr{};
+  socklen_t length = 0;
+  bool loopback_v4 = false;  // 127.0.0.0/8: source addresses can be spread
+};
+Endpoint resolve_endpoint(const std::string& text);  // throws std::runtime_error
+
+// Raises RLIMIT_NOFILE to at least `wanted` descriptors (raising the hard
+// limit too when allowed). Returns the soft limit in force afterwards.
+std::uint64_t raise_fd_limit(std::uint64_t wanted);
+
+struct Conn {
+  std::uint32_t id = 0;      // the scenario's index for it
+  std::uint32_t source = 0;  // picks the loopback source address
+  int fd = -1;
+  bool connecting = false;
+  bool closed = false;
+  bool dirty = false;          // in the flush list
+  bool want_writable = false;  // EPOLLOUT armed
+  int pending_acks = 0;        // counted requests not yet answered
+  std::string nick;
+  std::string out;             // bytes to send
+  std::size_t out_sent = 0;
+  std::string partial;         // the start of a frame the last read cut off
+};
+
+class Loader {
+ public:
+  Loader(const Options& options, const Protocol& protocol);
+  virtual ~Loader();
+  Loader(const Loader&) = delete;
+  Loader& operator=(const Loader&) = delete;
+
+ protected:
+  // Starts a non-blocking connect; on_connected() follows, or on_closed().
+  void open(Conn& conn);
+  void close(Conn& conn);
+  // Queues conn.out for the flush at the end of this loop turn.
+  void queue(Conn& conn);
+  // One loop turn: waits at most until `deadline_ns` (monotonic) for I/O,
+  // dispatches it, calls on_turn(), flushes. Returns the time after it.
+  std::uint64_t turn(std::uint64_t deadline_ns);
+
+  virtual void on_connected(Conn& conn) = 0;
+  virtual void on_frame(Conn& conn, const Frame& frame) = 0;
+  virtual void on_closed(Conn& conn, std::string_view why) = 0;
+  virtual void on_turn(std::uint64_t /*now_ns*/) {}
+
+  const Options& options_;
+  const Protocol& protocol_;
+  std::uint64_t protocol_errors_ = 0;  // frames the protocol could not parse
+  std::uint64_t read_time_ns_ = 0;     // when the bytes being dispatched were read
+
+ private:
+  void on_readable(Conn& conn);
+  void on_writable(Conn& conn);
+  void finish_connect(Conn& conn);
+  void flush(Conn& conn);
+  void flush_queued();
+  void set_writable_interest(Conn& conn, bool on);
+  void bind_source(int fd, std::uint32_t id);
+  void wait_until(std::uint64_t deadline_ns);
+
+  Endpoint endpoint_;
+  int source_addrs_ = 1;
+  int epoll_fd_ = -1;
+  int timer_fd_ = -1;
+  std::vector<char> read_buffer_;
+  std::vector<Conn*> dirty_;
+};
+
+}  // namespace parley::bench

@@ -1,0 +1,172 @@
+#include "options.hpp"
+
+#include <charconv>
+#include <functional>
+#include <map>
+
+#include "stamp.hpp"
+
+namespace parley::bench {
+namespace {
+
+template <typename T>
+T number(const std::string& flag, const std::string& text, T low, T high) {
+  T value{};
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || ptr != text.data() + text.size() || value < low || value > high)
+    throw UsageError(flag + ": expected a number from " + std::to_string(low) + " to " + std::to_string(high) +
+                     ", got '" + text + "'");
+  return value;
+}
+
+Scenario scenario_of(const std::string& name) {
+  for (Scenario s : {Scenario::fanout, Scenario::rooms, Scenario::pairs, Scenario::idle, Scenario::connect,
+                     Scenario::ramp})
+    if (name == scenario_name(s)) return s;
+  throw UsageError("unknown scenario '" + name + "' (fanout, rooms, pairs, idle, connect, ramp)");
+}
+
+}  // namespace
+
+const char* scenario_name(Scenario s) {
+  switch (s) {
+    case Scenario::fanout: return "fanout";
+    case Scenario::rooms: return "rooms";
+    case Scenario::pairs: return "pairs";
+    case Scenario::idle: return "idle";
+    case Scenario::connect: return "connect";
+    case Scenario::ramp: return "ramp";
+  }
+  return "?";
+}
+
+std::string usage_text() {
+  return R"(usage: parley-bench SCENARIO [flags]
+
+Scenarios:
+  fanout    S subscribers and P publishers in one channel
+  rooms     R channels of M members; every member talks
+  pairs     N pairs of users messaging each other directly
+  idle      N idle registered connections: server memory per connection
+  connect   connect -> hello [-> join] -> quit cycles
+  ramp      fanout at a rising offered rate until p99 or delivery falls behind
+
+Target:
+  --server HOST:PORT      server to load (default 127.0.0.1:7667; [::1]:PORT, unix:PATH)
+  --protocol NAME         parley, redis or nats (default parley)
+  --server-pid PID        read the server's CPU time and memory from /proc
+
+Shape:
+  --subscribers S         fanout/ramp subscribers (default 1000)
+  --publishers P          fanout/ramp publishers, also members (default 1)
+  --rooms R --members M   rooms shape (default 100 x 10)
+  --pairs N               pairs (default 500)
+  --conns N               idle: connections (default 1000); connect: concurrent cycles (default 50)
+  --connect-join          connect: also join a channel in every cycle
+  --payload BYTES         message text size, at least 36 (default 64)
+
+Load:
+  --window N              closed loop: messages in flight per publisher (default 16)
+  --rate MSGS             open loop: total messages/s offered at fixed times (default: closed loop)
+  --duration SECONDS      measured window (default 5)
+  --warmup SECONDS        load before measuring (default 1)
+  --drain-timeout SECONDS wait this long for the last messages (default 10)
+  --setup-timeout SECONDS wait this long for all connections to be ready (default 60)
+  --connect-concurrency N connections being set up at once (default 256)
+
+Ramp:
+  --ramp-start MSGS --ramp-factor F --step SECONDS --p99-bound MS --ramp-max MSGS
+                          (defaults 1000, 1.5, 2, 10, 1e8)
+
+Output:
+  --json                  one JSON object on stdout instead of the table
+  --no-progress           no live line on stderr
+  --source-addrs N        loopback: spread connections over 127.0.0.1..127.0.0.N
+  --tag NAME              prefix of nicks and channels (default: from the PID)
+
+Exit status: 0 clean run; 1 messages lost, duplicated or out of order, errors
+or disconnects; 2 bad usage; 3 could not set up the run.
+)";
+}
+
+Options parse_options(const std::vector<std::string>& args, bool& help) {
+  Options o;
+  help = false;
+  std::map<std::string, std::function<void(const std::string&)>> with_value = {
+      {"--server", [&](const std::string& v) { o.server = v; }},
+      {"--protocol",
+       [&](const std::string& v) {
+         if (v != "parley" && v != "redis" && v != "nats")
+           throw UsageError("--protocol: expected parley, redis or nats, got '" + v + "'");
+         o.protocol = v;
+       }},
+      {"--server-pid", [&](const std::string& v) { o.server_pid = number<pid_t>("--server-pid", v, 1, 1 << 30); }},
+      {"--subscribers", [&](const std::string& v) { o.subscribers = number("--subscribers", v, 1, 1'000'000); }},
+      {"--publishers", [&](const std::string& v) { o.publishers = number("--publishers", v, 1, 100'000); }},
+      {"--rooms", [&](const std::string& v) { o.rooms = number("--rooms", v, 1, 1'000'000); }},
+      {"--members", [&](const std::string& v) { o.members = number("--members", v, 2, 100'000); }},
+      {"--pairs", [&](const std::string& v) { o.pairs = number("--pairs", v, 1, 1'000'000); }},
+      {"--conns", [&](const std::string& v) { o.conns = number("--conns", v, 1, 1'000'000); }},
+      {"--payload",
+       [&](const std::string& v) { o.payload = number<std::size_t>("--payload", v, stamp_size, 1 << 20); }},
+      {"--window", [&](const std::string& v) { o.window = number("--window", v, 1, 1 << 20); }},
+      {"--rate", [&](const std::string& v) { o.rate = number("--rate", v, 0.0, 1e9); }},
+      {"--duration", [&](const std::string& v) { o.duration_s = number("--duration", v, 0.1, 1e6); }},
+      {"--warmup", [&](const std::string& v) { o.warmup_s = number("--warmup", v, 0.0, 1e6); }},
+      {"--drain-timeout", [&](const std::string& v) { o.drain_timeout_s = number("--drain-timeout", v, 0.1, 1e4); }},
+      {"--setup-timeout", [&](const std::string& v) { o.setup_timeout_s = number("--setup-timeout", v, 0.1, 1e4); }},
+      {"--connect-concurrency",
+       [&](const std::string& v) { o.connect_concurrency = number("--connect-concurrency", v, 1, 100'000); }},
+      {"--ramp-start", [&](const std::string& v) { o.ramp_start = number("--ramp-start", v, 1.0, 1e9); }},
+      {"--ramp-factor", [&](const std::string& v) { o.ramp_factor = number("--ramp-factor", v, 1.01, 100.0); }},
+      {"--step", [&](const std::string& v) { o.step_s = number("--step", v, 0.1, 1e4); }},
+      {"--p99-bound", [&](const std::string& v) { o.p99_bound_ms = number("--p99-bound", v, 0.001, 1e6); }},
+      {"--ramp-max", [&](const std::string& v) { o.ramp_max = number("--ramp-max", v, 1.0, 1e10); }},
+      {"--source-addrs", [&](const std::string& v) { o.source_addrs = number("--source-addrs", v, 1, 254); }},
+      {"--tag", [&](const std::string& v) { o.tag = v; }},
+  };
+  std::map<std::string, std::function<void()>> switches = {
+      {"--json", [&] { o.json = true; }},
+      {"--no-progress", [&] { o.progress = false; }},
+      {"--connect-join", [&] { o.connect_join = true; }},
+  };
+
+  bool have_scenario = false;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    std::string arg = args[i];
+    if (arg == "-h" || arg == "--help") {
+      help = true;
+      return o;
+    }
+    if (arg.rfind("--", 0) != 0) {
+      if (have_scenario) throw UsageError("unexpected argument '" + arg + "'");
+      o.scenario = scenario_of(arg);
+      have_scenario = true;
+      continue;
+    }
+    std::string value;
+    bool inline_value = false;
+    if (const auto eq = arg.find('='); eq != std::string::npos) {
+      value = arg.substr(eq + 1);
+      arg.resize(eq);
+      inline_value = true;
+    }
+    if (auto s = switches.find(arg); s != switches.end()) {
+      if (inline_value) throw UsageError(arg + " takes no value");
+      s->second();
+      continue;
+    }
+    auto f = with_value.find(arg);
+    if (f == with_value.end()) throw UsageError("unknown flag '" + arg + "'");
+    if (!inline_value) {
+      if (i + 1 >= args.size()) throw UsageError(arg + " needs a value");
+      value = args[++i];
+    }
+    f->second(value);
+  }
+  if (!have_scenario) throw UsageError("which scenario? (fanout, rooms, pairs, idle, connect, ramp)");
+  if (o.conns == 0) o.conns = o.scenario == Scenario::connect ? 50 : 1000;
+  return o;
+}
+
+}  // namespace parley::bench

@@ -1,0 +1,69 @@
+// What the loader needs to know about one server's wire protocol: the bytes
+// of each request it sends, and an incremental parser that classifies each
+// complete frame the server sends back. Parsing must stay cheap: the loader
+// has to read a whole server core's worth of deliveries on one core, so no
+// adapter parses whole documents on the delivery path.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace parley::bench {
+
+enum class FrameKind {
+  delivery,     // a published message reached us; payload is its text
+  ack,          // the reply to one counted request (greet, subscribe, publish, ping, goodbye)
+  error_ack,    // a counted request failed; detail says why
+  server_ping,  // the server wants a sign of life: answer with pong()
+  fatal,        // the server is about to close us; detail says why
+  ignored,      // anything else (greetings, other users' join/quit events)
+};
+
+struct Frame {
+  FrameKind kind = FrameKind::ignored;
+  std::string_view payload;  // delivery: the message text
+  std::uint64_t seq = 0;     // delivery: the channel's seq when the protocol has one, else 0
+  std::string_view detail;   // error_ack / fatal: the server's code or message
+};
+
+class Protocol {
+ public:
+  virtual ~Protocol() = default;
+  virtual std::string_view name() const = 0;
+
+  // Each function appends one request to `out`; each of those requests is
+  // answered by exactly one ack (or error_ack), except pong().
+  virtual void greet(std::string& out, std::string_view nick) const = 0;
+  virtual void subscribe(std::string& out, std::string_view channel) const = 0;
+  virtual void publish(std::string& out, std::string_view channel, std::string_view text) const = 0;
+  // A message to one user: Parley's `msg`; the others publish to the
+  // user's inbox, which inbox_subscription() names.
+  virtual void direct(std::string& out, std::string_view nick, std::string_view text) const = 0;
+  virtual void ping(std::string& out) const = 0;
+  virtual void pong(std::string& out) const = 0;
+  // Appends the farewell. True: it is acked and the server then closes.
+  // False: no ack; the client closes once it is written.
+  virtual bool goodbye(std::string& out) const = 0;
+
+  // The channel a user must subscribe to before direct() reaches it, or "".
+  virtual std::string inbox_subscription(std::string_view nick) const = 0;
+  // Does a publisher that is also subscribed get its own messages back?
+  virtual bool echoes_to_sender() const = 0;
+
+  // Parses the one frame at the start of `in`. Returns the bytes it spans,
+  // or 0 when `in` holds only part of it. Throws std::runtime_error on bytes
+  // that cannot be this protocol.
+  virtual std::size_t next(std::string_view in, Frame& frame) const = 0;
+};
+
+// "parley", "redis" or "nats"; nullptr for anything else.
+std::unique_ptr<Protocol> make_protocol(std::string_view name);
+
+std::unique_ptr<Protocol> make_parley_protocol();
+std::unique_ptr<Protocol> make_redis_protocol();
+std::unique_ptr<Protocol> make_nats_protocol();
+
+}  // namespace parley::bench

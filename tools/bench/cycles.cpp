@@ -76,6 +76,7 @@ class Cycles final : public Loader {
     slot.conn.source = static_cast<std::uint32_t>(next_cycle_);
     slot.conn.nick = tag_ + "_" + std::to_string(next_cycle_++);
     ++busy_;
+    ++correctness_.sent;  // for a cycle: started
     open(slot.conn);
   }
 
@@ -86,7 +87,7 @@ class Cycles final : public Loader {
       ++cycles_in_window_;
       latency_.record(now - slot.started);
     }
-    ++correctness_.received;
+    ++correctness_.acked;  // for a cycle: completed
     begin(slot);
   }
 
@@ -136,6 +137,7 @@ class Cycles final : public Loader {
       ++correctness_.disconnects;
       correctness_.note(conn.nick + " disconnected: " + std::string(why));
       --busy_;
+      --correctness_.sent;  // counted as a disconnect instead
       begin(slot);
       return;
     }

@@ -94,7 +94,8 @@ void print_table(std::ostream& out, const Result& r) {
                              std::to_string(c.out_of_order) + " out of order, " + std::to_string(c.errors) +
                              " errors, " + std::to_string(c.disconnects) + " disconnects";
   if (c.clean()) {
-    row(out, "correctness", "OK: " + counts + " (" + std::to_string(c.received) + " deliveries checked)");
+    row(out, "correctness",
+        "OK: " + counts + (c.received ? " (" + std::to_string(c.received) + " deliveries checked)" : ""));
   } else {
     row(out, "correctness", "FAILED: " + counts);
     row(out, "first problem", c.first_problem);

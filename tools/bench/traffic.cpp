@@ -76,6 +76,8 @@ class Traffic final : public Population {
   void send_scheduled(std::uint64_t now);
   void end_ramp_step(std::uint64_t now);
   bool drained() const;
+  bool any_publisher_left() const;
+  void on_closed(Conn& conn, std::string_view why) override;
   void show_progress(std::uint64_t now);
   std::uint64_t next_wakeup(std::uint64_t now) const;
   std::string shape() const;
@@ -84,6 +86,7 @@ class Traffic final : public Population {
   std::vector<Group> groups_;
   std::vector<Member> members_;
   std::vector<std::uint32_t> publishers_;  // ids, for open-loop round robin
+  std::size_t publishers_closed_ = 0;
   std::string text_;
   Meter meter_;
   Result result_;
@@ -306,6 +309,13 @@ void Traffic::end_ramp_step(std::uint64_t now) {
   step_end_ = now + static_cast<std::uint64_t>(options_.step_s * 1e9);
 }
 
+bool Traffic::any_publisher_left() const { return publishers_closed_ < publishers_.size(); }
+
+void Traffic::on_closed(Conn& conn, std::string_view why) {
+  Population::on_closed(conn, why);
+  if (members_[conn.id].publishes) ++publishers_closed_;
+}
+
 bool Traffic::drained() const {
   for (const auto& conn : conns_)
     if (!conn->closed && conn->pending_acks > 0) return false;
@@ -326,6 +336,11 @@ void Traffic::show_progress(std::uint64_t now) {
 void Traffic::on_turn(std::uint64_t now) {
   if (setting_up_) return;
   if (phase_ == Phase::running) {
+    if (!any_publisher_left()) {  // the server went away: stop now, the run has failed anyway
+      if (!meter_.started()) meter_.start();
+      measure_end_ = std::min(measure_end_, now);
+      measure_start_ = std::min(measure_start_, measure_end_);
+    }
     if (options_.scenario == Scenario::ramp && now >= step_end_) end_ramp_step(now);
     if (!meter_.started() && now >= measure_start_) {
       meter_.start();

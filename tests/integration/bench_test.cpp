@@ -1,0 +1,198 @@
+// parley-bench against a real parleyd: every scenario runs briefly and its
+// own correctness accounting must come out clean (every message reached every
+// recipient exactly once, seq in order). These are smoke runs that check
+// counts, never speed.
+#include <doctest/doctest.h>
+
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+
+#include "support/harness.hpp"
+
+using namespace parley::test;
+
+namespace {
+
+struct BenchRun {
+  int status = -1;
+  json result;
+  std::string output;
+};
+
+BenchRun bench(const ServerProcess& server, std::vector<std::string> args, bool want_json = true) {
+  std::vector<std::string> argv{program("PARLEY_BENCH")};
+  argv.insert(argv.end(), args.begin(), args.end());
+  for (const std::string& extra : std::vector<std::string>{"--server", server.address(), "--server-pid", std::to_string(server.pid()), "--json",
+                            "--warmup", "0.1", "--duration", "0.4", "--drain-timeout", "5", "--setup-timeout", "20"})
+    argv.push_back(extra);
+  ChildProcess child(argv, "");
+  BenchRun run;
+  run.status = child.wait(60000);
+  run.output = child.output();
+  for (std::size_t at = 0; at < run.output.size();) {
+    const auto end = run.output.find('\n', at);
+    const std::string line = run.output.substr(at, end - at);
+    if (line.starts_with("{")) run.result = json::parse(line);
+    if (end == std::string::npos) break;
+    at = end + 1;
+  }
+  INFO(run.output);
+  if (want_json) REQUIRE(run.result.is_object());
+  return run;
+}
+
+// Every acked message reached every recipient exactly once, in order.
+void check_clean(const BenchRun& run) {
+  INFO(run.output);
+  const json& c = run.result["correctness"];
+  CHECK(run.status == 0);
+  CHECK(run.result["ok"] == true);
+  CHECK(c["lost"] == 0);
+  CHECK(c["duplicates"] == 0);
+  CHECK(c["out_of_order"] == 0);
+  CHECK(c["errors"] == 0);
+  CHECK(c["disconnects"] == 0);
+  CHECK(c["received"] == c["expected"]);
+  CHECK(c["acked"] == c["sent"]);
+}
+
+const std::vector<std::string> unlimited{"--rate", "0"};
+
+}  // namespace
+
+TEST_CASE("bench fanout, closed loop: every message reaches every other member once") {
+  ServerProcess server(unlimited);
+  const auto run = bench(server, {"fanout", "--subscribers", "40", "--publishers", "3", "--window", "4"});
+  check_clean(run);
+  const json& c = run.result["correctness"];
+  CHECK(c["sent"].get<long>() > 0);
+  // 3 publishers are members too and get each other's messages: 42 recipients each.
+  CHECK(c["expected"] == c["acked"].get<long>() * 42);
+  CHECK(run.result["deliveries"].get<long>() > 0);
+  CHECK(run.result["latency_us"]["count"] == run.result["deliveries"]);
+  CHECK(run.result["server"]["cpu_us_per_1000_deliveries"].get<double>() > 0);
+  CHECK(run.result["server"]["rss_bytes"].get<long>() > 0);
+}
+
+TEST_CASE("bench fanout, open loop at a fixed rate") {
+  ServerProcess server(unlimited);
+  const auto run = bench(server, {"fanout", "--subscribers", "20", "--rate", "2000", "--payload", "1024"});
+  check_clean(run);
+  // 0.5 s at 2000/s, give or take the loop's granularity at the edges.
+  const long sent = run.result["correctness"]["sent"];
+  CHECK(sent >= 900);
+  CHECK(sent <= 1100);
+  CHECK(run.result["payload"] == 1024);
+}
+
+TEST_CASE("bench rooms: every member talks in its own channel") {
+  ServerProcess server(unlimited);
+  const auto run = bench(server, {"rooms", "--rooms", "8", "--members", "5", "--window", "2"});
+  check_clean(run);
+  CHECK(run.result["connections"] == 40);
+  const json& c = run.result["correctness"];
+  CHECK(c["expected"] == c["acked"].get<long>() * 4);
+}
+
+TEST_CASE("bench pairs: direct messages, one recipient each") {
+  ServerProcess server(unlimited);
+  const auto run = bench(server, {"pairs", "--pairs", "25"});
+  check_clean(run);
+  const json& c = run.result["correctness"];
+  CHECK(c["expected"] == c["acked"]);
+  CHECK(c["received"].get<long>() > 0);
+}
+
+TEST_CASE("bench idle: memory per connection and ping latency among idle connections") {
+  ServerProcess server;
+  const auto run = bench(server, {"idle", "--conns", "300"});
+  check_clean(run);
+  CHECK(run.result["latency_us"]["count"] == 200);
+  CHECK(run.result["server"].contains("rss_per_conn_bytes"));
+}
+
+TEST_CASE("bench connect: cycles complete and none fails") {
+  ServerProcess server;
+  auto run = bench(server, {"connect", "--conns", "8"});
+  check_clean(run);
+  CHECK(run.result["cycles"].get<long>() > 0);
+  run = bench(server, {"connect", "--conns", "4", "--connect-join"});
+  check_clean(run);
+  CHECK(run.result["cycles"].get<long>() > 0);
+}
+
+TEST_CASE("bench ramp: every step up to --ramp-max is sustained at a modest rate") {
+  ServerProcess server(unlimited);
+  const auto run = bench(server, {"ramp", "--subscribers", "10", "--ramp-start", "200", "--ramp-factor", "2",
+                                  "--step", "0.2", "--ramp-max", "800", "--p99-bound", "500"});
+  check_clean(run);
+  const json& steps = run.result["steps"];
+  REQUIRE(steps.size() == 3);
+  CHECK(steps[0]["offered"] == 200);
+  CHECK(steps[2]["offered"] == 800);
+  for (const json& s : steps) CHECK(s["sustained"] == true);
+  CHECK(run.result["sustainable_rate"] == 800);
+}
+
+TEST_CASE("bench over a unix socket") {
+  const std::string path = "/tmp/parley-bench-test-" + std::to_string(getpid()) + ".sock";
+  ServerProcess server({"--listen", "unix:" + path, "--rate", "0"});
+  check_clean(bench(server, {"fanout", "--subscribers", "10"}));
+}
+
+TEST_CASE("bench says so loudly and exits 1 when the server refuses messages") {
+  // The server's flood control answers most says with rate_limited: those
+  // messages are never delivered, and the run must not pass as clean.
+  ServerProcess server({"--rate", "20", "--burst", "20"});
+  const auto run = bench(server, {"fanout", "--subscribers", "5", "--window", "8"});
+  INFO(run.output);
+  CHECK(run.status == 1);
+  CHECK(run.result["ok"] == false);
+  CHECK(run.result["correctness"]["errors"].get<long>() > 0);
+  CHECK(run.result["correctness"]["first_problem"].get<std::string>().find("rate_limited") != std::string::npos);
+  CHECK(run.output.find("RUN FAILED") != std::string::npos);
+}
+
+TEST_CASE("bench stops with exit status 3 when it cannot set up every connection") {
+  // One connection over --max-clients is refused with server_full.
+  ServerProcess server({"--max-clients", "10", "--rate", "0"});
+  const auto run = bench(server, {"fanout", "--subscribers", "10", "--publishers", "1"}, false);
+  INFO(run.output);
+  CHECK(run.status == 3);  // set-up failed: not every connection could be made
+  CHECK(run.output.find("server_full") != std::string::npos);
+}
+
+TEST_CASE("bench reports the connections a draining server closes, and fails the run") {
+  ServerProcess server(unlimited);
+  std::vector<std::string> argv{program("PARLEY_BENCH"), "fanout", "--subscribers", "10", "--json", "--server",
+                                server.address(), "--duration", "30", "--warmup", "0", "--drain-timeout", "2"};
+  ChildProcess child(argv, "");
+  // Wait (bounded) until all 11 connections are in, then drain the server under load.
+  auto connected = [&] {
+    const std::string log = server.log();
+    std::size_t n = 0;
+    for (auto at = log.find(" connected"); at != std::string::npos; at = log.find(" connected", at + 1)) ++n;
+    return n;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (connected() < 11 && std::chrono::steady_clock::now() < deadline) usleep(10'000);
+  REQUIRE(connected() == 11);
+  CHECK(server.stop(SIGTERM) == 0);
+  CHECK(child.wait(20000) == 1);
+  INFO(child.output());
+  CHECK(child.output().find("shutting_down") != std::string::npos);
+  CHECK(child.output().find("\"ok\":false") != std::string::npos);
+}
+
+TEST_CASE("bench rejects bad usage with exit status 2") {
+  ChildProcess child({program("PARLEY_BENCH"), "fanout", "--payload", "8"}, "");
+  CHECK(child.wait() == 2);
+  CHECK(child.output().find("--payload") != std::string::npos);
+  ChildProcess unknown({program("PARLEY_BENCH"), "stampede"}, "");
+  CHECK(unknown.wait() == 2);
+  ChildProcess help({program("PARLEY_BENCH"), "--help"}, "");
+  CHECK(help.wait() == 0);
+  CHECK(help.output().find("ramp") != std::string::npos);
+}

@@ -39,7 +39,10 @@ class Connection {
 
   // Queues a line. May run inside fan-out: it never frees the connection,
   // at most marks it closed (slow_consumer).
+  // Queues a line for this connection; events for many go through the
+  // server's batch instead, which calls enqueue() for each recipient.
   void send(const Bytes& line, Outbox::Kind kind);
+  void enqueue(const Bytes& line, Outbox::Kind kind);
 
   // Writes what is queued: called only from the server's prepare callback.
   void flush();

@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,8 +26,23 @@ namespace parley {
 using ConnId = std::uint64_t;
 using Json = nlohmann::ordered_json;
 
+using ConnList = std::shared_ptr<const std::vector<ConnId>>;
+
+// Who gets an event: `list` without `except`. A channel's member list is
+// built once and shared by every event to that channel until its membership
+// changes, so a `say` to 2000 members copies no list; `except` is the sender.
+struct Recipients {
+  ConnList list;
+  ConnId except = 0;  // 0 skips nobody: connection ids start at 1
+
+  std::vector<ConnId> ids() const;  // the recipients, in list order
+  bool empty() const { return !list || list->empty() || (list->size() == 1 && list->front() == except); }
+  // The same people for sure (same list object, or equal short lists).
+  bool same_as(const Recipients& other) const;
+};
+
 struct Delivery {
-  std::vector<ConnId> to;
+  Recipients to;
   Json event;
 };
 
@@ -84,6 +100,7 @@ class Core {
     std::string name;  // as first created
     std::optional<std::string> topic;
     std::map<std::string, User*> members;  // by folded nick: already sorted
+    ConnList everyone;  // members' connections; null after a change, rebuilt when needed
     std::uint64_t seq = 0;
     std::string epoch;
     MessageLog log;
@@ -94,8 +111,8 @@ class Core {
   Channel* find_channel(std::string_view name);
   bool is_member(const Channel& channel, const User& user) const;
   void leave(User& user, Channel& channel);
-  std::vector<ConnId> neighbours(const User& user);
-  std::vector<ConnId> others_in(const Channel& channel, const User& except) const;
+  Recipients neighbours(const User& user);
+  Recipients others_in(Channel& channel, const User& except) const;
   Json member_list(const Channel& channel) const;
   std::string next_epoch();
 

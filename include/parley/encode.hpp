@@ -17,6 +17,8 @@ using Bytes = std::shared_ptr<const std::string>;
 // JSON text plus the LF. Strings are valid UTF-8 by construction (they came
 // through the parser); control characters and NUL are escaped.
 Bytes encode_line(const Json& message);
+// The same line appended to `out`.
+void append_line(std::string& out, const Json& message);
 
 // The `error` event that precedes a close.
 Bytes encode_fatal(ErrorCode code, std::string_view message);

@@ -13,6 +13,7 @@
 #include "parley/config.hpp"
 #include "parley/connection.hpp"
 #include "parley/core.hpp"
+#include "parley/event_batch.hpp"
 #include "parley/listener.hpp"
 
 namespace parley {
@@ -34,6 +35,8 @@ class Server {
   void accept(int fd, Connection::Transport transport);
   void handle_line(Connection& conn, std::string_view line);
   void mark_dirty(Connection& conn);
+  // Call before queuing anything for `conn` outside the event batch.
+  void before_send(const Connection& conn);
   // The connection decided to close: its `quit` is sent from the next flush.
   void connection_closing(Connection& conn, const std::string& reason);
   // Its handles are closed: free it. Only from a libuv close callback.
@@ -43,11 +46,15 @@ class Server {
 
  private:
   static constexpr unsigned read_buffer_size = 65536;
+  // Large enough that a read's worth of says (64 KiB) fans out as a few
+  // batches; small enough to keep one queue entry's bytes modest.
+  static constexpr std::size_t max_batch_bytes = 65536;
   static void on_prepare(uv_prepare_t* handle);
   static void on_signal(uv_signal_t* handle, int signum);
 
   void dispatch(Connection& from, const Outcome& outcome);
   void deliver(const Delivery& delivery);
+  void send_batch();
   void reap_closing();
   void flush_dirty();
   void drain(int signum);
@@ -59,6 +66,10 @@ class Server {
   Core core_;
   std::vector<std::unique_ptr<Listener>> listeners_;
   std::unordered_map<ConnId, std::unique_ptr<Connection>> connections_;
+  // Events not yet queued: consecutive ones for the same recipients share
+  // one buffer. Handed out before the loop writes, and before anything else
+  // is queued for one of its recipients.
+  EventBatch batch_{max_batch_bytes};
   std::vector<Connection*> dirty_;                       // to flush this turn
   std::vector<Connection*> flushing_;                    // being flushed
   std::vector<std::pair<ConnId, std::string>> closing_;  // to tell the Core about

@@ -102,6 +102,7 @@ class Core::Handler {
       e["nick"] = user_.nick;
       deliver(core_.others_in(*channel, user_), std::move(e));
       channel->members.emplace(user_.key, &user_);
+      channel->everyone.reset();
       user_.channels.push_back(channel);
     }
     Json reply = ok();
@@ -122,7 +123,7 @@ class Core::Handler {
     e["channel"] = channel->name;
     e["nick"] = user_.nick;
     if (c.reason) e["reason"] = *c.reason;
-    std::vector<ConnId> remaining = core_.others_in(*channel, user_);
+    Recipients remaining = core_.others_in(*channel, user_);
     core_.leave(user_, *channel);  // may destroy the channel
     deliver(std::move(remaining), std::move(e));
     out_.reply = std::move(reply);
@@ -156,7 +157,10 @@ class Core::Handler {
     e["to"] = target.nick;
     e["text"] = c.text;
     e["ts"] = now_;
-    deliver({target.conn}, std::move(e));
+    // Skipping the sender (who is not the target, unless writing to itself)
+    // lets consecutive messages from one user to another share a batch.
+    const ConnId skip = target.conn == user_.conn ? 0 : user_.conn;
+    deliver({std::make_shared<const std::vector<ConnId>>(1, target.conn), skip}, std::move(e));
     Json reply = ok();
     reply["to"] = target.nick;
     reply["ts"] = now_;
@@ -236,7 +240,7 @@ class Core::Handler {
     out_.reply = error_reply(id_, code, std::move(message));
   }
 
-  void deliver(std::vector<ConnId> to, Json e) {
+  void deliver(Recipients to, Json e) {
     if (!to.empty()) out_.deliveries.push_back({std::move(to), std::move(e)});
   }
 
@@ -327,7 +331,7 @@ Outcome Core::disconnect(ConnId conn, std::string_view reason) {
   if (it == sessions_.end()) return out;
   User& user = it->second;
   if (!user.nick.empty()) {
-    std::vector<ConnId> to = neighbours(user);
+    Recipients to = neighbours(user);
     if (!to.empty()) {
       Json e = event("quit");
       e["nick"] = user.nick;
@@ -358,29 +362,46 @@ bool Core::is_member(const Channel& channel, const User& user) const {
 
 void Core::leave(User& user, Channel& channel) {
   channel.members.erase(user.key);
+  channel.everyone.reset();
   std::erase(user.channels, &channel);
   if (channel.members.empty()) channels_.erase(fold(channel.name));
 }
 
 // Everyone sharing at least one channel with `user`, each once, not `user`.
-std::vector<ConnId> Core::neighbours(const User& user) {
+Recipients Core::neighbours(const User& user) {
   const std::uint64_t stamp = ++mark_counter_;
-  std::vector<ConnId> to;
+  auto to = std::make_shared<std::vector<ConnId>>();
   for (const Channel* channel : user.channels)
     for (const auto& [key, member] : channel->members)
       if (member != &user && member->mark != stamp) {
         member->mark = stamp;
-        to.push_back(member->conn);
+        to->push_back(member->conn);
       }
-  return to;
+  return {std::move(to)};
 }
 
-std::vector<ConnId> Core::others_in(const Channel& channel, const User& except) const {
-  std::vector<ConnId> to;
-  to.reserve(channel.members.size());
-  for (const auto& [key, member] : channel.members)
-    if (member != &except) to.push_back(member->conn);
-  return to;
+Recipients Core::others_in(Channel& channel, const User& except) const {
+  if (!channel.everyone) {
+    auto everyone = std::make_shared<std::vector<ConnId>>();
+    everyone->reserve(channel.members.size());
+    for (const auto& [key, member] : channel.members) everyone->push_back(member->conn);
+    channel.everyone = std::move(everyone);
+  }
+  return {channel.everyone, except.conn};
+}
+
+std::vector<ConnId> Recipients::ids() const {
+  std::vector<ConnId> out;
+  if (!list) return out;
+  for (ConnId id : *list)
+    if (id != except) out.push_back(id);
+  return out;
+}
+
+bool Recipients::same_as(const Recipients& other) const {
+  if (except != other.except || !list || !other.list) return false;
+  if (list == other.list) return true;
+  return list->size() <= 4 && *list == *other.list;  // e.g. `msg` after `msg` to one user
 }
 
 Json Core::member_list(const Channel& channel) const {

@@ -3,9 +3,18 @@
 namespace parley {
 
 Bytes encode_line(const Json& message) {
-  std::string text = message.dump(-1, ' ', false, Json::error_handler_t::replace);
-  text.push_back('\n');
+  std::string text;
+  append_line(text, message);
   return std::make_shared<const std::string>(std::move(text));
+}
+
+void append_line(std::string& out, const Json& message) {
+  if (out.empty()) {
+    out = message.dump(-1, ' ', false, Json::error_handler_t::replace);
+  } else {
+    out += message.dump(-1, ' ', false, Json::error_handler_t::replace);
+  }
+  out.push_back('\n');
 }
 
 Bytes encode_fatal(ErrorCode code, std::string_view message) {

@@ -159,6 +159,11 @@ void Connection::maybe_resume_reading() {
 // ---- output ---------------------------------------------------------------
 
 void Connection::send(const Bytes& line, Outbox::Kind kind) {
+  server_.before_send(*this);
+  enqueue(line, kind);
+}
+
+void Connection::enqueue(const Bytes& line, Outbox::Kind kind) {
   if (state_ == State::closed || shutdown_started_) return;  // nothing more can be written
   outbox_.push(line, kind);
   server_.mark_dirty(*this);

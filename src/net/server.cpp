@@ -106,8 +106,8 @@ void Server::handle_line(Connection& conn, std::string_view line) {
   dispatch(conn, outcome);
 }
 
-// The reply goes to the sender; each event is encoded once and the same bytes
-// are queued for every recipient.
+// The reply goes to the sender; each event is encoded once, into the open
+// batch, whose bytes are later queued once for every recipient.
 void Server::dispatch(Connection& from, const Outcome& outcome) {
   if (!outcome.reply.is_null()) from.send(encode_line(outcome.reply), Outbox::Kind::reply);
   for (const Delivery& delivery : outcome.deliveries) deliver(delivery);
@@ -115,10 +115,24 @@ void Server::dispatch(Connection& from, const Outcome& outcome) {
 }
 
 void Server::deliver(const Delivery& delivery) {
-  const Bytes line = encode_line(delivery.event);
-  for (ConnId id : delivery.to) {
+  if (!batch_.accepts(delivery.to)) send_batch();
+  batch_.add(delivery.to, delivery.event);
+}
+
+// Keeps each connection's output in the order it was produced: whatever is
+// queued for a connection directly first lets the open batch (events made
+// earlier) go out, unless the connection is the one the batch skips.
+void Server::before_send(const Connection& conn) {
+  if (batch_.open() && conn.id() != batch_.recipients().except) send_batch();
+}
+
+void Server::send_batch() {
+  if (!batch_.open()) return;
+  const auto [to, bytes] = batch_.take();
+  for (ConnId id : *to.list) {
+    if (id == to.except) continue;
     auto it = connections_.find(id);
-    if (it != connections_.end()) it->second->send(line, Outbox::Kind::event);
+    if (it != connections_.end()) it->second->enqueue(bytes, Outbox::Kind::event);
   }
 }
 
@@ -147,12 +161,13 @@ void Server::release(Connection& conn) {
 void Server::on_prepare(uv_prepare_t* handle) {
   Server& self = *static_cast<Server*>(handle->data);
   for (int round = 0; round < max_prepare_rounds; ++round) {
-    if (self.closing_.empty() && self.dirty_.empty()) break;
+    if (self.closing_.empty() && self.dirty_.empty() && !self.batch_.open()) break;
     self.reap_closing();
+    self.send_batch();
     self.flush_dirty();
   }
   // Work left over: poll without blocking so the next turn comes at once.
-  if (self.closing_.empty() && self.dirty_.empty())
+  if (self.closing_.empty() && self.dirty_.empty() && !self.batch_.open())
     uv_idle_stop(&self.spin_);
   else
     uv_idle_start(&self.spin_, noop_idle);

@@ -113,11 +113,11 @@ TEST_CASE("join: reply with members sorted, topic, seq, epoch; join event to the
   CHECK(o.reply["channel"] == "#Room");
   CHECK(o.reply["members"] == Json::parse(R"(["Bob","carol"])"));
   REQUIRE(o.deliveries.size() == 1);
-  CHECK(o.deliveries[0].to == std::vector<ConnId>{1});
+  CHECK(o.deliveries[0].to.ids() == std::vector<ConnId>{1});
   CHECK(o.deliveries[0].event == Json::parse(R"({"event":"join","channel":"#Room","nick":"Bob"})"));
   o = chat.send(3, R"({"cmd":"join","channel":"#ROOM"})");
   CHECK(o.reply["members"] == Json::parse(R"(["alice","Bob","carol"])"));
-  CHECK(sorted(o.deliveries[0].to) == std::vector<ConnId>{1, 2});
+  CHECK(sorted(o.deliveries[0].to.ids()) == std::vector<ConnId>{1, 2});
   SUBCASE("joining again is a no-op with the same reply") {
     Outcome again = chat.send(3, R"({"cmd":"join","channel":"#room"})");
     CHECK(again.deliveries.empty());
@@ -148,7 +148,7 @@ TEST_CASE("say: seq grows per channel, reply to the sender, message to the other
   CHECK(o.reply["seq"] == 1);
   CHECK(o.reply["ts"] == chat.now);
   REQUIRE(o.deliveries.size() == 1);
-  CHECK(o.deliveries[0].to == std::vector<ConnId>{2});
+  CHECK(o.deliveries[0].to.ids() == std::vector<ConnId>{2});
   CHECK(o.deliveries[0].event ==
         Json{{"event", "message"}, {"channel", "#x"}, {"from", "a"}, {"text", "hi"}, {"seq", 1}, {"ts", chat.now}});
   CHECK(chat.send(2, R"({"cmd":"say","channel":"#x","text":"yo"})").reply["seq"] == 2);
@@ -176,7 +176,7 @@ TEST_CASE("msg: to one user by nick, no channel field") {
   CHECK(o.reply["to"] == "Bee");
   CHECK(o.reply["ts"] == chat.now);
   REQUIRE(o.deliveries.size() == 1);
-  CHECK(o.deliveries[0].to == std::vector<ConnId>{2});
+  CHECK(o.deliveries[0].to.ids() == std::vector<ConnId>{2});
   CHECK(o.deliveries[0].event ==
         Json{{"event", "message"}, {"from", "a"}, {"to", "Bee"}, {"text", "psst"}, {"ts", chat.now}});
   CHECK(code(chat.send(1, R"({"cmd":"msg","to":"nobody","text":"x"})")) == "no_such_nick");
@@ -193,7 +193,7 @@ TEST_CASE("part: reply, part event with optional reason, channel vanishes when e
   Outcome o = chat.send(1, R"({"cmd":"part","channel":"#x","reason":"later"})");
   CHECK(o.reply["channel"] == "#x");
   REQUIRE(o.deliveries.size() == 1);
-  CHECK(o.deliveries[0].to == std::vector<ConnId>{2});
+  CHECK(o.deliveries[0].to.ids() == std::vector<ConnId>{2});
   CHECK(o.deliveries[0].event == Json{{"event", "part"}, {"channel", "#x"}, {"nick", "a"}, {"reason", "later"}});
   CHECK(code(chat.send(1, R"({"cmd":"part","channel":"#x"})")) == "not_in_channel");
   Json old_epoch = chat.join(1, "#x")["epoch"];
@@ -219,7 +219,7 @@ TEST_CASE("nick: rename, event once to every user sharing a channel") {
   Outcome o = chat.send(1, R"({"cmd":"nick","nick":"Zed"})");
   CHECK(o.reply["nick"] == "Zed");
   REQUIRE(o.deliveries.size() == 1);
-  CHECK(o.deliveries[0].to == std::vector<ConnId>{2});
+  CHECK(o.deliveries[0].to.ids() == std::vector<ConnId>{2});
   CHECK(o.deliveries[0].event == Json{{"event", "nick"}, {"old", "a"}, {"new", "Zed"}});
   CHECK(code(chat.send(2, R"({"cmd":"nick","nick":"zED"})")) == "nick_in_use");
   CHECK(chat.send(3, R"({"cmd":"msg","to":"zed","text":"x"})").reply["to"] == "Zed");
@@ -246,7 +246,7 @@ TEST_CASE("topic: query, set, clear with empty string") {
   Outcome o = chat.send(1, R"({"cmd":"topic","channel":"#x","topic":"news"})");
   CHECK(o.reply["topic"] == "news");
   REQUIRE(o.deliveries.size() == 1);
-  CHECK(o.deliveries[0].to == std::vector<ConnId>{2});
+  CHECK(o.deliveries[0].to.ids() == std::vector<ConnId>{2});
   CHECK(o.deliveries[0].event == Json{{"event", "topic"}, {"channel", "#x"}, {"nick", "a"}, {"topic", "news"}});
   CHECK(chat.send(3, R"({"cmd":"topic","channel":"#x"})").reply["topic"] == "news");
   CHECK(code(chat.send(3, R"({"cmd":"topic","channel":"#x","topic":"mine"})")) == "not_in_channel");
@@ -307,13 +307,13 @@ TEST_CASE("disconnect: quit event once to every user sharing a channel, state cl
   chat.join(3, "#y");
   Outcome o = chat.core.disconnect(1, "connection closed");
   REQUIRE(o.deliveries.size() == 1);
-  CHECK(sorted(o.deliveries[0].to) == std::vector<ConnId>{2, 3});
+  CHECK(sorted(o.deliveries[0].to.ids()) == std::vector<ConnId>{2, 3});
   CHECK(o.deliveries[0].event == Json{{"event", "quit"}, {"nick", "a"}, {"reason", "connection closed"}});
   CHECK(chat.core.user_count() == 2);
   CHECK(chat.send(2, R"({"cmd":"members","channel":"#x"})").reply["members"] == Json::parse(R"(["b"])"));
   o = chat.send(2, R"({"cmd":"quit","reason":"bye"})");
   CHECK(o.close);
-  CHECK(o.deliveries[0].to == std::vector<ConnId>{3});
+  CHECK(o.deliveries[0].to.ids() == std::vector<ConnId>{3});
   CHECK(o.deliveries[0].event["reason"] == "bye");
   chat.core.disconnect(3, "x");
   CHECK(chat.core.channel_count() == 0);

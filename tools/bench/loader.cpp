@@ -214,6 +214,11 @@ void Loader::on_readable(Conn& conn) {
   read_time_ns_ = monotonic_ns();
   std::string_view data(read_buffer_.data(), carried + static_cast<std::size_t>(n));
   Frame frame;
+  in_read_ = true;
+  struct EndOfRead {
+    bool& flag;
+    ~EndOfRead() { flag = false; }
+  } end_of_read{in_read_};
   while (!data.empty() && !conn.closed) {
     std::size_t used = 0;
     try {

@@ -71,6 +71,7 @@ class Loader {
   const Protocol& protocol_;
   std::uint64_t protocol_errors_ = 0;  // frames the protocol could not parse
   std::uint64_t read_time_ns_ = 0;     // when the bytes being dispatched were read
+  bool in_read_ = false;               // frames of one read are being dispatched
 
  private:
   void on_readable(Conn& conn);

@@ -15,32 +15,85 @@ constexpr std::string_view pong_reply = R"({"ok":true,"id":"pong"})";
 
 bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
 
-// The value of the string field at `key` (e.g. `"code":"`), escapes left as sent.
-std::string_view string_field(std::string_view line, std::string_view key) {
-  const auto at = line.find(key);
-  if (at == std::string_view::npos) return {};
-  const std::size_t begin = at + key.size();
-  std::size_t end = begin;
-  while (end < line.size() && line[end] != '"') end += line[end] == '\\' ? 2 : 1;
-  return line.substr(begin, std::min(end, line.size()) - begin);
+std::size_t find(std::string_view haystack, std::string_view needle) {
+  const void* at = memmem(haystack.data(), haystack.size(), needle.data(), needle.size());
+  return at ? static_cast<std::size_t>(static_cast<const char*>(at) - haystack.data()) : std::string_view::npos;
 }
 
-std::uint64_t number_field(std::string_view line, std::string_view key) {
-  const auto at = line.find(key);
-  if (at == std::string_view::npos) return 0;
+// Where the string starting at `begin` ends: its first unescaped quote.
+std::size_t string_end(std::string_view line, std::size_t begin) {
+  for (std::size_t at = begin; at < line.size();) {
+    const void* quote = std::memchr(line.data() + at, '"', line.size() - at);
+    if (!quote) break;
+    const auto end = static_cast<std::size_t>(static_cast<const char*>(quote) - line.data());
+    std::size_t backslashes = 0;
+    while (end - backslashes > begin && line[end - backslashes - 1] == '\\') ++backslashes;
+    if (backslashes % 2 == 0) return end;
+    at = end + 1;
+  }
+  return line.size();
+}
+
+// The value of the string field at `key` (e.g. `"code":"`), escapes left as sent.
+std::string_view string_field(std::string_view line, std::string_view key) {
+  const auto at = find(line, key);
+  if (at == std::string_view::npos) return {};
+  const std::size_t begin = at + key.size();
+  return line.substr(begin, string_end(line, begin) - begin);
+}
+
+constexpr std::string_view message_prefix = R"({"event":"message",)";
+
+std::size_t fallback_text_start(std::string_view line) {
+  constexpr std::string_view text_key = R"("text":")";
+  const auto at = find(line, text_key);
+  return at == std::string_view::npos ? line.size() : at + text_key.size();
+}
+
+std::uint64_t digits(std::string_view text) {
   std::uint64_t value = 0;
-  for (std::size_t i = at + key.size(); i < line.size() && line[i] >= '0' && line[i] <= '9'; ++i)
-    value = value * 10 + static_cast<std::uint64_t>(line[i] - '0');
+  for (std::size_t i = 0; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i)
+    value = value * 10 + static_cast<std::uint64_t>(text[i] - '0');
   return value;
 }
 
+// Where the text's value starts. The server writes a message's fields in a
+// fixed order (event, channel, from, to, text, seq, ts) and the fields
+// before the text hold names, which never contain quotes or backslashes: so
+// hop from quote to quote instead of searching the line. Anything unexpected
+// falls back to a search.
+std::size_t text_start(std::string_view line) {
+  constexpr std::string_view text_key = R"("text":")";
+  std::size_t at = message_prefix.size();
+  for (int field = 0; field < 4 && at < line.size(); ++field) {
+    if (line.compare(at, text_key.size(), text_key) == 0) return at + text_key.size();
+    // "key":"value", -> skip the key's two quotes, then the value's two.
+    // Names are short: a plain loop beats a memchr call per quote.
+    std::size_t quote = at;
+    for (int q = 0; q < 4; ++q) {
+      while (quote < line.size() && line[quote] != '"') ++quote;
+      if (quote == line.size()) return fallback_text_start(line);
+      if (q < 3) ++quote;
+    }
+    at = quote + 2;  // past the closing quote and the comma
+  }
+  return fallback_text_start(line);
+}
+
+// `seq` normally comes right after the text; otherwise it is searched for
+// after the text, so a text containing `"seq":` cannot fool the search.
 void parse_message(std::string_view line, Frame& frame) {
+  constexpr std::string_view seq_key = R"(,"seq":)";
   frame.kind = FrameKind::delivery;
-  frame.payload = string_field(line, R"("text":")");
-  // `seq` follows the text in the server's field order; search after it so a
-  // text containing `"seq":` cannot fool us.
-  const std::size_t after_text = static_cast<std::size_t>(frame.payload.data() - line.data()) + frame.payload.size();
-  frame.seq = number_field(line.substr(after_text), R"("seq":)");
+  const std::size_t begin = std::min(text_start(line), line.size());
+  const std::size_t end = string_end(line, begin);
+  frame.payload = line.substr(begin, end - begin);
+  std::string_view rest = line.substr(std::min(end + 1, line.size()));
+  if (rest.substr(0, seq_key.size()) != seq_key) {
+    const auto at = find(rest, seq_key);
+    rest = at == std::string_view::npos ? std::string_view{} : rest.substr(at);
+  }
+  frame.seq = rest.empty() ? 0 : digits(rest.substr(seq_key.size()));
 }
 
 class ParleyProtocol final : public Protocol {
@@ -87,7 +140,7 @@ class ParleyProtocol final : public Protocol {
 
   static void classify(std::string_view line, Frame& frame) {
     frame = Frame{};
-    if (starts_with(line, R"({"event":"message")")) return parse_message(line, frame);
+    if (starts_with(line, message_prefix)) return parse_message(line, frame);
     if (starts_with(line, R"({"ok":true)")) {
       frame.kind = line == pong_reply ? FrameKind::ignored : FrameKind::ack;
       return;

@@ -181,7 +181,10 @@ void Traffic::send(Conn& conn, std::uint64_t stamp_ns) {
 void Traffic::refill(Conn& conn) {
   Member& m = members_[conn.id];
   if (!sending_ || m.window.empty()) return;
-  const std::uint64_t now = monotonic_ns();
+  if (m.sent - m.done >= m.window.size()) return;
+  // Inside a read the time it was read is fresh enough (the message goes out
+  // at the end of this loop turn); reading the clock per delivery is not free.
+  const std::uint64_t now = in_read_ ? read_time_ns_ : monotonic_ns();
   while (m.sent - m.done < m.window.size()) send(conn, now);
 }
 

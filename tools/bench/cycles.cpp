@@ -21,6 +21,7 @@ struct Slot {
 class Cycles final : public Loader {
  public:
   Cycles(const Options& options, const Protocol& protocol) : Loader(options, protocol), meter_(options.server_pid) {
+    nodelay_ = false;
     tag_ = options.tag.empty() ? "c" + std::to_string(getpid()) : options.tag;
     slots_.resize(static_cast<std::size_t>(options.conns));
     for (std::size_t i = 0; i < slots_.size(); ++i) {

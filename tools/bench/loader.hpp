@@ -34,7 +34,6 @@ struct Conn {
   std::uint32_t id = 0;      // the scenario's index for it
   std::uint32_t source = 0;  // picks the loopback source address
   int fd = -1;
-  bool connecting = false;
   bool closed = false;
   bool dirty = false;          // in the flush list
   bool want_writable = false;  // EPOLLOUT armed
@@ -53,7 +52,8 @@ class Loader {
   Loader& operator=(const Loader&) = delete;
 
  protected:
-  // Starts a non-blocking connect; on_connected() follows, or on_closed().
+  // Starts a non-blocking connect and calls on_connected() to queue the
+  // greeting; a failed connect shows up as on_closed().
   void open(Conn& conn);
   void close(Conn& conn);
   // Queues conn.out for the flush at the end of this loop turn.
@@ -69,14 +69,15 @@ class Loader {
 
   const Options& options_;
   const Protocol& protocol_;
+  // TCP_NODELAY on new connections: needed for traffic (small writes must not
+  // wait for ACKs), not for connect cycles, which never have data in flight.
+  bool nodelay_ = true;
   std::uint64_t protocol_errors_ = 0;  // frames the protocol could not parse
   std::uint64_t read_time_ns_ = 0;     // when the bytes being dispatched were read
   bool in_read_ = false;               // frames of one read are being dispatched
 
  private:
   void on_readable(Conn& conn);
-  void on_writable(Conn& conn);
-  void finish_connect(Conn& conn);
   void flush(Conn& conn);
   void flush_queued();
   void set_writable_interest(Conn& conn, bool on);

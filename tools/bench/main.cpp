@@ -24,13 +24,13 @@ std::uint64_t descriptors_needed(const Options& o) {
 }
 
 // Loopback has one source address per ephemeral port range unless we spread
-// over 127.0.0.x: a connect run leaves thousands of sockets in TIME_WAIT, and
-// more than ~28,000 connections need more than one source.
+// over 127.0.0.x: more than ~28,000 connections need more than one source.
+// (Connect cycles leave sockets in TIME_WAIT, but Linux reuses those on
+// loopback, net.ipv4.tcp_tw_reuse = 2 by default.)
 void choose_source_addresses(Options& o) {
   if (o.source_addrs > 0) return;
   o.source_addrs = 1;
-  if (o.scenario == Scenario::connect) o.source_addrs = 16;
-  else if (descriptors_needed(o) > 20'000) o.source_addrs = static_cast<int>(descriptors_needed(o) / 20'000 + 1);
+  if (descriptors_needed(o) > 20'000) o.source_addrs = static_cast<int>(descriptors_needed(o) / 20'000 + 1);
 }
 
 }  // namespace

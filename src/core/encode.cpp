@@ -1,6 +1,99 @@
 #include "parley/encode.hpp"
 
+#include <charconv>
+
 namespace parley {
+namespace {
+
+// Writes exactly what nlohmann's dump(-1, ' ', false, replace) writes, faster:
+// every event and reply passes through here, and the library's serializer
+// runs each byte of each string through a UTF-8 decoder. Strings that are
+// plain ASCII (names, codes and most texts) are escaped with a table and
+// copied in runs; anything else, and any value kind this does not know,
+// goes to the library, so the output stays byte-identical.
+constexpr char hex[] = "0123456789abcdef";
+
+bool plain_ascii(const std::string& s) {
+  unsigned char any_high = 0;
+  for (unsigned char c : s) any_high |= c;
+  return (any_high & 0x80) == 0;
+}
+
+void append_ascii_string(std::string& out, const std::string& s) {
+  out.push_back('"');
+  std::size_t run = 0;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(s, run, i - run);
+    run = i + 1;
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        out += "\\u00";
+        out.push_back(hex[c >> 4]);
+        out.push_back(hex[c & 0xf]);
+    }
+  }
+  out.append(s, run, s.size() - run);
+  out.push_back('"');
+}
+
+template <typename Integer>
+void append_integer(std::string& out, Integer value) {
+  char buffer[24];
+  const auto [end, ec] = std::to_chars(buffer, buffer + sizeof buffer, value);
+  out.append(buffer, end);
+}
+
+void append_json(std::string& out, const Json& value) {
+  switch (value.type()) {
+    case Json::value_t::object: {
+      out.push_back('{');
+      bool first = true;
+      for (const auto& [key, member] : value.items()) {
+        if (!first) out.push_back(',');
+        first = false;
+        if (plain_ascii(key)) append_ascii_string(out, key);
+        else out += Json(key).dump(-1, ' ', false, Json::error_handler_t::replace);
+        out.push_back(':');
+        append_json(out, member);
+      }
+      out.push_back('}');
+      return;
+    }
+    case Json::value_t::array: {
+      out.push_back('[');
+      bool first = true;
+      for (const Json& element : value) {
+        if (!first) out.push_back(',');
+        first = false;
+        append_json(out, element);
+      }
+      out.push_back(']');
+      return;
+    }
+    case Json::value_t::string: {
+      const auto& s = value.get_ref<const std::string&>();
+      if (plain_ascii(s)) return append_ascii_string(out, s);
+      break;
+    }
+    case Json::value_t::number_integer: return append_integer(out, value.get<std::int64_t>());
+    case Json::value_t::number_unsigned: return append_integer(out, value.get<std::uint64_t>());
+    case Json::value_t::boolean: out += value.get<bool>() ? "true" : "false"; return;
+    case Json::value_t::null: out += "null"; return;
+    default: break;
+  }
+  out += value.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+}  // namespace
 
 Bytes encode_line(const Json& message) {
   std::string text;
@@ -9,11 +102,7 @@ Bytes encode_line(const Json& message) {
 }
 
 void append_line(std::string& out, const Json& message) {
-  if (out.empty()) {
-    out = message.dump(-1, ' ', false, Json::error_handler_t::replace);
-  } else {
-    out += message.dump(-1, ' ', false, Json::error_handler_t::replace);
-  }
+  append_json(out, message);
   out.push_back('\n');
 }
 

@@ -1,6 +1,8 @@
 #include "parley/request.hpp"
 
 #include <nlohmann/json.hpp>
+#include <variant>
+#include <vector>
 
 #include "parley/names.hpp"
 
@@ -8,6 +10,86 @@ namespace parley {
 namespace {
 
 using json = nlohmann::json;
+
+// A request is a flat object: its top-level fields are all the parser keeps.
+// Parsing with SAX events into this table instead of building a document
+// saves an allocation per key and per value on every request. Nested values
+// are only validated, then recorded as `Nested`.
+struct Nested {};
+using FieldValue = std::variant<std::nullptr_t, bool, std::int64_t, std::uint64_t, double, std::string, Nested>;
+
+struct Field {
+  std::string key;
+  FieldValue value;
+};
+
+class Fields {
+ public:
+  // nullptr when absent or null: the contract treats both the same.
+  const FieldValue* find(std::string_view key) const {
+    for (const Field& f : fields_)
+      if (f.key == key) return std::holds_alternative<std::nullptr_t>(f.value) ? nullptr : &f.value;
+    return nullptr;
+  }
+  // Duplicate keys: the last one wins.
+  void set(std::string key, FieldValue value) {
+    for (Field& f : fields_)
+      if (f.key == key) {
+        f.value = std::move(value);
+        return;
+      }
+    fields_.push_back({std::move(key), std::move(value)});
+  }
+
+ private:
+  std::vector<Field> fields_;
+};
+
+// Receives the parser's events. Only depth 1 (the top-level object's own
+// fields) is recorded; deeper values are walked by the parser (which still
+// validates them) and stand as `Nested` in their field.
+class FieldCollector {
+ public:
+  explicit FieldCollector(Fields& fields) : fields_(fields) {}
+  bool is_object = false;
+
+  bool null() { return value(nullptr); }
+  bool boolean(bool v) { return value(v); }
+  bool number_integer(json::number_integer_t v) { return value(static_cast<std::int64_t>(v)); }
+  bool number_unsigned(json::number_unsigned_t v) { return value(static_cast<std::uint64_t>(v)); }
+  bool number_float(json::number_float_t v, const json::string_t&) { return value(static_cast<double>(v)); }
+  bool string(json::string_t& v) { return value(std::move(v)); }
+  bool binary(json::binary_t&) { return value(Nested{}); }
+  bool key(json::string_t& k) {
+    if (depth_ == 1) key_ = std::move(k);
+    return true;
+  }
+  bool start_object(std::size_t) { return open(true); }
+  bool start_array(std::size_t) { return open(false); }
+  bool end_object() { return close(); }
+  bool end_array() { return close(); }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) { return false; }
+
+ private:
+  bool value(FieldValue v) {
+    if (depth_ == 1) fields_.set(std::move(key_), std::move(v));
+    return true;
+  }
+  bool open(bool object) {
+    if (depth_ == 0) is_object = object;
+    else if (depth_ == 1) fields_.set(std::move(key_), Nested{});
+    ++depth_;
+    return true;
+  }
+  bool close() {
+    --depth_;
+    return true;
+  }
+
+  Fields& fields_;
+  std::string key_;
+  std::size_t depth_ = 0;
+};
 
 struct CommandName {
   std::string_view name;
@@ -33,18 +115,19 @@ CommandKind command_kind(std::string_view name) {
 // in `error`; later reads then return empty values and are ignored.
 class FieldReader {
  public:
-  FieldReader(const json& object, const Limits& limits) : object_(object), limits_(limits) {}
+  FieldReader(const Fields& fields, const Limits& limits) : fields_(fields), limits_(limits) {}
 
   std::optional<Error> error;
 
   std::optional<std::string> optional_string(const char* field) {
-    const json* value = find(field);
+    const FieldValue* value = find(field);
     if (!value) return std::nullopt;
-    if (!value->is_string()) {
+    const std::string* text = std::get_if<std::string>(value);
+    if (!text) {
       fail(ErrorCode::bad_request, std::string("field '") + field + "' must be a string");
       return std::nullopt;
     }
-    return value->get<std::string>();
+    return *text;
   }
 
   std::string required_string(const char* field) {
@@ -85,45 +168,37 @@ class FieldReader {
   }
 
   std::optional<std::uint64_t> optional_count(const char* field) {
-    const json* value = find(field);
+    const FieldValue* value = find(field);
     if (!value) return std::nullopt;
-    if (value->is_number_unsigned()) return value->get<std::uint64_t>();
+    if (const auto* count = std::get_if<std::uint64_t>(value)) return *count;
     fail(ErrorCode::bad_request, std::string("field '") + field + "' must be an integer >= 0");
     return std::nullopt;
   }
 
  private:
-  // Absent and null are the same thing.
-  const json* find(const char* field) const {
-    auto it = object_.find(field);
-    if (it == object_.end() || it->is_null()) return nullptr;
-    return &*it;
-  }
+  const FieldValue* find(const char* field) const { return fields_.find(field); }
 
   void fail(ErrorCode code, std::string message) {
     if (!error) error = Error{code, std::move(message)};
   }
 
-  const json& object_;
+  const Fields& fields_;
   const Limits& limits_;
 };
 
-std::optional<Error> read_id(const json& object, RequestId& id) {
-  auto it = object.find("id");
-  if (it == object.end() || it->is_null()) return std::nullopt;
-  if (it->is_string()) {
-    id.text = it->get<std::string>();
-    if (id.text.size() > max_id_bytes) {
-      id.text.clear();
-      return Error{ErrorCode::bad_request, "'id' is longer than 64 bytes"};
-    }
+std::optional<Error> read_id(const Fields& fields, RequestId& id) {
+  const FieldValue* value = fields.find("id");
+  if (!value) return std::nullopt;
+  if (const auto* text = std::get_if<std::string>(value)) {
+    if (text->size() > max_id_bytes) return Error{ErrorCode::bad_request, "'id' is longer than 64 bytes"};
+    id.text = *text;
     id.kind = RequestId::Kind::string;
-  } else if (it->is_number_unsigned()) {
+  } else if (const auto* u = std::get_if<std::uint64_t>(value)) {
     id.kind = RequestId::Kind::unsigned_integer;
-    id.unsigned_integer = it->get<std::uint64_t>();
-  } else if (it->is_number_integer()) {
+    id.unsigned_integer = *u;
+  } else if (const auto* i = std::get_if<std::int64_t>(value)) {
     id.kind = RequestId::Kind::integer;
-    id.integer = it->get<std::int64_t>();
+    id.integer = *i;
   } else {
     return Error{ErrorCode::bad_request, "'id' must be a string or an integer"};
   }
@@ -193,32 +268,33 @@ Command read_command(CommandKind kind, FieldReader& in) {
 
 Request parse_request(std::string_view line, const Limits& limits) {
   Request request;
-  // Non-throwing parse; invalid UTF-8 and lone surrogates are parse errors.
-  const json object = json::parse(line.begin(), line.end(), nullptr, false);
-  if (object.is_discarded()) {
+  // Strict, non-throwing parse; invalid UTF-8 and lone surrogates are parse errors.
+  Fields fields;
+  FieldCollector collector(fields);
+  if (!json::sax_parse(line.begin(), line.end(), &collector)) {
     request.body = Error{ErrorCode::bad_json, "the line is not valid JSON in UTF-8"};
     return request;
   }
-  if (!object.is_object()) {
+  if (!collector.is_object) {
     request.body = Error{ErrorCode::bad_request, "a request is a JSON object"};
     return request;
   }
-  if (auto error = read_id(object, request.id)) {
+  if (auto error = read_id(fields, request.id)) {
     request.body = *error;
     return request;
   }
-  auto cmd = object.find("cmd");
-  if (cmd == object.end() || !cmd->is_string()) {
+  const FieldValue* cmd = fields.find("cmd");
+  const std::string* name = cmd ? std::get_if<std::string>(cmd) : nullptr;
+  if (!name) {
     request.body = Error{ErrorCode::bad_request, "missing string field 'cmd'"};
     return request;
   }
-  const std::string& name = cmd->get_ref<const std::string&>();
-  request.kind = command_kind(name);
+  request.kind = command_kind(*name);
   if (request.kind == CommandKind::unknown) {
-    request.body = Error{ErrorCode::unknown_command, "unknown command '" + name.substr(0, 64) + "'"};
+    request.body = Error{ErrorCode::unknown_command, "unknown command '" + name->substr(0, 64) + "'"};
     return request;
   }
-  FieldReader reader(object, limits);
+  FieldReader reader(fields, limits);
   Command command = read_command(request.kind, reader);
   if (reader.error)
     request.body = std::move(*reader.error);

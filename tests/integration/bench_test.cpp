@@ -166,19 +166,15 @@ TEST_CASE("bench stops with exit status 3 when it cannot set up every connection
 
 TEST_CASE("bench reports the connections a draining server closes, and fails the run") {
   ServerProcess server(unlimited);
+  // A watcher in the bench's channel sees its first message: set-up is over
+  // and the run is measuring.
+  Client watcher(server.address());
+  watcher.enter("watcher", "drain-0");
   std::vector<std::string> argv{program("PARLEY_BENCH"), "fanout", "--subscribers", "10", "--json", "--server",
-                                server.address(), "--duration", "30", "--warmup", "0", "--drain-timeout", "2"};
+                                server.address(), "--duration", "30", "--warmup", "0", "--drain-timeout", "2",
+                                "--tag", "drain"};
   ChildProcess child(argv, "");
-  // Wait (bounded) until all 11 connections are in, then drain the server under load.
-  auto connected = [&] {
-    const std::string log = server.log();
-    std::size_t n = 0;
-    for (auto at = log.find(" connected"); at != std::string::npos; at = log.find(" connected", at + 1)) ++n;
-    return n;
-  };
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (connected() < 11 && std::chrono::steady_clock::now() < deadline) usleep(10'000);
-  REQUIRE(connected() == 11);
+  watcher.wait_event("message", 15000);
   CHECK(server.stop(SIGTERM) == 0);
   CHECK(child.wait(20000) == 1);
   INFO(child.output());

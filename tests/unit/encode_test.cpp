@@ -2,6 +2,11 @@
 
 #include "parley/encode.hpp"
 
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
 using namespace parley;
 
 TEST_CASE("encode_line: one JSON line, control characters escaped, UTF-8 kept") {
@@ -18,4 +23,49 @@ TEST_CASE("fatal, ping and shutdown events") {
   CHECK(*encode_ping() == "{\"event\":\"ping\"}\n");
   CHECK(encode_ping() == encode_ping());  // shared, encoded once
   CHECK(*encode_shutdown("restart", 2000) == "{\"event\":\"shutdown\",\"reason\":\"restart\",\"retry_ms\":2000}\n");
+}
+
+TEST_CASE("append_line writes exactly what the library's dump writes") {
+  // The fast encoder must be byte-identical to nlohmann's dump(-1, ' ', false,
+  // replace), whatever it is given: control characters, quotes, UTF-8,
+  // invalid UTF-8 (replaced), nesting, every number kind.
+  std::mt19937_64 rng(20261126);
+  const std::vector<std::string> pieces = {
+      "a", "Z", "0", " ", "\"", "\\", "/", "\n", "\r", "\t", "\b", "\f", std::string(1, '\0'), "\x01", "\x1f", "\x7f",
+      "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xff", "\xc3", "\xed\xa0\x80", "text", "#chan"};
+  auto random_string = [&] {
+    std::string s;
+    for (int n = static_cast<int>(rng() % 8); n > 0; --n) s += pieces[rng() % pieces.size()];
+    return s;
+  };
+  std::function<Json(int)> random_value = [&](int depth) -> Json {
+    switch (rng() % (depth > 2 ? 6 : 8)) {
+      case 0: return random_string();
+      case 1: return static_cast<std::int64_t>(rng()) >> (rng() % 64);
+      case 2: return rng() >> (rng() % 64);
+      case 3: return rng() % 2 == 0;
+      case 4: return nullptr;
+      case 5: return static_cast<double>(rng() % 1000) / 8.0;
+      case 6: {
+        Json a = Json::array();
+        for (int n = static_cast<int>(rng() % 4); n > 0; --n) a.push_back(random_value(depth + 1));
+        return a;
+      }
+      default: {
+        Json o = Json::object();
+        for (int n = static_cast<int>(rng() % 5); n > 0; --n) o[random_string()] = random_value(depth + 1);
+        return o;
+      }
+    }
+  };
+  for (int i = 0; i < 20000; ++i) {
+    const Json value = random_value(0);
+    std::string fast;
+    append_line(fast, value);
+    REQUIRE(fast == value.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n");
+  }
+  std::string two;
+  append_line(two, Json{{"a", 1}});
+  append_line(two, Json{{"b", "x"}});
+  CHECK(two == "{\"a\":1}\n{\"b\":\"x\"}\n");
 }

@@ -1,95 +1,12 @@
 #include "parley/request.hpp"
 
-#include <nlohmann/json.hpp>
 #include <variant>
-#include <vector>
 
 #include "parley/names.hpp"
+#include "parley/request_fields.hpp"
 
 namespace parley {
 namespace {
-
-using json = nlohmann::json;
-
-// A request is a flat object: its top-level fields are all the parser keeps.
-// Parsing with SAX events into this table instead of building a document
-// saves an allocation per key and per value on every request. Nested values
-// are only validated, then recorded as `Nested`.
-struct Nested {};
-using FieldValue = std::variant<std::nullptr_t, bool, std::int64_t, std::uint64_t, double, std::string, Nested>;
-
-struct Field {
-  std::string key;
-  FieldValue value;
-};
-
-class Fields {
- public:
-  // nullptr when absent or null: the contract treats both the same.
-  const FieldValue* find(std::string_view key) const {
-    for (const Field& f : fields_)
-      if (f.key == key) return std::holds_alternative<std::nullptr_t>(f.value) ? nullptr : &f.value;
-    return nullptr;
-  }
-  // Duplicate keys: the last one wins.
-  void set(std::string key, FieldValue value) {
-    for (Field& f : fields_)
-      if (f.key == key) {
-        f.value = std::move(value);
-        return;
-      }
-    fields_.push_back({std::move(key), std::move(value)});
-  }
-
- private:
-  std::vector<Field> fields_;
-};
-
-// Receives the parser's events. Only depth 1 (the top-level object's own
-// fields) is recorded; deeper values are walked by the parser (which still
-// validates them) and stand as `Nested` in their field.
-class FieldCollector {
- public:
-  explicit FieldCollector(Fields& fields) : fields_(fields) {}
-  bool is_object = false;
-
-  bool null() { return value(nullptr); }
-  bool boolean(bool v) { return value(v); }
-  bool number_integer(json::number_integer_t v) { return value(static_cast<std::int64_t>(v)); }
-  bool number_unsigned(json::number_unsigned_t v) { return value(static_cast<std::uint64_t>(v)); }
-  bool number_float(json::number_float_t v, const json::string_t&) { return value(static_cast<double>(v)); }
-  bool string(json::string_t& v) { return value(std::move(v)); }
-  bool binary(json::binary_t&) { return value(Nested{}); }
-  bool key(json::string_t& k) {
-    if (depth_ == 1) key_ = std::move(k);
-    return true;
-  }
-  bool start_object(std::size_t) { return open(true); }
-  bool start_array(std::size_t) { return open(false); }
-  bool end_object() { return close(); }
-  bool end_array() { return close(); }
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) { return false; }
-
- private:
-  bool value(FieldValue v) {
-    if (depth_ == 1) fields_.set(std::move(key_), std::move(v));
-    return true;
-  }
-  bool open(bool object) {
-    if (depth_ == 0) is_object = object;
-    else if (depth_ == 1) fields_.set(std::move(key_), Nested{});
-    ++depth_;
-    return true;
-  }
-  bool close() {
-    --depth_;
-    return true;
-  }
-
-  Fields& fields_;
-  std::string key_;
-  std::size_t depth_ = 0;
-};
 
 struct CommandName {
   std::string_view name;
@@ -270,12 +187,12 @@ Request parse_request(std::string_view line, const Limits& limits) {
   Request request;
   // Strict, non-throwing parse; invalid UTF-8 and lone surrogates are parse errors.
   Fields fields;
-  FieldCollector collector(fields);
-  if (!json::sax_parse(line.begin(), line.end(), &collector)) {
+  const FieldsResult parsed = read_fields(line, fields);
+  if (parsed == FieldsResult::not_json) {
     request.body = Error{ErrorCode::bad_json, "the line is not valid JSON in UTF-8"};
     return request;
   }
-  if (!collector.is_object) {
+  if (parsed == FieldsResult::not_object) {
     request.body = Error{ErrorCode::bad_request, "a request is a JSON object"};
     return request;
   }

@@ -92,6 +92,7 @@ class Core {
     std::vector<Channel*> channels;
     std::uint64_t mark = 0;  // dedup stamp for "everyone sharing a channel"
     std::optional<TokenBucket> bucket;  // made on the first request
+    ConnList alone;  // just this connection: the recipients of a `msg` to it
   };
 
   struct Channel {

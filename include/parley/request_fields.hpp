@@ -27,6 +27,9 @@ class Fields {
  public:
   // nullptr when absent or null: the contract treats both the same.
   const FieldValue* find(std::string_view key) const;
+  FieldValue* find(std::string_view key) {
+    return const_cast<FieldValue*>(static_cast<const Fields&>(*this).find(key));
+  }
   // Duplicate keys: the last one wins.
   void set(std::string key, FieldValue value);
   void clear() { fields_.clear(); }

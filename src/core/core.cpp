@@ -17,8 +17,18 @@ void put_id(Json& reply, const RequestId& id) {
   }
 }
 
+// Replies and events have a handful of fields: room for them up front saves
+// the object's vector from growing field by field.
+constexpr std::size_t usual_fields = 6;
+
+Json object_with_room() {
+  Json object = Json::object();
+  object.get_ref<Json::object_t&>().reserve(usual_fields);
+  return object;
+}
+
 Json ok_reply(const RequestId& id) {
-  Json reply = Json::object();
+  Json reply = object_with_room();
   reply["ok"] = true;
   put_id(reply, id);
   return reply;
@@ -39,7 +49,7 @@ Json rate_limited_reply(const RequestId& id, std::uint64_t retry_ms) {
 }
 
 Json event(std::string_view name) {
-  Json e = Json::object();
+  Json e = object_with_room();
   e["event"] = name;
   return e;
 }
@@ -160,7 +170,7 @@ class Core::Handler {
     // Skipping the sender (who is not the target, unless writing to itself)
     // lets consecutive messages from one user to another share a batch.
     const ConnId skip = target.conn == user_.conn ? 0 : user_.conn;
-    deliver({std::make_shared<const std::vector<ConnId>>(1, target.conn), skip}, std::move(e));
+    deliver({target.alone, skip}, std::move(e));
     Json reply = ok();
     reply["to"] = target.nick;
     reply["ts"] = now_;
@@ -292,7 +302,11 @@ Core::Core(Limits limits, ServerInfo info) : limits_(limits), info_(std::move(in
   if (info_.version.empty()) info_.version = PARLEY_VERSION;
 }
 
-void Core::connect(ConnId conn) { sessions_.try_emplace(conn).first->second.conn = conn; }
+void Core::connect(ConnId conn) {
+  User& user = sessions_.try_emplace(conn).first->second;
+  user.conn = conn;
+  user.alone = std::make_shared<const std::vector<ConnId>>(1, conn);
+}
 
 Outcome Core::handle(ConnId conn, const Request& request, std::int64_t now_ms) {
   Outcome out;

@@ -32,19 +32,20 @@ CommandKind command_kind(std::string_view name) {
 // in `error`; later reads then return empty values and are ignored.
 class FieldReader {
  public:
-  FieldReader(const Fields& fields, const Limits& limits) : fields_(fields), limits_(limits) {}
+  // Takes strings out of `fields` (each field is read once).
+  FieldReader(Fields& fields, const Limits& limits) : fields_(fields), limits_(limits) {}
 
   std::optional<Error> error;
 
   std::optional<std::string> optional_string(const char* field) {
-    const FieldValue* value = find(field);
+    FieldValue* value = fields_.find(field);
     if (!value) return std::nullopt;
-    const std::string* text = std::get_if<std::string>(value);
+    std::string* text = std::get_if<std::string>(value);
     if (!text) {
       fail(ErrorCode::bad_request, std::string("field '") + field + "' must be a string");
       return std::nullopt;
     }
-    return *text;
+    return std::move(*text);
   }
 
   std::string required_string(const char* field) {
@@ -99,7 +100,7 @@ class FieldReader {
     if (!error) error = Error{code, std::move(message)};
   }
 
-  const Fields& fields_;
+  Fields& fields_;
   const Limits& limits_;
 };
 

@@ -61,6 +61,7 @@ class Connection {
   Transport transport() const { return transport_; }
 
   bool dirty = false;    // on the server's flush list
+  bool replies_only = false;  // ... and only for replies so far (written last)
   bool counted = false;  // counts against --max-clients
 
  private:

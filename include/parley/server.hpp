@@ -34,7 +34,8 @@ class Server {
   // Takes ownership of an accepted, non-blocking descriptor.
   void accept(int fd, Connection::Transport transport);
   void handle_line(Connection& conn, std::string_view line);
-  void mark_dirty(Connection& conn);
+  // `replies_only`: what was queued answers the connection's own requests.
+  void mark_dirty(Connection& conn, bool replies_only = false);
   // Call before queuing anything for `conn` outside the event batch.
   void before_send(const Connection& conn);
   // The connection decided to close: its `quit` is sent from the next flush.
@@ -57,6 +58,7 @@ class Server {
   void send_batch();
   void reap_closing();
   void flush_dirty();
+  bool any_dirty() const { return !dirty_.empty() || !dirty_replies_.empty(); }
   void drain(int signum);
   void maybe_exit();
   std::int64_t wall_ms() const;
@@ -71,7 +73,9 @@ class Server {
   // is queued for one of its recipients.
   EventBatch batch_{max_batch_bytes};
   std::vector<Connection*> dirty_;                       // to flush this turn
+  std::vector<Connection*> dirty_replies_;               // ... after those: replies only
   std::vector<Connection*> flushing_;                    // being flushed
+  std::vector<Connection*> flushing_replies_;
   std::vector<std::pair<ConnId, std::string>> closing_;  // to tell the Core about
   std::vector<std::pair<ConnId, std::string>> reaping_;  // being told
   // One read buffer for all connections: each read is consumed before the

@@ -166,7 +166,7 @@ void Connection::send(const Bytes& line, Outbox::Kind kind) {
 void Connection::enqueue(const Bytes& line, Outbox::Kind kind) {
   if (state_ == State::closed || shutdown_started_) return;  // nothing more can be written
   outbox_.push(line, kind);
-  server_.mark_dirty(*this);
+  server_.mark_dirty(*this, kind == Outbox::Kind::reply);
   if (kind == Outbox::Kind::event && outbox_.event_bytes() > server_.config().max_pending) {
     log::write(LogLevel::warn, id_, peer_,
                "slow consumer: " + std::to_string(outbox_.bytes()) + " bytes unsent");

@@ -136,10 +136,18 @@ void Server::send_batch() {
   }
 }
 
-void Server::mark_dirty(Connection& conn) {
-  if (conn.dirty) return;
-  conn.dirty = true;
-  dirty_.push_back(&conn);
+// A connection with only replies queued is written after the ones with
+// events, so a `say`'s deliveries do not wait behind its sender's reply (the
+// sender, who has its answer one write later, is the only one to wait).
+void Server::mark_dirty(Connection& conn, bool replies_only) {
+  if (!conn.dirty) {
+    conn.dirty = true;
+    conn.replies_only = replies_only;
+    (replies_only ? dirty_replies_ : dirty_).push_back(&conn);
+  } else if (conn.replies_only && !replies_only) {
+    conn.replies_only = false;
+    dirty_.push_back(&conn);  // its entry in dirty_replies_ finds it clean
+  }
 }
 
 void Server::connection_closing(Connection& conn, const std::string& reason) {
@@ -151,7 +159,10 @@ void Server::connection_closing(Connection& conn, const std::string& reason) {
 }
 
 void Server::release(Connection& conn) {
-  if (conn.dirty) std::erase(dirty_, &conn);
+  if (conn.dirty) {
+    std::erase(dirty_, &conn);
+    std::erase(dirty_replies_, &conn);
+  }
   connections_.erase(conn.id());
   maybe_exit();
 }
@@ -161,13 +172,13 @@ void Server::release(Connection& conn) {
 void Server::on_prepare(uv_prepare_t* handle) {
   Server& self = *static_cast<Server*>(handle->data);
   for (int round = 0; round < max_prepare_rounds; ++round) {
-    if (self.closing_.empty() && self.dirty_.empty() && !self.batch_.open()) break;
+    if (self.closing_.empty() && !self.any_dirty() && !self.batch_.open()) break;
     self.reap_closing();
     self.send_batch();
     self.flush_dirty();
   }
   // Work left over: poll without blocking so the next turn comes at once.
-  if (self.closing_.empty() && self.dirty_.empty() && !self.batch_.open())
+  if (self.closing_.empty() && !self.any_dirty() && !self.batch_.open())
     uv_idle_stop(&self.spin_);
   else
     uv_idle_start(&self.spin_, noop_idle);
@@ -185,11 +196,15 @@ void Server::reap_closing() {
 
 void Server::flush_dirty() {
   flushing_.swap(dirty_);
-  for (Connection* conn : flushing_) {
-    conn->dirty = false;
-    conn->flush();
+  flushing_replies_.swap(dirty_replies_);
+  for (auto* list : {&flushing_, &flushing_replies_}) {
+    for (Connection* conn : *list) {
+      if (!conn->dirty) continue;  // already written from the first list
+      conn->dirty = false;
+      conn->flush();
+    }
+    list->clear();
   }
-  flushing_.clear();
 }
 
 void Server::on_signal(uv_signal_t* handle, int signum) {

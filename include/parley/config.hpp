@@ -19,6 +19,8 @@ struct ServerConfig {
   unsigned idle_timeout_s = 120;
   unsigned ping_interval_s = 25;         // lowered to idle_timeout_s / 2
   std::size_t max_clients = 10000;
+  // Per client IP (the PROXY header's source behind a balancer); 0: no limit.
+  std::size_t max_conns_per_ip = 1000;
   std::size_t max_pending = 1048576;     // bytes of unsent events per connection
   unsigned drain_timeout_s = 10;
   unsigned shutdown_retry_ms = 2000;     // `retry_ms` of the shutdown event

@@ -57,11 +57,14 @@ class Connection {
   ConnId id() const { return id_; }
   State state() const { return state_; }
   const std::string& peer() const { return peer_; }
+  // The peer's IP address without the port ("" for Unix sockets).
+  std::string peer_ip() const;
   uv_stream_t* stream() { return reinterpret_cast<uv_stream_t*>(&handle_); }
   Transport transport() const { return transport_; }
 
   bool dirty = false;    // on the server's flush list
   bool replies_only = false;  // ... and only for replies so far (written last)
+  std::string counted_ip;     // counted against --max-conns-per-ip under this address
   bool counted = false;  // counts against --max-clients
 
  private:

@@ -50,6 +50,7 @@ struct Outcome {
   Json reply;                        // null when there is nothing to reply
   std::vector<Delivery> deliveries;  // in the order they must be queued
   bool close = false;                // `quit`: flush the reply, then close
+  std::optional<Error> fatal;        // after the reply: this `error` event, then close
 };
 
 struct ServerInfo {
@@ -93,6 +94,7 @@ class Core {
     std::uint64_t mark = 0;  // dedup stamp for "everyone sharing a channel"
     std::optional<TokenBucket> bucket;  // made on the first request
     ConnList alone;  // just this connection: the recipients of a `msg` to it
+    std::uint64_t refused_in_a_row = 0;  // requests refused for rate since the last accepted one
   };
 
   struct Channel {

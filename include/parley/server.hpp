@@ -38,6 +38,8 @@ class Server {
   void mark_dirty(Connection& conn, bool replies_only = false);
   // Call before queuing anything for `conn` outside the event batch.
   void before_send(const Connection& conn);
+  // The connection's real peer address is known: count it per IP (or refuse it).
+  void peer_known(Connection& conn);
   // The connection decided to close: its `quit` is sent from the next flush.
   void connection_closing(Connection& conn, const std::string& reason);
   // Its handles are closed: free it. Only from a libuv close callback.
@@ -86,6 +88,7 @@ class Server {
   uv_signal_t sigterm_;
   uv_signal_t sigint_;
   std::size_t clients_ = 0;  // accepted and counted against --max-clients
+  std::unordered_map<std::string, std::size_t> conns_per_ip_;  // open connections by client IP
   ConnId next_id_ = 1;
   bool draining_ = false;
 };

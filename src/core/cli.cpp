@@ -78,6 +78,11 @@ const std::vector<Flag>& flags() {
        [](ServerConfig& c, const std::string& v) {
          c.limits.rate.burst = number("--burst", v, 1, 1000000);
        }},
+      {"--flood-limit", "N",
+       "requests refused by --rate in a row before the connection is closed; 0 = never (default 1000)",
+       [](ServerConfig& c, const std::string& v) {
+         c.limits.flood_limit = number("--flood-limit", v, 0, 1000000000);
+       }},
       {"--idle-timeout", "SECONDS", "close a connection silent this long (default 120)",
        [](ServerConfig& c, const std::string& v) {
          c.idle_timeout_s = static_cast<unsigned>(number("--idle-timeout", v, 2, 86400));
@@ -90,6 +95,12 @@ const std::vector<Flag>& flags() {
       {"--max-clients", "N", "open connections at most; the next gets server_full (default 10000)",
        [](ServerConfig& c, const std::string& v) {
          c.max_clients = number("--max-clients", v, 1, 10000000);
+       }},
+      {"--max-conns-per-ip", "N",
+       "open connections from one IP address at most; the next gets server_full; 0 = no limit;"
+       " Unix-socket clients are exempt (default 1000)",
+       [](ServerConfig& c, const std::string& v) {
+         c.max_conns_per_ip = number("--max-conns-per-ip", v, 0, 10000000);
        }},
       {"--max-pending", "BYTES",
        "unsent events past which a connection is dropped as slow_consumer (default 1048576)",

@@ -319,8 +319,11 @@ Outcome Core::handle(ConnId conn, const Request& request, std::int64_t now_ms) {
   if (!user.bucket) user.bucket.emplace(limits_.rate, static_cast<std::uint64_t>(now_ms));
   if (const std::uint64_t retry = user.bucket->take(limits_.rate, static_cast<std::uint64_t>(now_ms))) {
     out.reply = rate_limited_reply(request.id, retry);
+    if (limits_.flood_limit && ++user.refused_in_a_row > limits_.flood_limit)
+      out.fatal = Error{ErrorCode::rate_limited, "too many requests refused in a row; retry_ms was ignored"};
     return out;
   }
+  user.refused_in_a_row = 0;
   if (user.nick.empty() && request.kind != CommandKind::unknown &&
       !allowed_before_hello(request.kind)) {
     out.reply = error_reply(request.id, ErrorCode::not_registered, "send hello first");

@@ -58,6 +58,16 @@ void Connection::start(bool expect_proxy_header) {
   awaiting_proxy_header_ = expect_proxy_header && transport_ == Transport::tcp;
   reading_ = uv_read_start(stream(), on_alloc, on_read) == 0;
   arm_idle_timer();
+  if (transport_ == Transport::tcp && !awaiting_proxy_header_) server_.peer_known(*this);
+}
+
+std::string Connection::peer_ip() const {
+  if (transport_ != Transport::tcp) return {};
+  const auto colon = peer_.rfind(':');
+  if (colon == std::string::npos) return peer_;
+  std::string_view host(peer_.data(), colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  return std::string(host);
 }
 
 // ---- input ----------------------------------------------------------------
@@ -98,6 +108,8 @@ bool Connection::read_proxy_header(std::string_view& data) {
   const std::string balancer = peer_;
   if (!header.source.empty()) peer_ = header.source;
   log::write(LogLevel::info, id_, peer_, "connected through proxy " + balancer);
+  server_.peer_known(*this);
+  if (state_ != State::open) return false;
   awaiting_proxy_header_ = false;
   data.remove_prefix(header.length - had);
   std::string().swap(proxy_buffer_);

@@ -111,6 +111,7 @@ void Server::handle_line(Connection& conn, std::string_view line) {
 void Server::dispatch(Connection& from, const Outcome& outcome) {
   if (!outcome.reply.is_null()) from.send(encode_line(outcome.reply), Outbox::Kind::reply);
   for (const Delivery& delivery : outcome.deliveries) deliver(delivery);
+  if (outcome.fatal) from.fatal(outcome.fatal->code, outcome.fatal->message);
   if (outcome.close) from.close_after_flush("quit");
 }
 
@@ -150,11 +151,33 @@ void Server::mark_dirty(Connection& conn, bool replies_only) {
   }
 }
 
+// Counts the connection under its IP address once that is known: at accept,
+// or behind --proxy-protocol once the header named the real client.
+void Server::peer_known(Connection& conn) {
+  if (config_.max_conns_per_ip == 0 || !conn.counted_ip.empty()) return;
+  std::string ip = conn.peer_ip();
+  if (ip.empty()) return;
+  std::size_t& count = conns_per_ip_[ip];
+  if (count >= config_.max_conns_per_ip) {
+    if (count == 0) conns_per_ip_.erase(ip);
+    conn.fatal(ErrorCode::server_full, "too many connections from " + ip + " (at most " +
+                                           std::to_string(config_.max_conns_per_ip) + ")");
+    return;
+  }
+  ++count;
+  conn.counted_ip = std::move(ip);
+}
+
 void Server::connection_closing(Connection& conn, const std::string& reason) {
   log::write(LogLevel::info, conn.id(), conn.peer(), "disconnected: " + reason);
-  // The slot frees as soon as the close is decided, not when the socket is gone.
+  // The slots free as soon as the close is decided, not when the socket is gone.
   if (conn.counted) --clients_;
   conn.counted = false;
+  if (!conn.counted_ip.empty()) {
+    auto it = conns_per_ip_.find(conn.counted_ip);
+    if (it != conns_per_ip_.end() && --it->second == 0) conns_per_ip_.erase(it);
+    conn.counted_ip.clear();
+  }
   closing_.emplace_back(conn.id(), reason);
 }
 

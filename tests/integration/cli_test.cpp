@@ -16,7 +16,8 @@ TEST_CASE("--help lists every flag; --version prints the version") {
   for (const char* flag : {"--listen", "--max-line", "--max-text", "--history", "--max-channels",
                            "--idle-timeout", "--ping-interval", "--max-clients", "--max-pending",
                            "--drain-timeout", "--log-level", "--version", "--help", "--proxy-protocol",
-                           "--auth-token-file", "--shutdown-retry-ms", "--rate", "--burst"})
+                           "--auth-token-file", "--shutdown-retry-ms", "--rate", "--burst", "--flood-limit",
+                           "--max-conns-per-ip"})
     CHECK_MESSAGE(help.stdout_text().find(flag) != std::string::npos, flag);
   ServerProcess version({"--version", "--listen", "127.0.0.1:0"}, false);
   CHECK(version.wait_exit() == 0);

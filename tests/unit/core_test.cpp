@@ -340,6 +340,33 @@ TEST_CASE("rate limit: a burst, then rate_limited with retry_ms, then refilled")
   CHECK(code(chat.core.handle(1, parse_request(R"({"cmd":"ping"})", limits), 60000)) == "rate_limited");
 }
 
+TEST_CASE("flood limit: refused requests in a row past --flood-limit end in a fatal rate_limited") {
+  Limits limits = test_limits();
+  limits.rate = {10, 1};
+  limits.flood_limit = 3;
+  Chat chat(limits);
+  chat.core.connect(1);
+  const Request ping = parse_request(R"({"cmd":"ping"})", limits);
+  CHECK(chat.core.handle(1, ping, 1000).reply["ok"] == true);
+  for (int i = 0; i < 3; ++i) {  // refused, but not yet flooding
+    Outcome o = chat.core.handle(1, ping, 1000);
+    CHECK(code(o) == "rate_limited");
+    CHECK_FALSE(o.fatal);
+  }
+  // One accepted request starts the count again.
+  CHECK(chat.core.handle(1, ping, 1100).reply["ok"] == true);
+  for (int i = 0; i < 3; ++i) CHECK_FALSE(chat.core.handle(1, ping, 1100).fatal);
+  Outcome last = chat.core.handle(1, ping, 1100);
+  CHECK(code(last) == "rate_limited");  // the request still gets its reply
+  REQUIRE(last.fatal);
+  CHECK(last.fatal->code == ErrorCode::rate_limited);
+  // 0 never closes.
+  limits.flood_limit = 0;
+  Chat patient(limits);
+  patient.core.connect(1);
+  for (int i = 0; i < 100; ++i) CHECK_FALSE(patient.core.handle(1, ping, 1000).fatal);
+}
+
 TEST_CASE("rate limit: 0 means unlimited; each connection has its own bucket") {
   Limits limits = test_limits();
   limits.rate = {0, 1};

@@ -15,29 +15,13 @@ using namespace parley::test;
 
 namespace {
 
-struct BenchRun {
-  int status = -1;
-  json result;
-  std::string output;
-};
-
 BenchRun bench(const ServerProcess& server, std::vector<std::string> args, bool want_json = true) {
-  std::vector<std::string> argv{program("PARLEY_BENCH")};
-  argv.insert(argv.end(), args.begin(), args.end());
-  for (const std::string& extra : std::vector<std::string>{"--server", server.address(), "--server-pid", std::to_string(server.pid()), "--json",
-                            "--warmup", "0.1", "--duration", "0.4", "--drain-timeout", "5", "--setup-timeout", "20"})
-    argv.push_back(extra);
-  ChildProcess child(argv, "");
-  BenchRun run;
-  run.status = child.wait(60000);
-  run.output = child.output();
-  for (std::size_t at = 0; at < run.output.size();) {
-    const auto end = run.output.find('\n', at);
-    const std::string line = run.output.substr(at, end - at);
-    if (line.starts_with("{")) run.result = json::parse(line);
-    if (end == std::string::npos) break;
-    at = end + 1;
-  }
+  for (const std::string& extra : std::vector<std::string>{"--server", server.address(), "--server-pid",
+                                                           std::to_string(server.pid()), "--json", "--warmup", "0.1",
+                                                           "--duration", "0.4", "--drain-timeout", "5",
+                                                           "--setup-timeout", "20"})
+    args.push_back(extra);
+  BenchRun run = run_bench(args, 60000);
   INFO(run.output);
   if (want_json) REQUIRE(run.result.is_object());
   return run;

@@ -424,3 +424,24 @@ void Client::set_receive_buffer(int bytes) {
 }
 
 }  // namespace parley::test
+
+namespace parley::test {
+
+BenchRun run_bench(const std::vector<std::string>& args, int timeout_ms) {
+  std::vector<std::string> argv{program("PARLEY_BENCH")};
+  argv.insert(argv.end(), args.begin(), args.end());
+  ChildProcess child(argv, "");
+  BenchRun run;
+  run.status = child.wait(timeout_ms);
+  run.output = child.output();
+  for (std::size_t at = 0; at < run.output.size();) {
+    const auto end = run.output.find('\n', at);
+    const std::string line = run.output.substr(at, end == std::string::npos ? std::string::npos : end - at);
+    if (line.starts_with("{")) run.result = json::parse(line, nullptr, false);
+    if (end == std::string::npos) break;
+    at = end + 1;
+  }
+  return run;
+}
+
+}  // namespace parley::test

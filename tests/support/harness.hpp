@@ -134,6 +134,16 @@ class Client {
   long long next_id_ = 1;
 };
 
+// One parley-bench run ($PARLEY_BENCH with `args`): its exit status, all it
+// printed, and the JSON object it printed (null without `--json` or when it
+// printed none).
+struct BenchRun {
+  int status = -1;
+  json result;
+  std::string output;
+};
+BenchRun run_bench(const std::vector<std::string>& args, int timeout_ms = 120000);
+
 // Connects a raw socket with no test assertions (for load/churn helpers).
 int connect_socket(const std::string& address);
 

@@ -111,7 +111,8 @@ TEST_CASE("redis adapter: parses RESP3 replies and pushes, whole or cut anywhere
   const std::string published = ":2000\r\n";
   const std::string error = "-ERR unknown command\r\n";
   const std::string with_attribute = "|1\r\n+key\r\n+value\r\n+OK\r\n";
-  const auto f = frames(*p, hello + subscribed + message + published + error + with_attribute);
+  const std::string stream = hello + subscribed + message + published + error + with_attribute;
+  const auto f = frames(*p, stream);  // the frames point into `stream`
   REQUIRE(f.size() == 6);
   CHECK(f[0].kind == FrameKind::ack);
   CHECK(f[1].kind == FrameKind::ack);
@@ -152,7 +153,8 @@ TEST_CASE("nats adapter: parses INFO, MSG (with and without reply subject), PING
   const std::string info = "INFO {\"server_id\":\"x\",\"max_payload\":1048576}\r\n";
   const std::string msg = "MSG ch 17 5\r\nab\r\nc\r\n";
   const std::string msg_reply = "MSG ch 17 _INBOX.x 2\r\nhi\r\n";
-  const auto f = frames(*p, info + msg + msg_reply + "PING\r\nPONG\r\n+OK\r\n-ERR 'Slow Consumer'\r\n");
+  const std::string stream = info + msg + msg_reply + "PING\r\nPONG\r\n+OK\r\n-ERR 'Slow Consumer'\r\n";
+  const auto f = frames(*p, stream);  // the frames point into `stream`
   REQUIRE(f.size() == 7);
   CHECK(f[0].kind == FrameKind::ignored);
   CHECK(f[1].kind == FrameKind::delivery);

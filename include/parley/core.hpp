@@ -78,6 +78,12 @@ class Core {
 
   // Read-only views for tests, invariant checks and the shell's logs.
   std::size_t session_count() const { return sessions_.size(); }
+  // The first broken invariant of the chat state, or "" when all hold: the
+  // nick table and the sessions agree; every member of a channel lists the
+  // channel and every channel a user lists has the user as a member; no
+  // channel is empty; histories are within their bound; each channel's
+  // cached member list matches its members. For tests and fuzzing: O(state).
+  std::string check_invariants() const;
   std::size_t user_count() const { return nicks_.size(); }
   std::size_t channel_count() const { return channels_.size(); }
   std::optional<std::string> nick_of(ConnId conn) const;

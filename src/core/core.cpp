@@ -362,6 +362,54 @@ Outcome Core::disconnect(ConnId conn, std::string_view reason) {
   return out;
 }
 
+std::string Core::check_invariants() const {
+  std::size_t named = 0, memberships = 0;
+  for (const auto& [conn, user] : sessions_) {
+    if (user.conn != conn) return "session " + std::to_string(conn) + " has the wrong connection id";
+    if (user.nick.empty()) {
+      if (!user.channels.empty()) return "an unregistered session is in a channel";
+      continue;
+    }
+    ++named;
+    if (user.key != fold(user.nick)) return "nick " + user.nick + " has a stale key";
+    auto it = nicks_.find(user.key);
+    if (it == nicks_.end() || it->second != &user) return "nick " + user.nick + " is not in the nick table";
+    for (const Channel* channel : user.channels) {
+      ++memberships;
+      if (std::count(user.channels.begin(), user.channels.end(), channel) != 1)
+        return user.nick + " lists " + channel->name + " twice";
+      auto m = channel->members.find(user.key);
+      if (m == channel->members.end() || m->second != &user)
+        return user.nick + " lists " + channel->name + ", which does not list them";
+    }
+    if (user.channels.size() > limits_.max_channels) return user.nick + " is in too many channels";
+  }
+  if (nicks_.size() != named) return "the nick table has entries without a session";
+  std::size_t members_total = 0;
+  for (const auto& [key, channel] : channels_) {
+    if (key != fold(channel.name)) return "channel " + channel.name + " is filed under the wrong key";
+    if (channel.members.empty()) return "channel " + channel.name + " is empty but exists";
+    if (channel.log.size() > limits_.history) return "channel " + channel.name + " keeps too much history";
+    members_total += channel.members.size();
+    for (const auto& [nick_key, member] : channel.members) {
+      auto s = sessions_.find(member->conn);
+      if (s == sessions_.end() || &s->second != member) return "channel " + channel.name + " has a gone member";
+      if (member->key != nick_key) return "channel " + channel.name + " files " + member->nick + " wrongly";
+      if (std::find(member->channels.begin(), member->channels.end(), &channel) == member->channels.end())
+        return member->nick + " is in " + channel.name + " without listing it";
+    }
+    if (channel.everyone) {
+      std::vector<ConnId> cached = *channel.everyone, actual;
+      for (const auto& [nick_key, member] : channel.members) actual.push_back(member->conn);
+      std::sort(cached.begin(), cached.end());
+      std::sort(actual.begin(), actual.end());
+      if (cached != actual) return "channel " + channel.name + " has a stale member list";
+    }
+  }
+  if (members_total != memberships) return "channels and users disagree on memberships";
+  return {};
+}
+
 std::optional<std::string> Core::nick_of(ConnId conn) const {
   auto it = sessions_.find(conn);
   if (it == sessions_.end() || it->second.nick.empty()) return std::nullopt;

@@ -157,9 +157,8 @@ void Server::peer_known(Connection& conn) {
   if (config_.max_conns_per_ip == 0 || !conn.counted_ip.empty()) return;
   std::string ip = conn.peer_ip();
   if (ip.empty()) return;
-  std::size_t& count = conns_per_ip_[ip];
+  std::size_t& count = conns_per_ip_[ip];  // at least 1 when at the limit: no empty entry stays
   if (count >= config_.max_conns_per_ip) {
-    if (count == 0) conns_per_ip_.erase(ip);
     conn.fatal(ErrorCode::server_full, "too many connections from " + ip + " (at most " +
                                            std::to_string(config_.max_conns_per_ip) + ")");
     return;

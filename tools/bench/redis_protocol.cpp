@@ -132,7 +132,7 @@ class RedisProtocol final : public Protocol {
     Reader r(in);
     char kind = 0;
     if (!r.type(kind)) return 0;
-    if (kind == '>') return push(in, r, frame);
+    if (kind == '>') return push(r, frame);
     Reader whole(in);
     std::string_view text;
     if (!whole.value(kind, text)) return 0;
@@ -144,7 +144,7 @@ class RedisProtocol final : public Protocol {
  private:
   // A push: "message" pushes are deliveries, (un)subscribe confirmations
   // answer SUBSCRIBE, anything else is ignored.
-  static std::size_t push(std::string_view in, Reader& r, Frame& frame) {
+  static std::size_t push(Reader& r, Frame& frame) {
     std::int64_t count = 0;
     if (!r.number(count)) return 0;
     std::string_view words[3];
@@ -154,7 +154,6 @@ class RedisProtocol final : public Protocol {
       if (!r.value(kind, text)) return 0;
       if (i < 3) words[i] = text;
     }
-    (void)in;
     if (count == 3 && words[0] == "message") {
       frame.kind = FrameKind::delivery;
       frame.payload = words[2];

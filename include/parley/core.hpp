@@ -41,16 +41,48 @@ struct Recipients {
   bool same_as(const Recipients& other) const;
 };
 
+// A `message` event, and the `ok` answering the `say` or `msg` that made it:
+// nearly every request makes one of each, so they travel as fields rather
+// than JSON documents and the shell writes them straight to bytes
+// (encode.hpp), with no tree to build, walk and free per message.
+struct ChatMessage {
+  std::string channel;    // `say`; empty for `msg`
+  std::string from;
+  std::string to;         // `msg`; empty for `say`
+  std::string text;
+  std::uint64_t seq = 0;  // `say` only
+  std::int64_t ts = 0;
+};
+
+struct ChatAck {
+  RequestId id;
+  std::string channel;    // `say`; empty for `msg`
+  std::string to;         // `msg`; empty for `say`
+  std::uint64_t seq = 0;  // `say` only
+  std::int64_t ts = 0;
+};
+
+// The JSON documents the two stand for (field order included), for tests
+// and for anything that needs a tree.
+Json to_json(const ChatMessage& message);
+Json to_json(const ChatAck& ack);
+
 struct Delivery {
   Recipients to;
-  Json event;
+  Json event;                          // null when `message` holds the event
+  std::optional<ChatMessage> message;
+
+  Json event_json() const { return message ? to_json(*message) : event; }
 };
 
 struct Outcome {
-  Json reply;                        // null when there is nothing to reply
+  Json reply;                        // null when there is nothing to reply, or `ack` holds it
+  std::optional<ChatAck> ack;        // the reply to a `say` or `msg` that went through
   std::vector<Delivery> deliveries;  // in the order they must be queued
   bool close = false;                // `quit`: flush the reply, then close
   std::optional<Error> fatal;        // after the reply: this `error` event, then close
+
+  Json reply_json() const { return ack ? to_json(*ack) : reply; }
 };
 
 struct ServerInfo {
@@ -72,7 +104,8 @@ class Core {
   // Every request, valid or not, takes a token of the session's rate limit
   // (Limits::rate); without one it is answered `rate_limited` and not run.
   void connect(ConnId conn);
-  Outcome handle(ConnId conn, const Request& request, std::int64_t now_ms);
+  // The request is taken by value: a message's text moves into its event.
+  Outcome handle(ConnId conn, Request request, std::int64_t now_ms);
   // The connection is gone: `quit` {nick, reason} to everyone sharing a channel.
   Outcome disconnect(ConnId conn, std::string_view reason);
 
@@ -104,8 +137,9 @@ class Core {
   };
 
   struct Channel {
-    Channel(std::string name_, std::string epoch_, std::size_t history)
-        : name(std::move(name_)), epoch(std::move(epoch_)), log(history) {}
+    Channel(std::string key_, std::string name_, std::string epoch_, std::size_t history)
+        : key(std::move(key_)), name(std::move(name_)), epoch(std::move(epoch_)), log(history) {}
+    std::string key;   // fold(name): its key in channels_
     std::string name;  // as first created
     std::optional<std::string> topic;
     std::map<std::string, User*> members;  // by folded nick: already sorted

@@ -20,6 +20,12 @@ Bytes encode_line(const Json& message);
 // The same line appended to `out`.
 void append_line(std::string& out, const Json& message);
 
+// The lines to_json(message) and to_json(ack) make, byte for byte, written
+// from the fields directly.
+void append_line(std::string& out, const ChatMessage& message);
+Bytes encode_line(const ChatAck& ack);
+void append_line(std::string& out, const ChatAck& ack);
+
 // The `error` event that precedes a close.
 Bytes encode_fatal(ErrorCode code, std::string_view message);
 

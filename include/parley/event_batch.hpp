@@ -30,8 +30,8 @@ class EventBatch {
   bool accepts(const Recipients& to) const {
     return !open() || (text_.size() < max_bytes_ && to_.same_as(to));
   }
-  // Precondition: accepts(to).
-  void add(const Recipients& to, const Json& event);
+  // Precondition: accepts(delivery.to).
+  void add(const Delivery& delivery);
 
   // The batch's recipients and its bytes; the batch is empty afterwards.
   std::pair<Recipients, Bytes> take();

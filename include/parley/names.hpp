@@ -18,4 +18,7 @@ bool is_valid_channel(std::string_view channel);
 // ASCII lowercase: the key under which nicks and channels are compared and sorted.
 std::string fold(std::string_view name);
 
+// fold(name) == key, without building fold(name).
+bool names_match(std::string_view name, std::string_view key);
+
 }  // namespace parley

@@ -139,42 +139,25 @@ class Core::Handler {
     out_.reply = std::move(reply);
   }
 
-  void operator()(const Say& c) {
+  void operator()(Say& c) {
     Channel* channel = member_channel(c.channel);
     if (!channel) return;
     const std::uint64_t seq = ++channel->seq;
-    Json e = event("message");
-    e["channel"] = channel->name;
-    e["from"] = user_.nick;
-    e["text"] = c.text;
-    e["seq"] = seq;
-    e["ts"] = now_;
-    deliver(core_.others_in(*channel, user_), std::move(e));
     channel->log.append({seq, now_, user_.nick, c.text});
-    Json reply = ok();
-    reply["channel"] = channel->name;
-    reply["seq"] = seq;
-    reply["ts"] = now_;
-    out_.reply = std::move(reply);
+    deliver(core_.others_in(*channel, user_),
+            ChatMessage{channel->name, user_.nick, {}, std::move(c.text), seq, now_});
+    out_.ack = ChatAck{id_, channel->name, {}, seq, now_};
   }
 
-  void operator()(const Msg& c) {
+  void operator()(Msg& c) {
     auto it = core_.nicks_.find(fold(c.to));
     if (it == core_.nicks_.end()) return fail(ErrorCode::no_such_nick, "no user with that nick");
     User& target = *it->second;
-    Json e = event("message");
-    e["from"] = user_.nick;
-    e["to"] = target.nick;
-    e["text"] = c.text;
-    e["ts"] = now_;
     // Skipping the sender (who is not the target, unless writing to itself)
     // lets consecutive messages from one user to another share a batch.
     const ConnId skip = target.conn == user_.conn ? 0 : user_.conn;
-    deliver({target.alone, skip}, std::move(e));
-    Json reply = ok();
-    reply["to"] = target.nick;
-    reply["ts"] = now_;
-    out_.reply = std::move(reply);
+    deliver({target.alone, skip}, ChatMessage{{}, user_.nick, target.nick, std::move(c.text), 0, now_});
+    out_.ack = ChatAck{id_, {}, target.nick, 0, now_};
   }
 
   void operator()(const TopicCmd& c) {
@@ -251,7 +234,11 @@ class Core::Handler {
   }
 
   void deliver(Recipients to, Json e) {
-    if (!to.empty()) out_.deliveries.push_back({std::move(to), std::move(e)});
+    if (!to.empty()) out_.deliveries.push_back({std::move(to), std::move(e), std::nullopt});
+  }
+
+  void deliver(Recipients to, ChatMessage message) {
+    if (!to.empty()) out_.deliveries.push_back({std::move(to), nullptr, std::move(message)});
   }
 
   Channel* existing_channel(const std::string& name) {
@@ -261,7 +248,11 @@ class Core::Handler {
   }
 
   // The named channel if the user is in it; otherwise answers the error.
+  // The user's own few channels are looked at first: that is every `say`,
+  // and it spares the walk of the whole channel table and its member map.
   Channel* member_channel(const std::string& name) {
+    for (Channel* joined : user_.channels)
+      if (names_match(name, joined->key)) return joined;
     Channel* channel = existing_channel(name);
     if (channel && !core_.is_member(*channel, user_)) {
       fail(ErrorCode::not_in_channel, "not in channel " + channel->name);
@@ -271,8 +262,9 @@ class Core::Handler {
   }
 
   Channel& create_channel(const std::string& name) {
+    std::string key = fold(name);
     auto [it, inserted] = core_.channels_.try_emplace(
-        fold(name), name, core_.next_epoch(), core_.limits_.history);
+        key, key, name, core_.next_epoch(), core_.limits_.history);
     return it->second;
   }
 
@@ -298,6 +290,26 @@ class Core::Handler {
   Outcome& out_;
 };
 
+Json to_json(const ChatMessage& m) {
+  Json e = event("message");
+  if (!m.channel.empty()) e["channel"] = m.channel;
+  e["from"] = m.from;
+  if (!m.to.empty()) e["to"] = m.to;
+  e["text"] = m.text;
+  if (!m.channel.empty()) e["seq"] = m.seq;
+  e["ts"] = m.ts;
+  return e;
+}
+
+Json to_json(const ChatAck& a) {
+  Json reply = ok_reply(a.id);
+  if (!a.channel.empty()) reply["channel"] = a.channel;
+  if (!a.to.empty()) reply["to"] = a.to;
+  if (!a.channel.empty()) reply["seq"] = a.seq;
+  reply["ts"] = a.ts;
+  return reply;
+}
+
 Core::Core(Limits limits, ServerInfo info) : limits_(limits), info_(std::move(info)) {
   if (info_.version.empty()) info_.version = PARLEY_VERSION;
 }
@@ -308,7 +320,7 @@ void Core::connect(ConnId conn) {
   user.alone = std::make_shared<const std::vector<ConnId>>(1, conn);
 }
 
-Outcome Core::handle(ConnId conn, const Request& request, std::int64_t now_ms) {
+Outcome Core::handle(ConnId conn, Request request, std::int64_t now_ms) {
   Outcome out;
   auto it = sessions_.find(conn);
   if (it == sessions_.end()) {
@@ -353,7 +365,7 @@ Outcome Core::disconnect(ConnId conn, std::string_view reason) {
       Json e = event("quit");
       e["nick"] = user.nick;
       e["reason"] = reason;
-      out.deliveries.push_back({std::move(to), std::move(e)});
+      out.deliveries.push_back({std::move(to), std::move(e), std::nullopt});
     }
     while (!user.channels.empty()) leave(user, *user.channels.back());
     nicks_.erase(user.key);
@@ -387,7 +399,8 @@ std::string Core::check_invariants() const {
   if (nicks_.size() != named) return "the nick table has entries without a session";
   std::size_t members_total = 0;
   for (const auto& [key, channel] : channels_) {
-    if (key != fold(channel.name)) return "channel " + channel.name + " is filed under the wrong key";
+    if (key != fold(channel.name) || key != channel.key)
+      return "channel " + channel.name + " is filed under the wrong key";
     if (channel.members.empty()) return "channel " + channel.name + " is empty but exists";
     if (channel.log.size() > limits_.history) return "channel " + channel.name + " keeps too much history";
     members_total += channel.members.size();
@@ -429,7 +442,7 @@ void Core::leave(User& user, Channel& channel) {
   channel.members.erase(user.key);
   channel.everyone.reset();
   std::erase(user.channels, &channel);
-  if (channel.members.empty()) channels_.erase(fold(channel.name));
+  if (channel.members.empty()) channels_.erase(channels_.find(channel.key));
 }
 
 // Everyone sharing at least one channel with `user`, each once, not `user`.

@@ -13,19 +13,19 @@ namespace {
 // goes to the library, so the output stays byte-identical.
 constexpr char hex[] = "0123456789abcdef";
 
-bool plain_ascii(const std::string& s) {
+bool plain_ascii(std::string_view s) {
   unsigned char any_high = 0;
   for (unsigned char c : s) any_high |= c;
   return (any_high & 0x80) == 0;
 }
 
-void append_ascii_string(std::string& out, const std::string& s) {
+void append_ascii_string(std::string& out, std::string_view s) {
   out.push_back('"');
   std::size_t run = 0;
   for (std::size_t i = 0; i < s.size(); ++i) {
     const auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x20 && c != '"' && c != '\\') continue;
-    out.append(s, run, i - run);
+    out.append(s.substr(run, i - run));
     run = i + 1;
     switch (c) {
       case '"': out += "\\\""; break;
@@ -41,8 +41,15 @@ void append_ascii_string(std::string& out, const std::string& s) {
         out.push_back(hex[c & 0xf]);
     }
   }
-  out.append(s, run, s.size() - run);
+  out.append(s.substr(run));
   out.push_back('"');
+}
+
+void append_string(std::string& out, std::string_view s) {
+  if (plain_ascii(s))
+    append_ascii_string(out, s);
+  else
+    out += Json(std::string(s)).dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
 template <typename Integer>
@@ -93,7 +100,72 @@ void append_json(std::string& out, const Json& value) {
   out += value.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
+void append_id(std::string& out, const RequestId& id) {
+  switch (id.kind) {
+    case RequestId::Kind::none: return;
+    case RequestId::Kind::string:
+      out += ",\"id\":";
+      return append_string(out, id.text);
+    case RequestId::Kind::integer:
+      out += ",\"id\":";
+      return append_integer(out, id.integer);
+    case RequestId::Kind::unsigned_integer:
+      out += ",\"id\":";
+      return append_integer(out, id.unsigned_integer);
+  }
+}
+
 }  // namespace
+
+void append_line(std::string& out, const ChatMessage& m) {
+  out += "{\"event\":\"message\"";
+  if (!m.channel.empty()) {
+    out += ",\"channel\":";
+    append_string(out, m.channel);
+  }
+  out += ",\"from\":";
+  append_string(out, m.from);
+  if (!m.to.empty()) {
+    out += ",\"to\":";
+    append_string(out, m.to);
+  }
+  out += ",\"text\":";
+  append_string(out, m.text);
+  if (!m.channel.empty()) {
+    out += ",\"seq\":";
+    append_integer(out, m.seq);
+  }
+  out += ",\"ts\":";
+  append_integer(out, m.ts);
+  out += "}\n";
+}
+
+void append_line(std::string& out, const ChatAck& a) {
+  out += "{\"ok\":true";
+  append_id(out, a.id);
+  if (!a.channel.empty()) {
+    out += ",\"channel\":";
+    append_string(out, a.channel);
+  }
+  if (!a.to.empty()) {
+    out += ",\"to\":";
+    append_string(out, a.to);
+  }
+  if (!a.channel.empty()) {
+    out += ",\"seq\":";
+    append_integer(out, a.seq);
+  }
+  out += ",\"ts\":";
+  append_integer(out, a.ts);
+  out += "}\n";
+}
+
+Bytes encode_line(const ChatAck& ack) {
+  std::string text;
+  text.reserve(64 + ack.channel.size() + ack.to.size() + ack.id.text.size());
+  append_line(text, ack);
+  return std::make_shared<const std::string>(std::move(text));
+}
 
 Bytes encode_line(const Json& message) {
   std::string text;

@@ -2,9 +2,12 @@
 
 namespace parley {
 
-void EventBatch::add(const Recipients& to, const Json& event) {
-  if (!open()) to_ = to;
-  append_line(text_, event);
+void EventBatch::add(const Delivery& delivery) {
+  if (!open()) to_ = delivery.to;
+  if (delivery.message)
+    append_line(text_, *delivery.message);
+  else
+    append_line(text_, delivery.event);
 }
 
 std::pair<Recipients, Bytes> EventBatch::take() {

@@ -32,4 +32,13 @@ std::string fold(std::string_view name) {
   return out;
 }
 
+bool names_match(std::string_view name, std::string_view key) {
+  if (name.size() != key.size()) return false;
+  for (std::size_t i = 0; i < name.size(); ++i) {
+    const char c = name[i];
+    if ((c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c) != key[i]) return false;
+  }
+  return true;
+}
+
 }  // namespace parley

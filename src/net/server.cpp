@@ -101,15 +101,17 @@ void Server::accept(int fd, Connection::Transport transport) {
 }
 
 void Server::handle_line(Connection& conn, std::string_view line) {
-  const Request request = parse_request(line, config_.limits);
-  const Outcome outcome = core_.handle(conn.id(), request, wall_ms());
+  const Outcome outcome = core_.handle(conn.id(), parse_request(line, config_.limits), wall_ms());
   dispatch(conn, outcome);
 }
 
 // The reply goes to the sender; each event is encoded once, into the open
 // batch, whose bytes are later queued once for every recipient.
 void Server::dispatch(Connection& from, const Outcome& outcome) {
-  if (!outcome.reply.is_null()) from.send(encode_line(outcome.reply), Outbox::Kind::reply);
+  if (outcome.ack)
+    from.send(encode_line(*outcome.ack), Outbox::Kind::reply);
+  else if (!outcome.reply.is_null())
+    from.send(encode_line(outcome.reply), Outbox::Kind::reply);
   for (const Delivery& delivery : outcome.deliveries) deliver(delivery);
   if (outcome.fatal) from.fatal(outcome.fatal->code, outcome.fatal->message);
   if (outcome.close) from.close_after_flush("quit");
@@ -117,7 +119,7 @@ void Server::dispatch(Connection& from, const Outcome& outcome) {
 
 void Server::deliver(const Delivery& delivery) {
   if (!batch_.accepts(delivery.to)) send_batch();
-  batch_.add(delivery.to, delivery.event);
+  batch_.add(delivery);
 }
 
 // Keeps each connection's output in the order it was produced: whatever is

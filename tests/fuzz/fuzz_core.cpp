@@ -3,7 +3,8 @@
 // runs it, and checks: exactly one reply per request, a success reply never
 // carries an error, deliveries go only to connected sessions and never to
 // the sender of a `say`, each channel's `seq` grows by one per `say` within
-// an epoch, history stays within its bound, and the core's own invariants
+// an epoch, history stays within its bound, messages and acks written from
+// their fields match their JSON documents byte for byte, and the core's own invariants
 // (nick table, memberships, member lists) hold after every step.
 #include <cctype>
 #include <cstddef>
@@ -14,6 +15,7 @@
 #include <string>
 
 #include "parley/core.hpp"
+#include "parley/encode.hpp"
 #include "parley/request.hpp"
 
 using namespace parley;
@@ -22,6 +24,14 @@ namespace {
 
 void require(bool ok) {
   if (!ok) std::abort();
+}
+
+// A message or reply written from its fields, or from the document it stands for.
+template <class Form>
+std::string encoded(const Form& form) {
+  std::string out;
+  append_line(out, form);
+  return out;
 }
 
 class Program {
@@ -94,16 +104,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     const std::string line = request_for(p);
     const Outcome out = core.handle(conn, parse_request(line, limits), ++now);
-    require(out.reply.is_object() && out.reply.contains("ok"));  // exactly one reply, always
-    const bool ok = out.reply["ok"].get<bool>();
-    require(ok != out.reply.contains("error"));
-    for (const Delivery& d : out.deliveries)
+    require(out.reply.is_null() == out.ack.has_value());  // exactly one reply, always
+    const Json reply = out.reply_json();
+    require(reply.is_object() && reply.contains("ok"));
+    const bool ok = reply["ok"].get<bool>();
+    require(ok != reply.contains("error"));
+    if (out.ack) require(encoded(*out.ack) == encoded(reply));
+    for (const Delivery& d : out.deliveries) {
       for (ConnId to : d.to.ids()) require(connected.count(to) == 1);
+      if (d.message) require(d.event.is_null() && encoded(*d.message) == encoded(d.event_json()));
+    }
     if (ok && line.find(R"("cmd":"say")") != std::string::npos) {
       for (const Delivery& d : out.deliveries)
         for (ConnId to : d.to.ids()) require(to != conn);
-      std::string channel = out.reply["channel"];
-      const std::uint64_t seq = out.reply["seq"];
+      std::string channel = reply["channel"];
+      const std::uint64_t seq = reply["seq"];
       const Outcome members = core.handle(conn, parse_request(R"({"cmd":"join","channel":")" + channel + "\"}", limits), now);
       const std::string epoch = members.reply["epoch"];
       for (char& c : channel) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -113,7 +128,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       last_epoch = epoch;
       last = seq;
     }
-    if (ok && line.find(R"("cmd":"history")") != std::string::npos) require(out.reply["messages"].size() <= 3);
+    if (ok && line.find(R"("cmd":"history")") != std::string::npos) require(reply["messages"].size() <= 3);
     if (out.close) {
       connected.erase(conn);  // quit: the core already forgot the session
       require(core.session_count() == connected.size());

@@ -69,3 +69,45 @@ TEST_CASE("append_line writes exactly what the library's dump writes") {
   append_line(two, Json{{"b", "x"}});
   CHECK(two == "{\"a\":1}\n{\"b\":\"x\"}\n");
 }
+
+TEST_CASE("messages and acks written from their fields match their JSON documents") {
+  // `say`/`msg` events and replies skip the document; what they write must
+  // still be exactly what the document would have been.
+  std::mt19937_64 rng(20261127);
+  const std::vector<std::string> pieces = {"a", "Z", "#", "\"", "\\", "\n", std::string(1, '\0'), "\x1f",
+                                           "\xc3\xa9", "\xf0\x9f\x98\x80", "text"};
+  auto random_string = [&](bool may_be_empty) {
+    std::string s = may_be_empty ? "" : "n";
+    for (int n = static_cast<int>(rng() % 6); n > 0; --n) s += pieces[rng() % pieces.size()];
+    return s;
+  };
+  auto random_id = [&] {
+    RequestId id;
+    switch (rng() % 4) {
+      case 0: break;
+      case 1: id.kind = RequestId::Kind::string; id.text = random_string(true); break;
+      case 2: id.kind = RequestId::Kind::integer; id.integer = static_cast<std::int64_t>(rng()) >> (rng() % 64); break;
+      default: id.kind = RequestId::Kind::unsigned_integer; id.unsigned_integer = rng(); break;
+    }
+    return id;
+  };
+  for (int i = 0; i < 5000; ++i) {
+    const bool say = rng() % 2 == 0;
+    ChatMessage m{say ? random_string(false) : "", random_string(false), say ? "" : random_string(false),
+                  random_string(true), say ? rng() : 0, static_cast<std::int64_t>(rng() >> 1)};
+    std::string typed, tree;
+    append_line(typed, m);
+    append_line(tree, to_json(m));
+    REQUIRE(typed == tree);
+    ChatAck a{random_id(), m.channel, m.to, m.seq, m.ts};
+    REQUIRE(*encode_line(a) == *encode_line(to_json(a)));
+  }
+  ChatMessage said{"#x", "ann", "", "hi", 3, 1000};
+  std::string line;
+  append_line(line, said);
+  CHECK(line == "{\"event\":\"message\",\"channel\":\"#x\",\"from\":\"ann\",\"text\":\"hi\",\"seq\":3,\"ts\":1000}\n");
+  ChatAck to_bee;
+  to_bee.to = "Bee";
+  to_bee.ts = 5;
+  CHECK(*encode_line(to_bee) == "{\"ok\":true,\"to\":\"Bee\",\"ts\":5}\n");
+}

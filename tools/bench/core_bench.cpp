@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <string>
+#include <utility>
 
 #include "parley/core.hpp"
 #include "parley/encode.hpp"
@@ -54,13 +55,13 @@ int main(int argc, char** argv) {
   std::size_t bytes = 0;
   for (long i = 0; i < says; ++i) {
     const auto t0 = Clock::now();
-    const Request request = parse_request(line, limits);
+    Request request = parse_request(line, limits);
     const auto t1 = Clock::now();
-    const Outcome outcome = core.handle(1, request, 1'764'000'000'000 + i);
+    const Outcome outcome = core.handle(1, std::move(request), 1'764'000'000'000 + i);
     const auto t2 = Clock::now();
-    const Bytes reply = encode_line(outcome.reply);
+    const Bytes reply = encode_line(*outcome.ack);
     EventBatch batch(65536);
-    for (const Delivery& d : outcome.deliveries) batch.add(d.to, d.event);
+    for (const Delivery& d : outcome.deliveries) batch.add(d);
     const Bytes events = batch.open() ? batch.take().second : Bytes{};
     const auto t3 = Clock::now();
     parse += t1 - t0;

@@ -9,7 +9,7 @@
 #include <uv.h>
 
 #include <cstddef>
-#include <deque>
+#include <memory>
 
 #include "parley/encode.hpp"
 
@@ -37,14 +37,28 @@ class Outbox {
   std::size_t bytes() const { return bytes_; }
   std::size_t event_bytes() const { return event_bytes_; }
   bool empty() const { return bytes_ == 0; }
+  std::size_t lines() const { return count_; }
 
  private:
   struct Entry {
     Bytes line;
     Kind kind;
   };
-  std::deque<Entry> entries_;
-  std::size_t offset_ = 0;       // bytes of entries_.front() already written
+  // A ring of entries, not a std::deque: an idle connection owns no queue
+  // memory at all (a deque allocates a map and a 512-byte node up front),
+  // and a busy one reuses the same few slots turn after turn. The capacity
+  // doubles when full, and a ring grown past `kept_capacity` by a backlog is
+  // freed once the backlog is written.
+  static constexpr std::size_t kept_capacity = 64;
+  Entry& at(std::size_t i) const { return ring_[(head_ + i) & (capacity_ - 1)]; }
+  void grow();
+  void pop_front();
+
+  std::unique_ptr<Entry[]> ring_;
+  std::size_t capacity_ = 0;     // a power of two, or 0
+  std::size_t head_ = 0;         // index of the front entry
+  std::size_t count_ = 0;        // entries queued
+  std::size_t offset_ = 0;       // bytes of the front entry already written
   std::size_t bytes_ = 0;        // unwritten bytes in all entries
   std::size_t event_bytes_ = 0;  // the part of bytes_ that is events
 };

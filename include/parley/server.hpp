@@ -12,6 +12,7 @@
 
 #include "parley/config.hpp"
 #include "parley/connection.hpp"
+#include "parley/connection_table.hpp"
 #include "parley/core.hpp"
 #include "parley/event_batch.hpp"
 #include "parley/listener.hpp"
@@ -69,7 +70,7 @@ class Server {
   ServerConfig config_;
   Core core_;
   std::vector<std::unique_ptr<Listener>> listeners_;
-  std::unordered_map<ConnId, std::unique_ptr<Connection>> connections_;
+  ConnectionTable connections_;
   // Events not yet queued: consecutive ones for the same recipients share
   // one buffer. Handed out before the loop writes, and before anything else
   // is queued for one of its recipients.
@@ -89,7 +90,6 @@ class Server {
   uv_signal_t sigint_;
   std::size_t clients_ = 0;  // accepted and counted against --max-clients
   std::unordered_map<std::string, std::size_t> conns_per_ip_;  // open connections by client IP
-  ConnId next_id_ = 1;
   bool draining_ = false;
 };
 

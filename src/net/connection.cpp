@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "parley/address.hpp"
+#include "parley/connection_table.hpp"
 #include "parley/log.hpp"
 #include "parley/proxy_header.hpp"
 #include "parley/server.hpp"
@@ -107,7 +108,7 @@ bool Connection::read_proxy_header(std::string_view& data) {
   }
   const std::string balancer = peer_;
   if (!header.source.empty()) peer_ = header.source;
-  log::write(LogLevel::info, id_, peer_, "connected through proxy " + balancer);
+  log::write(LogLevel::info, connection_number(id_), peer_, "connected through proxy " + balancer);
   server_.peer_known(*this);
   if (state_ != State::open) return false;
   awaiting_proxy_header_ = false;
@@ -180,7 +181,7 @@ void Connection::enqueue(const Bytes& line, Outbox::Kind kind) {
   outbox_.push(line, kind);
   server_.mark_dirty(*this, kind == Outbox::Kind::reply);
   if (kind == Outbox::Kind::event && outbox_.event_bytes() > server_.config().max_pending) {
-    log::write(LogLevel::warn, id_, peer_,
+    log::write(LogLevel::warn, connection_number(id_), peer_,
                "slow consumer: " + std::to_string(outbox_.bytes()) + " bytes unsent");
     // Tell the client why if the error can still follow whole lines.
     if (in_flight_ == 0) {
@@ -247,7 +248,7 @@ void Connection::on_write(uv_write_t* req, int status) {
 
 void Connection::fatal(ErrorCode code, std::string_view message) {
   if (state_ != State::open) return;
-  log::write(LogLevel::info, id_, peer_, std::string("fatal ") + std::string(to_string(code)) +
+  log::write(LogLevel::info, connection_number(id_), peer_, std::string("fatal ") + std::string(to_string(code)) +
                                              ": " + std::string(message));
   send(encode_fatal(code, message), Outbox::Kind::reply);
   close_after_flush(std::string(to_string(code)));

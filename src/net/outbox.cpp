@@ -1,20 +1,43 @@
 #include "parley/outbox.hpp"
 
+#include <utility>
+
 namespace parley {
 
 void Outbox::push(Bytes line, Kind kind) {
   const std::size_t size = line->size();
   if (size == 0) return;
+  if (count_ == capacity_) grow();
   bytes_ += size;
   if (kind == Kind::event) event_bytes_ += size;
-  entries_.push_back({std::move(line), kind});
+  at(count_++) = {std::move(line), kind};
+}
+
+void Outbox::grow() {
+  const std::size_t capacity = capacity_ == 0 ? 4 : capacity_ * 2;
+  auto ring = std::make_unique<Entry[]>(capacity);
+  for (std::size_t i = 0; i < count_; ++i) ring[i] = std::move(at(i));
+  ring_ = std::move(ring);
+  capacity_ = capacity;
+  head_ = 0;
+}
+
+void Outbox::pop_front() {
+  at(0) = {};
+  head_ = (head_ + 1) & (capacity_ - 1);
+  offset_ = 0;
+  if (--count_ == 0 && capacity_ > kept_capacity) {
+    ring_.reset();
+    capacity_ = 0;
+    head_ = 0;
+  }
 }
 
 std::size_t Outbox::gather(uv_buf_t* bufs, std::size_t max, std::size_t skip) const {
   std::size_t count = 0;
   std::size_t offset = offset_ + skip;
-  for (const Entry& e : entries_) {
-    if (count == max) break;
+  for (std::size_t i = 0; i < count_ && count < max; ++i) {
+    const Entry& e = at(i);
     const std::size_t size = e.line->size();
     if (offset >= size) {
       offset -= size;
@@ -31,7 +54,7 @@ std::size_t Outbox::gather(uv_buf_t* bufs, std::size_t max, std::size_t skip) co
 void Outbox::consume(std::size_t n) {
   bytes_ -= n;
   while (n > 0) {
-    Entry& front = entries_.front();
+    const Entry& front = at(0);
     const std::size_t left = front.line->size() - offset_;
     if (n < left) {
       offset_ += n;
@@ -40,18 +63,18 @@ void Outbox::consume(std::size_t n) {
     }
     n -= left;
     if (front.kind == Kind::event) event_bytes_ -= left;
-    entries_.pop_front();
-    offset_ = 0;
+    pop_front();
   }
 }
 
 void Outbox::drop_unstarted() {
   const std::size_t keep = offset_ > 0 ? 1 : 0;
-  while (entries_.size() > keep) {
-    const Entry& back = entries_.back();
+  while (count_ > keep) {
+    Entry& back = at(count_ - 1);
     bytes_ -= back.line->size();
     if (back.kind == Kind::event) event_bytes_ -= back.line->size();
-    entries_.pop_back();
+    back = {};
+    --count_;
   }
 }
 

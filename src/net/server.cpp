@@ -72,10 +72,10 @@ int Server::start() {
 }
 
 void Server::accept(int fd, Connection::Transport transport) {
-  const ConnId id = next_id_++;
+  const ConnId id = connections_.next_id();
   auto conn = std::make_unique<Connection>(*this, id, transport);
   Connection& c = *conn;
-  connections_.emplace(id, std::move(conn));
+  connections_.put(std::move(conn));
   if (!c.adopt(fd)) {
     c.close_now("accept failed");
     return;
@@ -97,7 +97,7 @@ void Server::accept(int fd, Connection::Transport transport) {
   c.start(config_.proxy_protocol);
   // Behind a proxy the real peer is known only once its header is read.
   if (!config_.proxy_protocol || c.transport() != Connection::Transport::tcp)
-    log::write(LogLevel::info, id, c.peer(), "connected");
+    log::write(LogLevel::info, connection_number(id), c.peer(), "connected");
 }
 
 void Server::handle_line(Connection& conn, std::string_view line) {
@@ -134,8 +134,7 @@ void Server::send_batch() {
   const auto [to, bytes] = batch_.take();
   for (ConnId id : *to.list) {
     if (id == to.except) continue;
-    auto it = connections_.find(id);
-    if (it != connections_.end()) it->second->enqueue(bytes, Outbox::Kind::event);
+    if (Connection* conn = connections_.find(id)) conn->enqueue(bytes, Outbox::Kind::event);
   }
 }
 
@@ -170,7 +169,7 @@ void Server::peer_known(Connection& conn) {
 }
 
 void Server::connection_closing(Connection& conn, const std::string& reason) {
-  log::write(LogLevel::info, conn.id(), conn.peer(), "disconnected: " + reason);
+  log::write(LogLevel::info, connection_number(conn.id()), conn.peer(), "disconnected: " + reason);
   // The slots free as soon as the close is decided, not when the socket is gone.
   if (conn.counted) --clients_;
   conn.counted = false;
@@ -240,7 +239,7 @@ void Server::on_signal(uv_signal_t* handle, int signum) {
 void Server::drain(int signum) {
   if (draining_) {
     log::warn("second signal: closing every connection now");
-    for (auto& [id, conn] : connections_) conn->close_now("shutting_down");
+    connections_.for_each([](Connection& conn) { conn.close_now("shutting_down"); });
     return;
   }
   draining_ = true;
@@ -248,11 +247,11 @@ void Server::drain(int signum) {
             std::to_string(connections_.size()) + " connections");
   for (auto& listener : listeners_) listener->close();
   const Bytes shutdown = encode_shutdown("server shutting down", config_.shutdown_retry_ms);
-  for (auto& [id, conn] : connections_) {
-    if (conn->state() != Connection::State::open) continue;
-    conn->send(shutdown, Outbox::Kind::reply);
-    conn->fatal(ErrorCode::shutting_down, "the server is shutting down");
-  }
+  connections_.for_each([&](Connection& conn) {
+    if (conn.state() != Connection::State::open) return;
+    conn.send(shutdown, Outbox::Kind::reply);
+    conn.fatal(ErrorCode::shutting_down, "the server is shutting down");
+  });
   maybe_exit();
 }
 

@@ -74,3 +74,33 @@ TEST_CASE("outbox: drop_unstarted keeps only a partly written front line") {
   untouched.drop_unstarted();
   CHECK(untouched.empty());
 }
+
+TEST_CASE("outbox: the ring keeps order as it wraps and grows, and lets go of what it wrote") {
+  Outbox box;
+  std::string expected;
+  int next = 0, written = 0;
+  // Pushes outpace writes, so the ring wraps and doubles several times.
+  for (int round = 0; round < 200; ++round) {
+    for (int i = 0; i < 3; ++i) {
+      const std::string text = std::to_string(next++) + "\n";
+      box.push(line(text), round % 2 ? Kind::event : Kind::reply);
+      expected += text;
+    }
+    const std::string front = std::to_string(written++) + "\n";
+    box.consume(front.size());
+    expected.erase(0, front.size());
+  }
+  CHECK(box.bytes() == expected.size());
+  uv_buf_t bufs[1024];
+  const std::size_t n = box.gather(bufs, 1024);
+  std::string out;
+  for (std::size_t i = 0; i < n; ++i) out.append(bufs[i].base, bufs[i].len);
+  CHECK(out == expected);
+  const Bytes shared = line("kept\n");
+  box.push(shared, Kind::event);
+  CHECK(shared.use_count() == 2);
+  box.consume(box.bytes());
+  CHECK(box.empty());
+  CHECK(box.lines() == 0);
+  CHECK(shared.use_count() == 1);  // written lines are released, not kept in the ring
+}

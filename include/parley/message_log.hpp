@@ -3,9 +3,9 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace parley {
@@ -22,7 +22,7 @@ class MessageLog {
   explicit MessageLog(std::size_t capacity) : capacity_(capacity) {}
 
   // Messages arrive with consecutive seq numbers; the oldest falls out.
-  void append(LoggedMessage message);
+  void append(std::uint64_t seq, std::int64_t ts, std::string_view from, std::string_view text);
 
   struct Page {
     std::vector<const LoggedMessage*> messages;  // oldest first
@@ -38,8 +38,14 @@ class MessageLog {
   std::size_t size() const { return ring_.size(); }
 
  private:
+  const LoggedMessage& at(std::size_t i) const { return ring_[(oldest_ + i) % ring_.size()]; }
+
+  // Once full, the newest message is written over the oldest in place: its
+  // strings keep their capacity, so a busy channel's history costs no
+  // allocation per message. Memory stays within capacity x max_text.
   std::size_t capacity_;
-  std::deque<LoggedMessage> ring_;
+  std::vector<LoggedMessage> ring_;
+  std::size_t oldest_ = 0;  // index of the oldest message once the ring is full
 };
 
 }  // namespace parley

@@ -143,7 +143,7 @@ class Core::Handler {
     Channel* channel = member_channel(c.channel);
     if (!channel) return;
     const std::uint64_t seq = ++channel->seq;
-    channel->log.append({seq, now_, user_.nick, c.text});
+    channel->log.append(seq, now_, user_.nick, c.text);
     deliver(core_.others_in(*channel, user_),
             ChatMessage{channel->name, user_.nick, {}, std::move(c.text), seq, now_});
     out_.ack = ChatAck{id_, channel->name, {}, seq, now_};

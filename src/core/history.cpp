@@ -5,10 +5,19 @@
 
 namespace parley {
 
-void MessageLog::append(LoggedMessage message) {
+void MessageLog::append(std::uint64_t seq, std::int64_t ts, std::string_view from,
+                        std::string_view text) {
   if (capacity_ == 0) return;
-  if (ring_.size() == capacity_) ring_.pop_front();
-  ring_.push_back(std::move(message));
+  if (ring_.size() < capacity_) {
+    ring_.push_back({seq, ts, std::string(from), std::string(text)});
+    return;
+  }
+  LoggedMessage& slot = ring_[oldest_];
+  oldest_ = (oldest_ + 1) % capacity_;
+  slot.seq = seq;
+  slot.ts = ts;
+  slot.from.assign(from);
+  slot.text.assign(text);
 }
 
 MessageLog::Page MessageLog::query(std::optional<std::uint64_t> before,
@@ -16,7 +25,7 @@ MessageLog::Page MessageLog::query(std::optional<std::uint64_t> before,
                                    std::uint64_t latest_seq) const {
   Page page;
   // Half-open seq ranges [first, end) throughout.
-  const std::uint64_t oldest_kept = ring_.empty() ? latest_seq + 1 : ring_.front().seq;
+  const std::uint64_t oldest_kept = ring_.empty() ? latest_seq + 1 : at(0).seq;
   const std::uint64_t end = before ? std::min(*before, latest_seq + 1) : latest_seq + 1;
   std::uint64_t first;
   std::uint64_t last;
@@ -32,7 +41,7 @@ MessageLog::Page MessageLog::query(std::optional<std::uint64_t> before,
     if (first > last) first = last;
   }
   for (std::uint64_t seq = first; seq < last; ++seq)
-    page.messages.push_back(&ring_[seq - oldest_kept]);
+    page.messages.push_back(&at(seq - oldest_kept));
   return page;
 }
 

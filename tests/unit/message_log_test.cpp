@@ -1,5 +1,6 @@
 #include <doctest/doctest.h>
 
+#include <string>
 #include <vector>
 
 #include "parley/message_log.hpp"
@@ -11,7 +12,7 @@ namespace {
 // A log holding seqs first..last (capacity just big enough).
 MessageLog log_with(std::uint64_t first, std::uint64_t last, std::size_t capacity) {
   MessageLog log(capacity);
-  for (std::uint64_t s = first; s <= last; ++s) log.append({s, 0, "a", "t"});
+  for (std::uint64_t s = first; s <= last; ++s) log.append(s, 0, "a", "t");
   return log;
 }
 
@@ -29,8 +30,17 @@ TEST_CASE("history keeps the last capacity messages") {
   MessageLog log = log_with(1, 10, 4);
   CHECK(log.size() == 4);
   CHECK(seqs(log.query({}, {}, 50, 10)) == V{7, 8, 9, 10});
+  MessageLog wrapped(3);
+  for (std::uint64_t s = 1; s <= 7; ++s)
+    wrapped.append(s, static_cast<std::int64_t>(s * 10), "u" + std::to_string(s), std::string(s, 'x'));
+  const MessageLog::Page page = wrapped.query({}, {}, 50, 7);
+  REQUIRE(seqs(page) == V{5, 6, 7});
+  CHECK(page.messages[0]->from == "u5");
+  CHECK(page.messages[0]->text == "xxxxx");
+  CHECK(page.messages[2]->ts == 70);
+  CHECK(page.messages[2]->text == "xxxxxxx");
   MessageLog none(0);
-  none.append({1, 0, "a", "t"});
+  none.append(1, 0, "a", "t");
   CHECK(none.size() == 0);
   CHECK(seqs(none.query({}, {}, 50, 1)).empty());
 }

@@ -33,6 +33,7 @@ class Fields {
   // Duplicate keys: the last one wins.
   void set(std::string key, FieldValue value);
   void clear() { fields_.clear(); }
+  void reserve(std::size_t n) { fields_.reserve(n); }
   const std::vector<Field>& all() const { return fields_; }
 
  private:

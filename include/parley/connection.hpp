@@ -24,7 +24,7 @@ class Connection {
   enum class Transport { tcp, unix_socket };
   enum class State {
     open,     // reading requests
-    closing,  // flushing what is queued, then shutdown and close
+    closing,  // flushing what is queued, then close
     closed,   // handles are closing; nothing more is sent
   };
 
@@ -34,8 +34,8 @@ class Connection {
 
   // Wraps an accepted descriptor; false if libuv refuses it (then it is closed).
   bool adopt(int fd);
-  // Called once after adopt succeeded.
-  void start(bool expect_proxy_header);
+  // Called once after adopt succeeded, with the peer's address as logged.
+  void start(bool expect_proxy_header, std::string peer);
 
   // Queues a line. May run inside fan-out: it never frees the connection,
   // at most marks it closed (slow_consumer).
@@ -71,7 +71,6 @@ class Connection {
   static void on_alloc(uv_handle_t* handle, std::size_t suggested, uv_buf_t* buf);
   static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   static void on_write(uv_write_t* req, int status);
-  static void on_shutdown(uv_shutdown_t* req, int status);
   static void on_timer(uv_timer_t* timer);
   static void on_close(uv_handle_t* handle);
 
@@ -99,7 +98,6 @@ class Connection {
   } handle_;
   uv_timer_t timer_;
   uv_write_t write_req_;
-  uv_shutdown_t shutdown_req_;
   LineFramer framer_;
   Outbox outbox_;
   std::string proxy_buffer_;  // bytes of a PROXY header still incomplete
@@ -113,7 +111,6 @@ class Connection {
   bool input_paused_ = false;
   bool eof_ = false;
   bool awaiting_proxy_header_ = false;
-  bool shutdown_started_ = false;
 };
 
 }  // namespace parley

@@ -32,8 +32,9 @@ class Server {
   // For listeners and connections.
   uv_loop_t* loop() const { return loop_; }
   const ServerConfig& config() const { return config_; }
-  // Takes ownership of an accepted, non-blocking descriptor.
-  void accept(int fd, Connection::Transport transport);
+  // Takes ownership of an accepted, non-blocking descriptor; `peer` is the
+  // client's address as the logs show it ("unix" for Unix sockets).
+  void accept(int fd, Connection::Transport transport, std::string peer);
   void handle_line(Connection& conn, std::string_view line);
   // `replies_only`: what was queued answers the connection's own requests.
   void mark_dirty(Connection& conn, bool replies_only = false);

@@ -34,7 +34,6 @@ Connection::Connection(Server& server, ConnId id, Transport transport)
   handle_.tcp.data = this;  // `data` sits at the same place in every handle
   timer_.data = this;
   write_req_.data = this;
-  shutdown_req_.data = this;
   open_handles_ = 2;
   last_input_ms_ = server.now_ms();
 }
@@ -46,16 +45,9 @@ bool Connection::adopt(int fd) {
   return rc == 0;
 }
 
-void Connection::start(bool expect_proxy_header) {
-  if (transport_ == Transport::tcp) {
-    uv_tcp_nodelay(&handle_.tcp, 1);
-    sockaddr_storage addr{};
-    int len = sizeof addr;
-    if (uv_tcp_getpeername(&handle_.tcp, reinterpret_cast<sockaddr*>(&addr), &len) == 0)
-      peer_ = format_socket_address(addr);
-  } else {
-    peer_ = "unix";
-  }
+void Connection::start(bool expect_proxy_header, std::string peer) {
+  if (transport_ == Transport::tcp) uv_tcp_nodelay(&handle_.tcp, 1);
+  peer_ = std::move(peer);
   awaiting_proxy_header_ = expect_proxy_header && transport_ == Transport::tcp;
   reading_ = uv_read_start(stream(), on_alloc, on_read) == 0;
   arm_idle_timer();
@@ -177,7 +169,7 @@ void Connection::send(const Bytes& line, Outbox::Kind kind) {
 }
 
 void Connection::enqueue(const Bytes& line, Outbox::Kind kind) {
-  if (state_ == State::closed || shutdown_started_) return;  // nothing more can be written
+  if (state_ == State::closed) return;  // nothing more can be written
   outbox_.push(line, kind);
   server_.mark_dirty(*this, kind == Outbox::Kind::reply);
   if (kind == Outbox::Kind::event && outbox_.event_bytes() > server_.config().max_pending) {
@@ -275,15 +267,12 @@ void Connection::close_now(std::string reason) {
   release_handles();
 }
 
+// Everything owed is written: close. close() sends the FIN after whatever
+// the kernel still holds, so a shutdown() first would only cost a system
+// call and a loop turn per connection.
 void Connection::maybe_finish_close() {
-  if (state_ != State::closing || !outbox_.empty() || in_flight_ > 0 || shutdown_started_) return;
-  shutdown_started_ = true;
-  if (uv_shutdown(&shutdown_req_, stream(), on_shutdown) != 0) close_now(close_reason_);
-}
-
-void Connection::on_shutdown(uv_shutdown_t* req, int status) {
-  if (status == UV_ECANCELED) return;
-  owner(req->data).close_now(owner(req->data).close_reason_);
+  if (state_ != State::closing || !outbox_.empty() || in_flight_ > 0) return;
+  close_now(close_reason_);
 }
 
 void Connection::release_handles() {

@@ -1,5 +1,7 @@
 #include "parley/listener.hpp"
 
+#include "parley/address.hpp"
+
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -152,9 +154,12 @@ void Listener::on_readable(uv_poll_t* handle, int status, int) {
 
 void Listener::accept_pending() {
   for (int i = 0; i < max_accepts_per_wakeup && !closed_; ++i) {
-    const int fd = ::accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    // The peer's address comes with the accept: no getpeername() per client.
+    sockaddr_storage peer{};
+    socklen_t peer_len = sizeof peer;
+    const int fd = ::accept4(fd_, reinterpret_cast<sockaddr*>(&peer), &peer_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
-      server_.accept(fd, transport_);
+      server_.accept(fd, transport_, transport_ == Connection::Transport::tcp ? format_socket_address(peer) : "unix");
       continue;
     }
     if (errno == EINTR || errno == ECONNABORTED) continue;

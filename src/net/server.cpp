@@ -71,7 +71,7 @@ int Server::start() {
   return 0;
 }
 
-void Server::accept(int fd, Connection::Transport transport) {
+void Server::accept(int fd, Connection::Transport transport, std::string peer) {
   const ConnId id = connections_.next_id();
   auto conn = std::make_unique<Connection>(*this, id, transport);
   Connection& c = *conn;
@@ -81,12 +81,12 @@ void Server::accept(int fd, Connection::Transport transport) {
     return;
   }
   if (draining_) {
-    c.start(false);
+    c.start(false, std::move(peer));
     c.fatal(ErrorCode::shutting_down, "the server is shutting down");
     return;
   }
   if (clients_ >= config_.max_clients) {
-    c.start(false);
+    c.start(false, std::move(peer));
     c.fatal(ErrorCode::server_full,
             "the server has " + std::to_string(config_.max_clients) + " clients already");
     return;
@@ -94,7 +94,7 @@ void Server::accept(int fd, Connection::Transport transport) {
   ++clients_;
   c.counted = true;
   core_.connect(id);
-  c.start(config_.proxy_protocol);
+  c.start(config_.proxy_protocol, std::move(peer));
   // Behind a proxy the real peer is known only once its header is read.
   if (!config_.proxy_protocol || c.transport() != Connection::Transport::tcp)
     log::write(LogLevel::info, connection_number(id), c.peer(), "connected");

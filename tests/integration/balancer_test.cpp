@@ -1,0 +1,137 @@
+// parley-bench through a real load balancer: Debian's HAProxy in TCP mode in
+// front of parleyd, handing each client's address on in a PROXY v2 header.
+// Every scenario must come out clean through it, and parleyd must take each
+// client's address from the header. Smoke runs: counts, not speed.
+#include <doctest/doctest.h>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <thread>
+
+#include "support/harness.hpp"
+
+using namespace parley::test;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string haproxy_path() {
+  for (const char* path : {"/usr/sbin/haproxy", "/usr/bin/haproxy"})
+    if (access(path, X_OK) == 0) return path;
+  return {};
+}
+
+// A port nobody listens on now (HAProxy cannot report one it chose itself).
+int free_port() {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  socklen_t len = sizeof addr;
+  REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// HAProxy in the foreground, forwarding 127.0.0.1:port to `backend`.
+class Balancer {
+ public:
+  explicit Balancer(const std::string& backend) {
+    const std::string binary = haproxy_path();
+    REQUIRE_MESSAGE(!binary.empty(), "haproxy is not installed: tools/install-deps installs it");
+    dir_ = std::string(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") + "/parley-haproxy-XXXXXX";
+    REQUIRE(mkdtemp(dir_.data()) != nullptr);
+    address_ = "127.0.0.1:" + std::to_string(free_port());
+    std::ofstream(dir_ + "/haproxy.cfg") << "global\n"
+                                            "  maxconn 4096\n"
+                                            "defaults\n"
+                                            "  mode tcp\n"
+                                            "  timeout connect 5s\n"
+                                            "  timeout client 60s\n"
+                                            "  timeout server 60s\n"
+                                            "frontend chat\n"
+                                            "  bind " << address_ << "\n"
+                                            "  default_backend parley\n"
+                                            "backend parley\n"
+                                            "  server parleyd " << backend << " send-proxy-v2\n";
+    process_.emplace(std::vector<std::string>{binary, "-db", "-q", "-f", dir_ + "/haproxy.cfg"}, "");
+    wait_listening();
+  }
+  ~Balancer() {
+    process_.reset();
+    std::remove((dir_ + "/haproxy.cfg").c_str());
+    rmdir(dir_.c_str());
+  }
+  const std::string& address() const { return address_; }
+
+ private:
+  void wait_listening() {
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    while (Clock::now() < deadline) {
+      const int fd = connect_socket(address_);
+      if (fd >= 0) {
+        close(fd);
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling a port: no event to await
+    }
+    FAIL("haproxy did not start listening on " << address_);
+  }
+
+  std::string dir_;
+  std::string address_;
+  std::optional<ChildProcess> process_;
+};
+
+void check_clean(const BenchRun& run) {
+  INFO(run.output);
+  REQUIRE(run.result.is_object());
+  const json& c = run.result["correctness"];
+  CHECK(run.status == 0);
+  CHECK(run.result["ok"] == true);
+  CHECK(c["lost"] == 0);
+  CHECK(c["duplicates"] == 0);
+  CHECK(c["out_of_order"] == 0);
+  CHECK(c["errors"] == 0);
+  CHECK(c["disconnects"] == 0);
+  CHECK(c["received"] == c["expected"]);
+  CHECK(c["acked"] == c["sent"]);
+}
+
+BenchRun through(const Balancer& balancer, std::vector<std::string> args) {
+  for (const std::string& extra : std::vector<std::string>{"--server", balancer.address(), "--json", "--warmup", "0.1",
+                                                           "--duration", "0.5", "--drain-timeout", "5",
+                                                           "--setup-timeout", "20"})
+    args.push_back(extra);
+  return run_bench(args, 60000);
+}
+
+}  // namespace
+
+TEST_CASE("parley-bench through HAProxy: every scenario clean, peers named by the PROXY header") {
+  ServerProcess server({"--rate", "0", "--proxy-protocol"});
+  Balancer balancer(server.address());
+
+  const BenchRun fanout = through(balancer, {"fanout", "--subscribers", "30", "--publishers", "2", "--window", "4"});
+  check_clean(fanout);
+  CHECK(fanout.result["deliveries"].get<long>() > 0);
+  check_clean(through(balancer, {"rooms", "--rooms", "5", "--members", "4", "--rate", "500"}));
+  check_clean(through(balancer, {"pairs", "--pairs", "10", "--rate", "500"}));
+  check_clean(through(balancer, {"idle", "--conns", "50"}));
+  const BenchRun cycles = through(balancer, {"connect", "--conns", "4"});
+  check_clean(cycles);
+  CHECK(cycles.result["cycles"].get<long>() > 0);
+
+  // Every connection came through the balancer, and its PROXY header named
+  // the loader's socket as the peer.
+  const std::string log = server.log();
+  CHECK(log.find("connected through proxy") != std::string::npos);
+  CHECK(log.find("fatal") == std::string::npos);
+}

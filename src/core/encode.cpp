@@ -1,6 +1,7 @@
 #include "parley/encode.hpp"
 
 #include <charconv>
+#include <concepts>
 
 namespace parley {
 namespace {
@@ -100,18 +101,24 @@ void append_json(std::string& out, const Json& value) {
   out += value.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
+// `,"key":value`, with `prefix` the punctuation and key, already escaped.
+void append_field(std::string& out, std::string_view prefix, std::string_view value) {
+  out += prefix;
+  append_string(out, value);
+}
+
+template <std::integral Integer>
+void append_field(std::string& out, std::string_view prefix, Integer value) {
+  out += prefix;
+  append_integer(out, value);
+}
+
 void append_id(std::string& out, const RequestId& id) {
   switch (id.kind) {
     case RequestId::Kind::none: return;
-    case RequestId::Kind::string:
-      out += ",\"id\":";
-      return append_string(out, id.text);
-    case RequestId::Kind::integer:
-      out += ",\"id\":";
-      return append_integer(out, id.integer);
-    case RequestId::Kind::unsigned_integer:
-      out += ",\"id\":";
-      return append_integer(out, id.unsigned_integer);
+    case RequestId::Kind::string: return append_field(out, ",\"id\":", id.text);
+    case RequestId::Kind::integer: return append_field(out, ",\"id\":", id.integer);
+    case RequestId::Kind::unsigned_integer: return append_field(out, ",\"id\":", id.unsigned_integer);
   }
 }
 
@@ -119,44 +126,22 @@ void append_id(std::string& out, const RequestId& id) {
 
 void append_line(std::string& out, const ChatMessage& m) {
   out += "{\"event\":\"message\"";
-  if (!m.channel.empty()) {
-    out += ",\"channel\":";
-    append_string(out, m.channel);
-  }
-  out += ",\"from\":";
-  append_string(out, m.from);
-  if (!m.to.empty()) {
-    out += ",\"to\":";
-    append_string(out, m.to);
-  }
-  out += ",\"text\":";
-  append_string(out, m.text);
-  if (!m.channel.empty()) {
-    out += ",\"seq\":";
-    append_integer(out, m.seq);
-  }
-  out += ",\"ts\":";
-  append_integer(out, m.ts);
+  if (!m.channel.empty()) append_field(out, ",\"channel\":", m.channel);
+  append_field(out, ",\"from\":", m.from);
+  if (!m.to.empty()) append_field(out, ",\"to\":", m.to);
+  append_field(out, ",\"text\":", m.text);
+  if (!m.channel.empty()) append_field(out, ",\"seq\":", m.seq);
+  append_field(out, ",\"ts\":", m.ts);
   out += "}\n";
 }
 
 void append_line(std::string& out, const ChatAck& a) {
   out += "{\"ok\":true";
   append_id(out, a.id);
-  if (!a.channel.empty()) {
-    out += ",\"channel\":";
-    append_string(out, a.channel);
-  }
-  if (!a.to.empty()) {
-    out += ",\"to\":";
-    append_string(out, a.to);
-  }
-  if (!a.channel.empty()) {
-    out += ",\"seq\":";
-    append_integer(out, a.seq);
-  }
-  out += ",\"ts\":";
-  append_integer(out, a.ts);
+  if (!a.channel.empty()) append_field(out, ",\"channel\":", a.channel);
+  if (!a.to.empty()) append_field(out, ",\"to\":", a.to);
+  if (!a.channel.empty()) append_field(out, ",\"seq\":", a.seq);
+  append_field(out, ",\"ts\":", a.ts);
   out += "}\n";
 }
 

@@ -90,20 +90,6 @@ class Balancer {
   std::optional<ChildProcess> process_;
 };
 
-void check_clean(const BenchRun& run) {
-  INFO(run.output);
-  REQUIRE(run.result.is_object());
-  const json& c = run.result["correctness"];
-  CHECK(run.status == 0);
-  CHECK(run.result["ok"] == true);
-  CHECK(c["lost"] == 0);
-  CHECK(c["duplicates"] == 0);
-  CHECK(c["out_of_order"] == 0);
-  CHECK(c["errors"] == 0);
-  CHECK(c["disconnects"] == 0);
-  CHECK(c["received"] == c["expected"]);
-  CHECK(c["acked"] == c["sent"]);
-}
 
 BenchRun through(const Balancer& balancer, std::vector<std::string> args) {
   for (const std::string& extra : std::vector<std::string>{"--server", balancer.address(), "--json", "--warmup", "0.1",
@@ -120,13 +106,13 @@ TEST_CASE("parley-bench through HAProxy: every scenario clean, peers named by th
   Balancer balancer(server.address());
 
   const BenchRun fanout = through(balancer, {"fanout", "--subscribers", "30", "--publishers", "2", "--window", "4"});
-  check_clean(fanout);
+  check_bench_clean(fanout);
   CHECK(fanout.result["deliveries"].get<long>() > 0);
-  check_clean(through(balancer, {"rooms", "--rooms", "5", "--members", "4", "--rate", "500"}));
-  check_clean(through(balancer, {"pairs", "--pairs", "10", "--rate", "500"}));
-  check_clean(through(balancer, {"idle", "--conns", "50"}));
+  check_bench_clean(through(balancer, {"rooms", "--rooms", "5", "--members", "4", "--rate", "500"}));
+  check_bench_clean(through(balancer, {"pairs", "--pairs", "10", "--rate", "500"}));
+  check_bench_clean(through(balancer, {"idle", "--conns", "50"}));
   const BenchRun cycles = through(balancer, {"connect", "--conns", "4"});
-  check_clean(cycles);
+  check_bench_clean(cycles);
   CHECK(cycles.result["cycles"].get<long>() > 0);
 
   // Every connection came through the balancer, and its PROXY header named

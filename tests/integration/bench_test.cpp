@@ -27,21 +27,6 @@ BenchRun bench(const ServerProcess& server, std::vector<std::string> args, bool 
   return run;
 }
 
-// Every acked message reached every recipient exactly once, in order.
-void check_clean(const BenchRun& run) {
-  INFO(run.output);
-  const json& c = run.result["correctness"];
-  CHECK(run.status == 0);
-  CHECK(run.result["ok"] == true);
-  CHECK(c["lost"] == 0);
-  CHECK(c["duplicates"] == 0);
-  CHECK(c["out_of_order"] == 0);
-  CHECK(c["errors"] == 0);
-  CHECK(c["disconnects"] == 0);
-  CHECK(c["received"] == c["expected"]);
-  CHECK(c["acked"] == c["sent"]);
-}
-
 const std::vector<std::string> unlimited{"--rate", "0"};
 
 }  // namespace
@@ -49,7 +34,7 @@ const std::vector<std::string> unlimited{"--rate", "0"};
 TEST_CASE("bench fanout, closed loop: every message reaches every other member once") {
   ServerProcess server(unlimited);
   const auto run = bench(server, {"fanout", "--subscribers", "40", "--publishers", "3", "--window", "4"});
-  check_clean(run);
+  check_bench_clean(run);
   const json& c = run.result["correctness"];
   CHECK(c["sent"].get<long>() > 0);
   // 3 publishers are members too and get each other's messages: 42 recipients each.
@@ -63,7 +48,7 @@ TEST_CASE("bench fanout, closed loop: every message reaches every other member o
 TEST_CASE("bench fanout, open loop at a fixed rate") {
   ServerProcess server(unlimited);
   const auto run = bench(server, {"fanout", "--subscribers", "20", "--rate", "2000", "--payload", "1024"});
-  check_clean(run);
+  check_bench_clean(run);
   // 0.5 s at 2000/s, give or take the loop's granularity at the edges.
   const long sent = run.result["correctness"]["sent"];
   CHECK(sent >= 900);
@@ -74,7 +59,7 @@ TEST_CASE("bench fanout, open loop at a fixed rate") {
 TEST_CASE("bench rooms: every member talks in its own channel") {
   ServerProcess server(unlimited);
   const auto run = bench(server, {"rooms", "--rooms", "8", "--members", "5", "--window", "2"});
-  check_clean(run);
+  check_bench_clean(run);
   CHECK(run.result["connections"] == 40);
   const json& c = run.result["correctness"];
   CHECK(c["expected"] == c["acked"].get<long>() * 4);
@@ -83,7 +68,7 @@ TEST_CASE("bench rooms: every member talks in its own channel") {
 TEST_CASE("bench pairs: direct messages, one recipient each") {
   ServerProcess server(unlimited);
   const auto run = bench(server, {"pairs", "--pairs", "25"});
-  check_clean(run);
+  check_bench_clean(run);
   const json& c = run.result["correctness"];
   CHECK(c["expected"] == c["acked"]);
   CHECK(c["received"].get<long>() > 0);
@@ -92,7 +77,7 @@ TEST_CASE("bench pairs: direct messages, one recipient each") {
 TEST_CASE("bench idle: memory per connection and ping latency among idle connections") {
   ServerProcess server;
   const auto run = bench(server, {"idle", "--conns", "300"});
-  check_clean(run);
+  check_bench_clean(run);
   CHECK(run.result["latency_us"]["count"] == 200);
   CHECK(run.result["server"].contains("rss_per_conn_bytes"));
 }
@@ -100,10 +85,10 @@ TEST_CASE("bench idle: memory per connection and ping latency among idle connect
 TEST_CASE("bench connect: cycles complete and none fails") {
   ServerProcess server;
   auto run = bench(server, {"connect", "--conns", "8"});
-  check_clean(run);
+  check_bench_clean(run);
   CHECK(run.result["cycles"].get<long>() > 0);
   run = bench(server, {"connect", "--conns", "4", "--connect-join"});
-  check_clean(run);
+  check_bench_clean(run);
   CHECK(run.result["cycles"].get<long>() > 0);
 }
 
@@ -111,7 +96,7 @@ TEST_CASE("bench ramp: every step up to --ramp-max is sustained at a modest rate
   ServerProcess server(unlimited);
   const auto run = bench(server, {"ramp", "--subscribers", "10", "--ramp-start", "200", "--ramp-factor", "2",
                                   "--step", "0.2", "--ramp-max", "800", "--p99-bound", "500"});
-  check_clean(run);
+  check_bench_clean(run);
   const json& steps = run.result["steps"];
   REQUIRE(steps.size() == 3);
   CHECK(steps[0]["offered"] == 200);
@@ -123,7 +108,7 @@ TEST_CASE("bench ramp: every step up to --ramp-max is sustained at a modest rate
 TEST_CASE("bench over a unix socket") {
   const std::string path = "/tmp/parley-bench-test-" + std::to_string(getpid()) + ".sock";
   ServerProcess server({"--listen", "unix:" + path, "--rate", "0"});
-  check_clean(bench(server, {"fanout", "--subscribers", "10"}));
+  check_bench_clean(bench(server, {"fanout", "--subscribers", "10"}));
 }
 
 TEST_CASE("bench says so loudly and exits 1 when the server refuses messages") {

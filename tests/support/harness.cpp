@@ -444,4 +444,19 @@ BenchRun run_bench(const std::vector<std::string>& args, int timeout_ms) {
   return run;
 }
 
+void check_bench_clean(const BenchRun& run) {
+  INFO(run.output);
+  REQUIRE(run.result.is_object());
+  const json& c = run.result["correctness"];
+  CHECK(run.status == 0);
+  CHECK(run.result["ok"] == true);
+  CHECK(c["lost"] == 0);
+  CHECK(c["duplicates"] == 0);
+  CHECK(c["out_of_order"] == 0);
+  CHECK(c["errors"] == 0);
+  CHECK(c["disconnects"] == 0);
+  CHECK(c["received"] == c["expected"]);
+  CHECK(c["acked"] == c["sent"]);
+}
+
 }  // namespace parley::test

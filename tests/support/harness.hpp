@@ -144,6 +144,10 @@ struct BenchRun {
 };
 BenchRun run_bench(const std::vector<std::string>& args, int timeout_ms = 120000);
 
+// The run's own accounting came out clean: every acked message reached every
+// recipient exactly once, in order, with no errors or disconnects.
+void check_bench_clean(const BenchRun& run);
+
 // Connects a raw socket with no test assertions (for load/churn helpers).
 int connect_socket(const std::string& address);
 

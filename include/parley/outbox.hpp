@@ -50,7 +50,8 @@ class Outbox {
   // doubles when full, and a ring grown past `kept_capacity` by a backlog is
   // freed once the backlog is written.
   static constexpr std::size_t kept_capacity = 64;
-  Entry& at(std::size_t i) const { return ring_[(head_ + i) & (capacity_ - 1)]; }
+  Entry& at(std::size_t i) { return ring_[(head_ + i) & (capacity_ - 1)]; }
+  const Entry& at(std::size_t i) const { return ring_[(head_ + i) & (capacity_ - 1)]; }
   void grow();
   void pop_front();
 

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdlib>
+#include <string>
 
 #include "support/harness.hpp"
 
@@ -24,4 +25,33 @@ TEST_CASE("bench-compare --quick: every scenario runs clean against parleyd, red
   for (const char* scenario : {"fanout-64", "fanout-1k", "fanout-200", "rooms-5k", "pairs-10k", "idle-10k", "connect"})
     CHECK(out.find(scenario) != std::string::npos);
   CHECK(out.find("FAILED") == std::string::npos);
+}
+
+TEST_CASE("bench-compare over rounds: who goes first rotates, and each ratio gets a confidence interval") {
+  const std::string script = std::string(std::getenv("SOURCE_ROOT")) + "/tools/bench-compare";
+  ChildProcess run({"python3", script, "--quick", "--repeat", "3", "--scenarios", "rooms-5k", "--servers",
+                    "parley,redis", "--no-install", "--parleyd", program("PARLEYD"), "--bench", program("PARLEY_BENCH")},
+                   "");
+  const int status = run.wait(120'000);
+  INFO(run.output());
+  REQUIRE(status == 0);
+  const std::string& out = run.output();
+  const auto first_of_round = [&](int round) {
+    const std::string tail = " (round " + std::to_string(round) + " of 3)";
+    const auto parley = out.find("== rooms-5k: parley" + tail);
+    const auto redis = out.find("== rooms-5k: redis" + tail);
+    REQUIRE(parley != std::string::npos);
+    REQUIRE(redis != std::string::npos);
+    return parley < redis ? "parley" : "redis";
+  };
+  CHECK(std::string(first_of_round(1)) == "parley");
+  CHECK(std::string(first_of_round(2)) == "redis");
+  CHECK(std::string(first_of_round(3)) == "parley");
+  CHECK(out.find("95% confidence interval") != std::string::npos);
+  for (const char* metric : {"deliveries/s", "server CPU per 1000 deliveries", "latency p50", "latency p99"}) {
+    const auto line = out.find(std::string("rooms-5k  ") + metric + " ", out.find("95% confidence interval"));
+    CHECK_MESSAGE(line != std::string::npos, metric);
+  }
+  CHECK(out.find("95% CI ") != std::string::npos);
+  CHECK(out.find("3 rounds") != std::string::npos);
 }

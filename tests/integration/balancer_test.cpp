@@ -94,7 +94,6 @@ class Balancer {
   std::optional<ChildProcess> process_;
 };
 
-
 BenchRun through(const Balancer& balancer, std::vector<std::string> args) {
   for (const std::string& extra : std::vector<std::string>{"--server", balancer.address(), "--json", "--warmup", "0.1",
                                                            "--duration", "0.5", "--drain-timeout", "5",

@@ -1,7 +1,5 @@
 #include "parley/listener.hpp"
 
-#include "parley/address.hpp"
-
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -12,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "parley/address.hpp"
 #include "parley/log.hpp"
 #include "parley/server.hpp"
 

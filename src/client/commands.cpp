@@ -1,4 +1,4 @@
-#include "parley/client.hpp"
+#include "parley/client/client.hpp"
 
 namespace parley::client {
 namespace {

@@ -20,9 +20,9 @@
 #include <string>
 #include <vector>
 
-#include "parley/address.hpp"
-#include "parley/client.hpp"
-#include "parley/names.hpp"
+#include "parley/socket/address.hpp"
+#include "parley/client/client.hpp"
+#include "parley/chat/names.hpp"
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "parley/connection_table.hpp"
+#include "parley/net/connection_table.hpp"
 
 #include <utility>
 

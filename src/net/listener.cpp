@@ -1,4 +1,4 @@
-#include "parley/listener.hpp"
+#include "parley/net/listener.hpp"
 
 #include <netdb.h>
 #include <netinet/in.h>
@@ -10,9 +10,9 @@
 #include <cerrno>
 #include <cstring>
 
-#include "parley/address.hpp"
-#include "parley/log.hpp"
-#include "parley/server.hpp"
+#include "parley/socket/address.hpp"
+#include "parley/log/log.hpp"
+#include "parley/net/server.hpp"
 
 namespace parley {
 namespace {

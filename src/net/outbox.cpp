@@ -1,4 +1,4 @@
-#include "parley/outbox.hpp"
+#include "parley/net/outbox.hpp"
 
 #include <utility>
 

@@ -1,11 +1,11 @@
-#include "parley/server.hpp"
+#include "parley/net/server.hpp"
 
 #include <chrono>
 #include <cstdio>
 #include <random>
 
-#include "parley/encode.hpp"
-#include "parley/log.hpp"
+#include "parley/protocol/encode.hpp"
+#include "parley/log/log.hpp"
 #include "parley_version.h"
 
 namespace parley {

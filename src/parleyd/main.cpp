@@ -6,9 +6,9 @@
 
 #include <uv.h>
 
-#include "parley/cli.hpp"
-#include "parley/log.hpp"
-#include "parley/server.hpp"
+#include "parley/parleyd/cli.hpp"
+#include "parley/log/log.hpp"
+#include "parley/net/server.hpp"
 
 int main(int argc, char** argv) {
   const std::vector<std::string> args(argv + 1, argv + argc);

@@ -14,9 +14,9 @@
 #include <set>
 #include <string>
 
-#include "parley/core.hpp"
-#include "parley/encode.hpp"
-#include "parley/request.hpp"
+#include "parley/chat/core.hpp"
+#include "parley/protocol/encode.hpp"
+#include "parley/protocol/request.hpp"
 
 using namespace parley;
 

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "parley/framer.hpp"
+#include "parley/protocol/framer.hpp"
 
 using parley::LineFramer;
 

@@ -9,9 +9,9 @@
 #include <string>
 #include <string_view>
 
-#include "parley/encode.hpp"
-#include "parley/request.hpp"
-#include "parley/request_fields.hpp"
+#include "parley/protocol/encode.hpp"
+#include "parley/protocol/request.hpp"
+#include "parley/protocol/request_fields.hpp"
 
 using namespace parley;
 

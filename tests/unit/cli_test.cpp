@@ -2,7 +2,7 @@
 
 #include <netinet/in.h>
 
-#include "parley/cli.hpp"
+#include "parley/parleyd/cli.hpp"
 
 using namespace parley;
 

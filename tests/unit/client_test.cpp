@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include "parley/client.hpp"
+#include "parley/client/client.hpp"
 
 using namespace parley::client;
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <string>
 
-#include "parley/core.hpp"
+#include "parley/chat/core.hpp"
 
 using namespace parley;
 

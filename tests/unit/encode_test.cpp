@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include "parley/encode.hpp"
+#include "parley/protocol/encode.hpp"
 
 #include <functional>
 #include <random>

@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "parley/framer.hpp"
+#include "parley/protocol/framer.hpp"
 
 using namespace parley;
 using Status = LineFramer::Status;

@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "parley/message_log.hpp"
+#include "parley/chat/message_log.hpp"
 
 using namespace parley;
 

@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include "parley/names.hpp"
+#include "parley/chat/names.hpp"
 
 using namespace parley;
 

@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "parley/outbox.hpp"
+#include "parley/net/outbox.hpp"
 
 using namespace parley;
 using Kind = Outbox::Kind;

@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include "parley/proxy_header.hpp"
+#include "parley/protocol/proxy_header.hpp"
 
 using namespace parley;
 using Status = ProxyHeader::Status;

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "parley/request_fields.hpp"
+#include "parley/protocol/request_fields.hpp"
 
 using namespace parley;
 

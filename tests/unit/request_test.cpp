@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include "parley/request.hpp"
+#include "parley/protocol/request.hpp"
 
 using namespace parley;
 

@@ -10,10 +10,10 @@
 #include <string>
 #include <utility>
 
-#include "parley/core.hpp"
-#include "parley/encode.hpp"
-#include "parley/event_batch.hpp"
-#include "parley/request.hpp"
+#include "parley/chat/core.hpp"
+#include "parley/protocol/encode.hpp"
+#include "parley/hub/event_batch.hpp"
+#include "parley/protocol/request.hpp"
 
 using namespace parley;
 using Clock = std::chrono::steady_clock;

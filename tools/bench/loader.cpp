@@ -17,7 +17,7 @@
 #include <stdexcept>
 
 #include "options.hpp"
-#include "parley/address.hpp"
+#include "parley/socket/address.hpp"
 #include "proc_stats.hpp"
 
 namespace parley::bench {

@@ -1,0 +1,171 @@
+// The chat core: users, nicks, channels, topics, seq numbers and history.
+//
+// Plain C++ with no sockets and no clock of its own: a request from
+// connection X goes in with the time; a reply for X and the deliveries
+// (recipients + event) come out. The network shell encodes each event once
+// and queues the same bytes for every recipient.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "parley/chat/limits.hpp"
+#include "parley/chat/message_log.hpp"
+#include "parley/protocol/request.hpp"
+
+namespace parley {
+
+using ConnId = std::uint64_t;
+using Json = nlohmann::ordered_json;
+
+using ConnList = std::shared_ptr<const std::vector<ConnId>>;
+
+// Who gets an event: `list` without `except`. A channel's member list is
+// built once and shared by every event to that channel until its membership
+// changes, so a `say` to 2000 members copies no list; `except` is the sender.
+struct Recipients {
+  ConnList list;
+  ConnId except = 0;  // 0 skips nobody: connection ids start at 1
+
+  std::vector<ConnId> ids() const;  // the recipients, in list order
+  bool empty() const { return !list || list->empty() || (list->size() == 1 && list->front() == except); }
+  // The same people for sure (same list object, or equal short lists).
+  bool same_as(const Recipients& other) const;
+};
+
+// A `message` event, and the `ok` answering the `say` or `msg` that made it:
+// nearly every request makes one of each, so they travel as fields rather
+// than JSON documents and the shell writes them straight to bytes
+// (encode.hpp), with no tree to build, walk and free per message.
+struct ChatMessage {
+  std::string channel;    // `say`; empty for `msg`
+  std::string from;
+  std::string to;         // `msg`; empty for `say`
+  std::string text;
+  std::uint64_t seq = 0;  // `say` only
+  std::int64_t ts = 0;
+};
+
+struct ChatAck {
+  RequestId id;
+  std::string channel;    // `say`; empty for `msg`
+  std::string to;         // `msg`; empty for `say`
+  std::uint64_t seq = 0;  // `say` only
+  std::int64_t ts = 0;
+};
+
+// The JSON documents the two stand for (field order included), for tests
+// and for anything that needs a tree.
+Json to_json(const ChatMessage& message);
+Json to_json(const ChatAck& ack);
+
+struct Delivery {
+  Recipients to;
+  Json event;                          // null when `message` holds the event
+  std::optional<ChatMessage> message;
+
+  Json event_json() const { return message ? to_json(*message) : event; }
+};
+
+struct Outcome {
+  Json reply;                        // null when there is nothing to reply, or `ack` holds it
+  std::optional<ChatAck> ack;        // the reply to a `say` or `msg` that went through
+  std::vector<Delivery> deliveries;  // in the order they must be queued
+  bool close = false;                // `quit`: flush the reply, then close
+  std::optional<Error> fatal;        // after the reply: this `error` event, then close
+
+  Json reply_json() const { return ack ? to_json(*ack) : reply; }
+};
+
+struct ServerInfo {
+  std::string name = "parley";
+  std::string version;
+  // Makes channel epochs differ between server lives (start time, randomness).
+  std::string epoch_prefix = "e";
+  // When set, `hello` must carry this `token` (else `auth_failed`).
+  std::optional<std::string> auth_token;
+};
+
+class Core {
+ public:
+  Core(Limits limits, ServerInfo info);
+  Core(const Core&) = delete;
+  Core& operator=(const Core&) = delete;
+
+  // A session exists from accept to close; it is registered by `hello`.
+  // Every request, valid or not, takes a token of the session's rate limit
+  // (Limits::rate); without one it is answered `rate_limited` and not run.
+  void connect(ConnId conn);
+  // The request is taken by value: a message's text moves into its event.
+  Outcome handle(ConnId conn, Request request, std::int64_t now_ms);
+  // The connection is gone: `quit` {nick, reason} to everyone sharing a channel.
+  Outcome disconnect(ConnId conn, std::string_view reason);
+
+  // Read-only views for tests, invariant checks and the shell's logs.
+  std::size_t session_count() const { return sessions_.size(); }
+  // The first broken invariant of the chat state, or "" when all hold: the
+  // nick table and the sessions agree; every member of a channel lists the
+  // channel and every channel a user lists has the user as a member; no
+  // channel is empty; histories are within their bound; each channel's
+  // cached member list matches its members. For tests and fuzzing: O(state).
+  std::string check_invariants() const;
+  std::size_t user_count() const { return nicks_.size(); }
+  std::size_t channel_count() const { return channels_.size(); }
+  std::optional<std::string> nick_of(ConnId conn) const;
+  const Limits& limits() const { return limits_; }
+
+ private:
+  struct Channel;
+
+  struct User {
+    ConnId conn = 0;
+    std::string nick;  // as typed; empty until `hello`
+    std::string key;   // fold(nick)
+    std::vector<Channel*> channels;
+    std::uint64_t mark = 0;  // dedup stamp for "everyone sharing a channel"
+    std::optional<TokenBucket> bucket;  // made on the first request
+    ConnList alone;  // just this connection: the recipients of a `msg` to it
+    std::uint64_t refused_in_a_row = 0;  // requests refused for rate since the last accepted one
+  };
+
+  struct Channel {
+    Channel(std::string key_, std::string name_, std::string epoch_, std::size_t history)
+        : key(std::move(key_)), name(std::move(name_)), epoch(std::move(epoch_)), log(history) {}
+    std::string key;   // fold(name): its key in channels_
+    std::string name;  // as first created
+    std::optional<std::string> topic;
+    std::map<std::string, User*> members;  // by folded nick: already sorted
+    ConnList everyone;  // members' connections; null after a change, rebuilt when needed
+    std::uint64_t seq = 0;
+    std::string epoch;
+    MessageLog log;
+  };
+
+  class Handler;
+
+  Channel* find_channel(std::string_view name);
+  bool is_member(const Channel& channel, const User& user) const;
+  void leave(User& user, Channel& channel);
+  Recipients neighbours(const User& user);
+  Recipients others_in(Channel& channel, const User& except) const;
+  Json member_list(const Channel& channel) const;
+  std::string next_epoch();
+
+  Limits limits_;
+  ServerInfo info_;
+  std::unordered_map<ConnId, User> sessions_;
+  std::unordered_map<std::string, User*> nicks_;  // folded nick -> registered user
+  std::map<std::string, Channel> channels_;       // folded name -> channel, sorted
+  std::uint64_t mark_counter_ = 0;
+  std::uint64_t epoch_counter_ = 0;
+};
+
+}  // namespace parley

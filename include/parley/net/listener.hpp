@@ -1,0 +1,59 @@
+// A listening socket: TCP (IPv4 or IPv6) or a Unix socket path.
+//
+// It accepts by itself (a uv_poll_t on the listening descriptor, accept4 in
+// the callback) rather than through uv_listen, so that running out of
+// descriptors can pause accepting: on EMFILE/ENFILE it stops polling for
+// `accept_pause_ms` and tries again, while new clients wait in the kernel's
+// backlog instead of being dropped or making the loop spin.
+#pragma once
+
+#include <uv.h>
+
+#include <string>
+
+#include "parley/socket/address.hpp"
+#include "parley/transport/line/connection.hpp"
+
+namespace parley {
+
+class Server;
+
+class Listener {
+ public:
+  explicit Listener(Server& server) : server_(server) {}
+  Listener(const Listener&) = delete;
+  Listener& operator=(const Listener&) = delete;
+  ~Listener();
+
+  // Binds and listens. On failure returns false with `error` set.
+  bool open(const Address& address, std::string& error);
+
+  // The address actually bound (port 0 resolved), as a user would write it.
+  std::string bound_address() const;
+
+  // Stops accepting; removes the Unix socket file. The object must outlive the
+  // close callback, so it is freed only when the loop has finished.
+  void close();
+
+ private:
+  static constexpr unsigned accept_pause_ms = 100;
+  static void on_readable(uv_poll_t* handle, int status, int events);
+  static void on_resume(uv_timer_t* timer);
+  void accept_pending();
+  void pause_accepting(int error);
+  bool open_tcp(const Address& address, std::string& error);
+  bool open_unix(const Address& address, std::string& error);
+  bool start_polling(std::string& error);
+
+  Server& server_;
+  Connection::Transport transport_ = Connection::Transport::tcp;
+  int fd_ = -1;
+  uv_poll_t poll_;
+  uv_timer_t resume_timer_;
+  std::string unix_path_;
+  bool polling_ = false;
+  bool closed_ = false;
+  std::uint64_t last_error_log_ms_ = 0;
+};
+
+}  // namespace parley

@@ -1,0 +1,67 @@
+// A connection's unsent output: a queue of shared, immutable lines plus the
+// offset of the first unsent byte in the front one.
+//
+// The queue holds references, never copies: an event for N recipients sits in
+// N outboxes as one buffer. Lines handed to an in-flight uv_write stay at the
+// front until its callback consumes them, which keeps their bytes alive.
+#pragma once
+
+#include <uv.h>
+
+#include <cstddef>
+#include <memory>
+
+#include "parley/protocol/encode.hpp"
+
+namespace parley {
+
+class Outbox {
+ public:
+  // Replies answer the client's own requests and are bounded by pausing its
+  // input; events are pushed by others and count toward `max_pending`.
+  enum class Kind : unsigned char { reply, event };
+
+  void push(Bytes line, Kind kind);
+
+  // Points up to `max` buffers at the unsent bytes, skipping the first
+  // `skip` bytes (those already handed to an in-flight write). Returns the
+  // number of buffers filled.
+  std::size_t gather(uv_buf_t* bufs, std::size_t max, std::size_t skip = 0) const;
+
+  // `n` bytes were written: drop what is done, keep the offset into the rest.
+  void consume(std::size_t n);
+
+  // Keeps only the front line if it is partly written; drops the rest.
+  void drop_unstarted();
+
+  std::size_t bytes() const { return bytes_; }
+  std::size_t event_bytes() const { return event_bytes_; }
+  bool empty() const { return bytes_ == 0; }
+  std::size_t lines() const { return count_; }
+
+ private:
+  struct Entry {
+    Bytes line;
+    Kind kind;
+  };
+  // A ring of entries, not a std::deque: an idle connection owns no queue
+  // memory at all (a deque allocates a map and a 512-byte node up front),
+  // and a busy one reuses the same few slots turn after turn. The capacity
+  // doubles when full, and a ring grown past `kept_capacity` by a backlog is
+  // freed once the backlog is written.
+  static constexpr std::size_t kept_capacity = 64;
+  Entry& at(std::size_t i) { return ring_[(head_ + i) & (capacity_ - 1)]; }
+  const Entry& at(std::size_t i) const { return ring_[(head_ + i) & (capacity_ - 1)]; }
+  void grow();
+  void pop_front();
+
+  std::unique_ptr<Entry[]> ring_;
+  std::size_t capacity_ = 0;     // a power of two, or 0
+  std::size_t head_ = 0;         // index of the front entry
+  std::size_t count_ = 0;        // entries queued
+  std::size_t offset_ = 0;       // bytes of the front entry already written
+  std::size_t bytes_ = 0;        // unwritten bytes in all entries
+  std::size_t event_bytes_ = 0;  // the part of bytes_ that is events
+};
+
+}  // namespace parley

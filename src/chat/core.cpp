@@ -1,0 +1,495 @@
+#include "parley/chat/core.hpp"
+
+#include <algorithm>
+
+#include "parley/chat/names.hpp"
+#include "parley_version.h"
+
+namespace parley {
+namespace {
+
+void put_id(Json& reply, const RequestId& id) {
+  switch (id.kind) {
+    case RequestId::Kind::none: break;
+    case RequestId::Kind::string: reply["id"] = id.text; break;
+    case RequestId::Kind::integer: reply["id"] = id.integer; break;
+    case RequestId::Kind::unsigned_integer: reply["id"] = id.unsigned_integer; break;
+  }
+}
+
+// Replies and events have a handful of fields: room for them up front saves
+// the object's vector from growing field by field.
+constexpr std::size_t usual_fields = 6;
+
+Json object_with_room() {
+  Json object = Json::object();
+  object.get_ref<Json::object_t&>().reserve(usual_fields);
+  return object;
+}
+
+Json ok_reply(const RequestId& id) {
+  Json reply = object_with_room();
+  reply["ok"] = true;
+  put_id(reply, id);
+  return reply;
+}
+
+Json error_reply(const RequestId& id, ErrorCode code, std::string message) {
+  Json reply = Json::object();
+  reply["ok"] = false;
+  put_id(reply, id);
+  reply["error"] = {{"code", to_string(code)}, {"message", std::move(message)}};
+  return reply;
+}
+
+Json rate_limited_reply(const RequestId& id, std::uint64_t retry_ms) {
+  Json reply = error_reply(id, ErrorCode::rate_limited, "too many requests; slow down");
+  reply["error"]["retry_ms"] = retry_ms;
+  return reply;
+}
+
+Json event(std::string_view name) {
+  Json e = object_with_room();
+  e["event"] = name;
+  return e;
+}
+
+Json nullable(const std::optional<std::string>& value) {
+  return value ? Json(*value) : Json(nullptr);
+}
+
+bool allowed_before_hello(CommandKind kind) {
+  return kind == CommandKind::hello || kind == CommandKind::ping || kind == CommandKind::quit;
+}
+
+}  // namespace
+
+// Runs one command for one user; one method per command.
+class Core::Handler {
+ public:
+  Handler(Core& core, User& user, const RequestId& id, std::int64_t now, Outcome& out)
+      : core_(core), user_(user), id_(id), now_(now), out_(out) {}
+
+  void operator()(const Hello& c) {
+    if (!user_.nick.empty()) return fail(ErrorCode::already_registered, "already registered");
+    if (core_.info_.auth_token && c.token != core_.info_.auth_token)
+      return fail(ErrorCode::auth_failed, "missing or wrong token");
+    std::string key = fold(c.nick);
+    if (core_.nicks_.count(key)) return fail(ErrorCode::nick_in_use, "nick is in use");
+    user_.nick = c.nick;
+    user_.key = std::move(key);
+    core_.nicks_.emplace(user_.key, &user_);
+    Json reply = ok();
+    reply["nick"] = user_.nick;
+    reply["server"] = {{"name", core_.info_.name},
+                       {"version", core_.info_.version},
+                       {"protocol", 1}};
+    reply["limits"] = {{"max_line", core_.limits_.max_line},
+                       {"max_text", core_.limits_.max_text},
+                       {"max_channels", core_.limits_.max_channels}};
+    out_.reply = std::move(reply);
+  }
+
+  void operator()(const NickCmd& c) {
+    std::string key = fold(c.nick);
+    if (key != user_.key && core_.nicks_.count(key))
+      return fail(ErrorCode::nick_in_use, "nick is in use");
+    if (c.nick != user_.nick) rename(c.nick, std::move(key));
+    Json reply = ok();
+    reply["nick"] = user_.nick;
+    out_.reply = std::move(reply);
+  }
+
+  void operator()(const Join& c) {
+    Channel* channel = core_.find_channel(c.channel);
+    if (!channel || !core_.is_member(*channel, user_)) {
+      if (user_.channels.size() >= core_.limits_.max_channels)
+        return fail(ErrorCode::too_many_channels,
+                    "already in " + std::to_string(core_.limits_.max_channels) + " channels");
+      if (!channel) channel = &create_channel(c.channel);
+      Json e = event("join");
+      e["channel"] = channel->name;
+      e["nick"] = user_.nick;
+      deliver(core_.others_in(*channel, user_), std::move(e));
+      channel->members.emplace(user_.key, &user_);
+      channel->everyone.reset();
+      user_.channels.push_back(channel);
+    }
+    Json reply = ok();
+    reply["channel"] = channel->name;
+    reply["topic"] = nullable(channel->topic);
+    reply["members"] = core_.member_list(*channel);
+    reply["seq"] = channel->seq;
+    reply["epoch"] = channel->epoch;
+    out_.reply = std::move(reply);
+  }
+
+  void operator()(const Part& c) {
+    Channel* channel = member_channel(c.channel);
+    if (!channel) return;
+    Json reply = ok();
+    reply["channel"] = channel->name;
+    Json e = event("part");
+    e["channel"] = channel->name;
+    e["nick"] = user_.nick;
+    if (c.reason) e["reason"] = *c.reason;
+    Recipients remaining = core_.others_in(*channel, user_);
+    core_.leave(user_, *channel);  // may destroy the channel
+    deliver(std::move(remaining), std::move(e));
+    out_.reply = std::move(reply);
+  }
+
+  void operator()(Say& c) {
+    Channel* channel = member_channel(c.channel);
+    if (!channel) return;
+    const std::uint64_t seq = ++channel->seq;
+    channel->log.append(seq, now_, user_.nick, c.text);
+    deliver(core_.others_in(*channel, user_),
+            ChatMessage{channel->name, user_.nick, {}, std::move(c.text), seq, now_});
+    out_.ack = ChatAck{id_, channel->name, {}, seq, now_};
+  }
+
+  void operator()(Msg& c) {
+    auto it = core_.nicks_.find(fold(c.to));
+    if (it == core_.nicks_.end()) return fail(ErrorCode::no_such_nick, "no user with that nick");
+    User& target = *it->second;
+    // Skipping the sender (who is not the target, unless writing to itself)
+    // lets consecutive messages from one user to another share a batch.
+    const ConnId skip = target.conn == user_.conn ? 0 : user_.conn;
+    deliver({target.alone, skip}, ChatMessage{{}, user_.nick, target.nick, std::move(c.text), 0, now_});
+    out_.ack = ChatAck{id_, {}, target.nick, 0, now_};
+  }
+
+  void operator()(const TopicCmd& c) {
+    Channel* channel = nullptr;
+    if (c.topic) {
+      channel = member_channel(c.channel);
+      if (!channel) return;
+      channel->topic = c.topic->empty() ? std::nullopt : c.topic;
+      Json e = event("topic");
+      e["channel"] = channel->name;
+      e["nick"] = user_.nick;
+      e["topic"] = nullable(channel->topic);
+      deliver(core_.others_in(*channel, user_), std::move(e));
+    } else {
+      channel = existing_channel(c.channel);
+      if (!channel) return;
+    }
+    Json reply = ok();
+    reply["channel"] = channel->name;
+    reply["topic"] = nullable(channel->topic);
+    out_.reply = std::move(reply);
+  }
+
+  void operator()(const List&) {
+    Json channels = Json::array();
+    for (const auto& [key, channel] : core_.channels_)
+      channels.push_back({{"channel", channel.name},
+                          {"members", channel.members.size()},
+                          {"topic", nullable(channel.topic)}});
+    Json reply = ok();
+    reply["channels"] = std::move(channels);
+    out_.reply = std::move(reply);
+  }
+
+  void operator()(const Members& c) {
+    Channel* channel = existing_channel(c.channel);
+    if (!channel) return;
+    Json reply = ok();
+    reply["channel"] = channel->name;
+    reply["members"] = core_.member_list(*channel);
+    out_.reply = std::move(reply);
+  }
+
+  void operator()(const History& c) {
+    Channel* channel = member_channel(c.channel);
+    if (!channel) return;
+    const MessageLog::Page page = channel->log.query(c.before, c.after, c.limit, channel->seq);
+    Json messages = Json::array();
+    for (const LoggedMessage* m : page.messages)
+      messages.push_back({{"seq", m->seq}, {"ts", m->ts}, {"from", m->from}, {"text", m->text}});
+    Json reply = ok();
+    reply["channel"] = channel->name;
+    reply["epoch"] = channel->epoch;
+    reply["messages"] = std::move(messages);
+    reply["truncated"] = page.truncated;
+    out_.reply = std::move(reply);
+  }
+
+  void operator()(const Ping&) { out_.reply = ok(); }
+
+  void operator()(const Quit& c) {
+    out_.reply = ok();
+    out_.close = true;
+    quit_reason_ = c.reason.value_or("quit");
+  }
+
+  std::optional<std::string> quit_reason_;
+
+ private:
+  Json ok() const { return ok_reply(id_); }
+
+  void fail(ErrorCode code, std::string message) {
+    out_.reply = error_reply(id_, code, std::move(message));
+  }
+
+  void deliver(Recipients to, Json e) {
+    if (!to.empty()) out_.deliveries.push_back({std::move(to), std::move(e), std::nullopt});
+  }
+
+  void deliver(Recipients to, ChatMessage message) {
+    if (!to.empty()) out_.deliveries.push_back({std::move(to), nullptr, std::move(message)});
+  }
+
+  Channel* existing_channel(const std::string& name) {
+    Channel* channel = core_.find_channel(name);
+    if (!channel) fail(ErrorCode::no_such_channel, "no channel " + name);
+    return channel;
+  }
+
+  // The named channel if the user is in it; otherwise answers the error.
+  // The user's own few channels are looked at first: that is every `say`,
+  // and it spares the walk of the whole channel table and its member map.
+  Channel* member_channel(const std::string& name) {
+    for (Channel* joined : user_.channels)
+      if (names_match(name, joined->key)) return joined;
+    Channel* channel = existing_channel(name);
+    if (channel && !core_.is_member(*channel, user_)) {
+      fail(ErrorCode::not_in_channel, "not in channel " + channel->name);
+      return nullptr;
+    }
+    return channel;
+  }
+
+  Channel& create_channel(const std::string& name) {
+    std::string key = fold(name);
+    auto [it, inserted] = core_.channels_.try_emplace(
+        key, key, name, core_.next_epoch(), core_.limits_.history);
+    return it->second;
+  }
+
+  void rename(const std::string& nick, std::string key) {
+    Json e = event("nick");
+    e["old"] = user_.nick;
+    e["new"] = nick;
+    deliver(core_.neighbours(user_), std::move(e));
+    core_.nicks_.erase(user_.key);
+    for (Channel* channel : user_.channels) {
+      channel->members.erase(user_.key);
+      channel->members.emplace(key, &user_);
+    }
+    user_.nick = nick;
+    user_.key = std::move(key);
+    core_.nicks_.emplace(user_.key, &user_);
+  }
+
+  Core& core_;
+  User& user_;
+  const RequestId& id_;
+  std::int64_t now_;
+  Outcome& out_;
+};
+
+Json to_json(const ChatMessage& m) {
+  Json e = event("message");
+  if (!m.channel.empty()) e["channel"] = m.channel;
+  e["from"] = m.from;
+  if (!m.to.empty()) e["to"] = m.to;
+  e["text"] = m.text;
+  if (!m.channel.empty()) e["seq"] = m.seq;
+  e["ts"] = m.ts;
+  return e;
+}
+
+Json to_json(const ChatAck& a) {
+  Json reply = ok_reply(a.id);
+  if (!a.channel.empty()) reply["channel"] = a.channel;
+  if (!a.to.empty()) reply["to"] = a.to;
+  if (!a.channel.empty()) reply["seq"] = a.seq;
+  reply["ts"] = a.ts;
+  return reply;
+}
+
+Core::Core(Limits limits, ServerInfo info) : limits_(limits), info_(std::move(info)) {
+  if (info_.version.empty()) info_.version = PARLEY_VERSION;
+}
+
+void Core::connect(ConnId conn) {
+  User& user = sessions_.try_emplace(conn).first->second;
+  user.conn = conn;
+  user.alone = std::make_shared<const std::vector<ConnId>>(1, conn);
+}
+
+Outcome Core::handle(ConnId conn, Request request, std::int64_t now_ms) {
+  Outcome out;
+  auto it = sessions_.find(conn);
+  if (it == sessions_.end()) {
+    out.reply = error_reply(request.id, ErrorCode::internal, "unknown connection");
+    return out;
+  }
+  User& user = it->second;
+  if (!user.bucket) user.bucket.emplace(limits_.rate, static_cast<std::uint64_t>(now_ms));
+  if (const std::uint64_t retry = user.bucket->take(limits_.rate, static_cast<std::uint64_t>(now_ms))) {
+    out.reply = rate_limited_reply(request.id, retry);
+    if (limits_.flood_limit && ++user.refused_in_a_row > limits_.flood_limit)
+      out.fatal = Error{ErrorCode::rate_limited, "too many requests refused in a row; retry_ms was ignored"};
+    return out;
+  }
+  user.refused_in_a_row = 0;
+  if (user.nick.empty() && request.kind != CommandKind::unknown &&
+      !allowed_before_hello(request.kind)) {
+    out.reply = error_reply(request.id, ErrorCode::not_registered, "send hello first");
+    return out;
+  }
+  if (const Error* error = std::get_if<Error>(&request.body)) {
+    out.reply = error_reply(request.id, error->code, error->message);
+    return out;
+  }
+  Handler handler(*this, user, request.id, now_ms, out);
+  std::visit(handler, std::get<Command>(request.body));
+  if (handler.quit_reason_) {
+    Outcome gone = disconnect(conn, *handler.quit_reason_);
+    for (Delivery& d : gone.deliveries) out.deliveries.push_back(std::move(d));
+  }
+  return out;
+}
+
+Outcome Core::disconnect(ConnId conn, std::string_view reason) {
+  Outcome out;
+  auto it = sessions_.find(conn);
+  if (it == sessions_.end()) return out;
+  User& user = it->second;
+  if (!user.nick.empty()) {
+    Recipients to = neighbours(user);
+    if (!to.empty()) {
+      Json e = event("quit");
+      e["nick"] = user.nick;
+      e["reason"] = reason;
+      out.deliveries.push_back({std::move(to), std::move(e), std::nullopt});
+    }
+    while (!user.channels.empty()) leave(user, *user.channels.back());
+    nicks_.erase(user.key);
+  }
+  sessions_.erase(it);
+  return out;
+}
+
+std::string Core::check_invariants() const {
+  std::size_t named = 0, memberships = 0;
+  for (const auto& [conn, user] : sessions_) {
+    if (user.conn != conn) return "session " + std::to_string(conn) + " has the wrong connection id";
+    if (user.nick.empty()) {
+      if (!user.channels.empty()) return "an unregistered session is in a channel";
+      continue;
+    }
+    ++named;
+    if (user.key != fold(user.nick)) return "nick " + user.nick + " has a stale key";
+    auto it = nicks_.find(user.key);
+    if (it == nicks_.end() || it->second != &user) return "nick " + user.nick + " is not in the nick table";
+    for (const Channel* channel : user.channels) {
+      ++memberships;
+      if (std::count(user.channels.begin(), user.channels.end(), channel) != 1)
+        return user.nick + " lists " + channel->name + " twice";
+      auto m = channel->members.find(user.key);
+      if (m == channel->members.end() || m->second != &user)
+        return user.nick + " lists " + channel->name + ", which does not list them";
+    }
+    if (user.channels.size() > limits_.max_channels) return user.nick + " is in too many channels";
+  }
+  if (nicks_.size() != named) return "the nick table has entries without a session";
+  std::size_t members_total = 0;
+  for (const auto& [key, channel] : channels_) {
+    if (key != fold(channel.name) || key != channel.key)
+      return "channel " + channel.name + " is filed under the wrong key";
+    if (channel.members.empty()) return "channel " + channel.name + " is empty but exists";
+    if (channel.log.size() > limits_.history) return "channel " + channel.name + " keeps too much history";
+    members_total += channel.members.size();
+    for (const auto& [nick_key, member] : channel.members) {
+      auto s = sessions_.find(member->conn);
+      if (s == sessions_.end() || &s->second != member) return "channel " + channel.name + " has a gone member";
+      if (member->key != nick_key) return "channel " + channel.name + " files " + member->nick + " wrongly";
+      if (std::find(member->channels.begin(), member->channels.end(), &channel) == member->channels.end())
+        return member->nick + " is in " + channel.name + " without listing it";
+    }
+    if (channel.everyone) {
+      std::vector<ConnId> cached = *channel.everyone, actual;
+      for (const auto& [nick_key, member] : channel.members) actual.push_back(member->conn);
+      std::sort(cached.begin(), cached.end());
+      std::sort(actual.begin(), actual.end());
+      if (cached != actual) return "channel " + channel.name + " has a stale member list";
+    }
+  }
+  if (members_total != memberships) return "channels and users disagree on memberships";
+  return {};
+}
+
+std::optional<std::string> Core::nick_of(ConnId conn) const {
+  auto it = sessions_.find(conn);
+  if (it == sessions_.end() || it->second.nick.empty()) return std::nullopt;
+  return it->second.nick;
+}
+
+Core::Channel* Core::find_channel(std::string_view name) {
+  auto it = channels_.find(fold(name));
+  return it == channels_.end() ? nullptr : &it->second;
+}
+
+bool Core::is_member(const Channel& channel, const User& user) const {
+  return channel.members.count(user.key) != 0;
+}
+
+void Core::leave(User& user, Channel& channel) {
+  channel.members.erase(user.key);
+  channel.everyone.reset();
+  std::erase(user.channels, &channel);
+  if (channel.members.empty()) channels_.erase(channels_.find(channel.key));
+}
+
+// Everyone sharing at least one channel with `user`, each once, not `user`.
+Recipients Core::neighbours(const User& user) {
+  const std::uint64_t stamp = ++mark_counter_;
+  auto to = std::make_shared<std::vector<ConnId>>();
+  for (const Channel* channel : user.channels)
+    for (const auto& [key, member] : channel->members)
+      if (member != &user && member->mark != stamp) {
+        member->mark = stamp;
+        to->push_back(member->conn);
+      }
+  return {std::move(to)};
+}
+
+Recipients Core::others_in(Channel& channel, const User& except) const {
+  if (!channel.everyone) {
+    auto everyone = std::make_shared<std::vector<ConnId>>();
+    everyone->reserve(channel.members.size());
+    for (const auto& [key, member] : channel.members) everyone->push_back(member->conn);
+    channel.everyone = std::move(everyone);
+  }
+  return {channel.everyone, except.conn};
+}
+
+std::vector<ConnId> Recipients::ids() const {
+  std::vector<ConnId> out;
+  if (!list) return out;
+  for (ConnId id : *list)
+    if (id != except) out.push_back(id);
+  return out;
+}
+
+bool Recipients::same_as(const Recipients& other) const {
+  if (except != other.except || !list || !other.list) return false;
+  if (list == other.list) return true;
+  return list->size() <= 4 && *list == *other.list;  // e.g. `msg` after `msg` to one user
+}
+
+Json Core::member_list(const Channel& channel) const {
+  Json members = Json::array();
+  for (const auto& [key, member] : channel.members) members.push_back(member->nick);
+  return members;
+}
+
+std::string Core::next_epoch() {
+  return info_.epoch_prefix + "-" + std::to_string(++epoch_counter_);
+}
+
+}  // namespace parley

@@ -1,0 +1,20 @@
+#include "parley/hub/event_batch.hpp"
+
+namespace parley {
+
+void EventBatch::add(const Delivery& delivery) {
+  if (!open()) to_ = delivery.to;
+  if (delivery.message)
+    append_line(text_, *delivery.message);
+  else
+    append_line(text_, delivery.event);
+}
+
+std::pair<Recipients, Bytes> EventBatch::take() {
+  std::pair<Recipients, Bytes> out{std::move(to_), std::make_shared<const std::string>(std::move(text_))};
+  to_ = {};
+  text_.clear();
+  return out;
+}
+
+}  // namespace parley

@@ -8,54 +8,8 @@
 namespace parley {
 namespace {
 
-void put_id(Json& reply, const RequestId& id) {
-  switch (id.kind) {
-    case RequestId::Kind::none: break;
-    case RequestId::Kind::string: reply["id"] = id.text; break;
-    case RequestId::Kind::integer: reply["id"] = id.integer; break;
-    case RequestId::Kind::unsigned_integer: reply["id"] = id.unsigned_integer; break;
-  }
-}
-
-// Replies and events have a handful of fields: room for them up front saves
-// the object's vector from growing field by field.
-constexpr std::size_t usual_fields = 6;
-
-Json object_with_room() {
-  Json object = Json::object();
-  object.get_ref<Json::object_t&>().reserve(usual_fields);
-  return object;
-}
-
-Json ok_reply(const RequestId& id) {
-  Json reply = object_with_room();
-  reply["ok"] = true;
-  put_id(reply, id);
-  return reply;
-}
-
-Json error_reply(const RequestId& id, ErrorCode code, std::string message) {
-  Json reply = Json::object();
-  reply["ok"] = false;
-  put_id(reply, id);
-  reply["error"] = {{"code", to_string(code)}, {"message", std::move(message)}};
-  return reply;
-}
-
-Json rate_limited_reply(const RequestId& id, std::uint64_t retry_ms) {
-  Json reply = error_reply(id, ErrorCode::rate_limited, "too many requests; slow down");
-  reply["error"]["retry_ms"] = retry_ms;
-  return reply;
-}
-
-Json event(std::string_view name) {
-  Json e = object_with_room();
-  e["event"] = name;
-  return e;
-}
-
-Json nullable(const std::optional<std::string>& value) {
-  return value ? Json(*value) : Json(nullptr);
+ErrorReply rate_limited_reply(std::uint64_t retry_ms) {
+  return {ErrorCode::rate_limited, "too many requests; slow down", retry_ms};
 }
 
 bool allowed_before_hello(CommandKind kind) {
@@ -67,8 +21,8 @@ bool allowed_before_hello(CommandKind kind) {
 // Runs one command for one user; one method per command.
 class Core::Handler {
  public:
-  Handler(Core& core, User& user, const RequestId& id, std::int64_t now, Outcome& out)
-      : core_(core), user_(user), id_(id), now_(now), out_(out) {}
+  Handler(Core& core, User& user, std::int64_t now, Outcome& out)
+      : core_(core), user_(user), now_(now), out_(out) {}
 
   void operator()(const Hello& c) {
     if (!user_.nick.empty()) return fail(ErrorCode::already_registered, "already registered");
@@ -79,15 +33,8 @@ class Core::Handler {
     user_.nick = c.nick;
     user_.key = std::move(key);
     core_.nicks_.emplace(user_.key, &user_);
-    Json reply = ok();
-    reply["nick"] = user_.nick;
-    reply["server"] = {{"name", core_.info_.name},
-                       {"version", core_.info_.version},
-                       {"protocol", 1}};
-    reply["limits"] = {{"max_line", core_.limits_.max_line},
-                       {"max_text", core_.limits_.max_text},
-                       {"max_channels", core_.limits_.max_channels}};
-    out_.reply = std::move(reply);
+    out_.reply = Welcome{user_.nick, core_.info_.name, core_.info_.version, 1,
+                         core_.limits_.max_line, core_.limits_.max_text, core_.limits_.max_channels};
   }
 
   void operator()(const NickCmd& c) {
@@ -95,9 +42,7 @@ class Core::Handler {
     if (key != user_.key && core_.nicks_.count(key))
       return fail(ErrorCode::nick_in_use, "nick is in use");
     if (c.nick != user_.nick) rename(c.nick, std::move(key));
-    Json reply = ok();
-    reply["nick"] = user_.nick;
-    out_.reply = std::move(reply);
+    out_.reply = NickReply{user_.nick};
   }
 
   void operator()(const Join& c) {
@@ -107,32 +52,20 @@ class Core::Handler {
         return fail(ErrorCode::too_many_channels,
                     "already in " + std::to_string(core_.limits_.max_channels) + " channels");
       if (!channel) channel = &create_channel(c.channel);
-      Json e = event("join");
-      e["channel"] = channel->name;
-      e["nick"] = user_.nick;
-      deliver(core_.others_in(*channel, user_), std::move(e));
+      deliver(core_.others_in(*channel, user_), Joined{channel->name, user_.nick});
       channel->members.emplace(user_.key, &user_);
       channel->everyone.reset();
       user_.channels.push_back(channel);
     }
-    Json reply = ok();
-    reply["channel"] = channel->name;
-    reply["topic"] = nullable(channel->topic);
-    reply["members"] = core_.member_list(*channel);
-    reply["seq"] = channel->seq;
-    reply["epoch"] = channel->epoch;
-    out_.reply = std::move(reply);
+    out_.reply = JoinReply{channel->name, channel->topic, core_.member_list(*channel), channel->seq,
+                           channel->epoch};
   }
 
   void operator()(const Part& c) {
     Channel* channel = member_channel(c.channel);
     if (!channel) return;
-    Json reply = ok();
-    reply["channel"] = channel->name;
-    Json e = event("part");
-    e["channel"] = channel->name;
-    e["nick"] = user_.nick;
-    if (c.reason) e["reason"] = *c.reason;
+    PartReply reply{channel->name};
+    Parted e{channel->name, user_.nick, c.reason};
     Recipients remaining = core_.others_in(*channel, user_);
     core_.leave(user_, *channel);  // may destroy the channel
     deliver(std::move(remaining), std::move(e));
@@ -146,7 +79,7 @@ class Core::Handler {
     channel->log.append(seq, now_, user_.nick, c.text);
     deliver(core_.others_in(*channel, user_),
             ChatMessage{channel->name, user_.nick, {}, std::move(c.text), seq, now_});
-    out_.ack = ChatAck{id_, channel->name, {}, seq, now_};
+    out_.reply = ChatAck{channel->name, {}, seq, now_};
   }
 
   void operator()(Msg& c) {
@@ -157,7 +90,7 @@ class Core::Handler {
     // lets consecutive messages from one user to another share a batch.
     const ConnId skip = target.conn == user_.conn ? 0 : user_.conn;
     deliver({target.alone, skip}, ChatMessage{{}, user_.nick, target.nick, std::move(c.text), 0, now_});
-    out_.ack = ChatAck{id_, {}, target.nick, 0, now_};
+    out_.reply = ChatAck{{}, target.nick, 0, now_};
   }
 
   void operator()(const TopicCmd& c) {
@@ -166,60 +99,42 @@ class Core::Handler {
       channel = member_channel(c.channel);
       if (!channel) return;
       channel->topic = c.topic->empty() ? std::nullopt : c.topic;
-      Json e = event("topic");
-      e["channel"] = channel->name;
-      e["nick"] = user_.nick;
-      e["topic"] = nullable(channel->topic);
-      deliver(core_.others_in(*channel, user_), std::move(e));
+      deliver(core_.others_in(*channel, user_), TopicSet{channel->name, user_.nick, channel->topic});
     } else {
       channel = existing_channel(c.channel);
       if (!channel) return;
     }
-    Json reply = ok();
-    reply["channel"] = channel->name;
-    reply["topic"] = nullable(channel->topic);
-    out_.reply = std::move(reply);
+    out_.reply = TopicReply{channel->name, channel->topic};
   }
 
   void operator()(const List&) {
-    Json channels = Json::array();
+    ListReply reply;
+    reply.channels.reserve(core_.channels_.size());
     for (const auto& [key, channel] : core_.channels_)
-      channels.push_back({{"channel", channel.name},
-                          {"members", channel.members.size()},
-                          {"topic", nullable(channel.topic)}});
-    Json reply = ok();
-    reply["channels"] = std::move(channels);
+      reply.channels.push_back({channel.name, channel.members.size(), channel.topic});
     out_.reply = std::move(reply);
   }
 
   void operator()(const Members& c) {
     Channel* channel = existing_channel(c.channel);
     if (!channel) return;
-    Json reply = ok();
-    reply["channel"] = channel->name;
-    reply["members"] = core_.member_list(*channel);
-    out_.reply = std::move(reply);
+    out_.reply = MembersReply{channel->name, core_.member_list(*channel)};
   }
 
   void operator()(const History& c) {
     Channel* channel = member_channel(c.channel);
     if (!channel) return;
     const MessageLog::Page page = channel->log.query(c.before, c.after, c.limit, channel->seq);
-    Json messages = Json::array();
-    for (const LoggedMessage* m : page.messages)
-      messages.push_back({{"seq", m->seq}, {"ts", m->ts}, {"from", m->from}, {"text", m->text}});
-    Json reply = ok();
-    reply["channel"] = channel->name;
-    reply["epoch"] = channel->epoch;
-    reply["messages"] = std::move(messages);
-    reply["truncated"] = page.truncated;
+    HistoryReply reply{channel->name, channel->epoch, {}, page.truncated};
+    reply.messages.reserve(page.messages.size());
+    for (const LoggedMessage* m : page.messages) reply.messages.push_back(*m);
     out_.reply = std::move(reply);
   }
 
-  void operator()(const Ping&) { out_.reply = ok(); }
+  void operator()(const Ping&) { out_.reply = OkReply{}; }
 
   void operator()(const Quit& c) {
-    out_.reply = ok();
+    out_.reply = OkReply{};
     out_.close = true;
     quit_reason_ = c.reason.value_or("quit");
   }
@@ -227,18 +142,12 @@ class Core::Handler {
   std::optional<std::string> quit_reason_;
 
  private:
-  Json ok() const { return ok_reply(id_); }
-
   void fail(ErrorCode code, std::string message) {
-    out_.reply = error_reply(id_, code, std::move(message));
+    out_.reply = ErrorReply{code, std::move(message), std::nullopt};
   }
 
-  void deliver(Recipients to, Json e) {
-    if (!to.empty()) out_.deliveries.push_back({std::move(to), std::move(e), std::nullopt});
-  }
-
-  void deliver(Recipients to, ChatMessage message) {
-    if (!to.empty()) out_.deliveries.push_back({std::move(to), nullptr, std::move(message)});
+  void deliver(Recipients to, Event e) {
+    if (!to.empty()) out_.deliveries.push_back({std::move(to), std::move(e)});
   }
 
   Channel* existing_channel(const std::string& name) {
@@ -269,10 +178,7 @@ class Core::Handler {
   }
 
   void rename(const std::string& nick, std::string key) {
-    Json e = event("nick");
-    e["old"] = user_.nick;
-    e["new"] = nick;
-    deliver(core_.neighbours(user_), std::move(e));
+    deliver(core_.neighbours(user_), NickChanged{user_.nick, nick});
     core_.nicks_.erase(user_.key);
     for (Channel* channel : user_.channels) {
       channel->members.erase(user_.key);
@@ -285,30 +191,9 @@ class Core::Handler {
 
   Core& core_;
   User& user_;
-  const RequestId& id_;
   std::int64_t now_;
   Outcome& out_;
 };
-
-Json to_json(const ChatMessage& m) {
-  Json e = event("message");
-  if (!m.channel.empty()) e["channel"] = m.channel;
-  e["from"] = m.from;
-  if (!m.to.empty()) e["to"] = m.to;
-  e["text"] = m.text;
-  if (!m.channel.empty()) e["seq"] = m.seq;
-  e["ts"] = m.ts;
-  return e;
-}
-
-Json to_json(const ChatAck& a) {
-  Json reply = ok_reply(a.id);
-  if (!a.channel.empty()) reply["channel"] = a.channel;
-  if (!a.to.empty()) reply["to"] = a.to;
-  if (!a.channel.empty()) reply["seq"] = a.seq;
-  reply["ts"] = a.ts;
-  return reply;
-}
 
 Core::Core(Limits limits, ServerInfo info) : limits_(limits), info_(std::move(info)) {
   if (info_.version.empty()) info_.version = PARLEY_VERSION;
@@ -320,17 +205,17 @@ void Core::connect(ConnId conn) {
   user.alone = std::make_shared<const std::vector<ConnId>>(1, conn);
 }
 
-Outcome Core::handle(ConnId conn, Request request, std::int64_t now_ms) {
+Outcome Core::handle(ConnId conn, ChatRequest request, std::int64_t now_ms) {
   Outcome out;
   auto it = sessions_.find(conn);
   if (it == sessions_.end()) {
-    out.reply = error_reply(request.id, ErrorCode::internal, "unknown connection");
+    out.reply = ErrorReply{ErrorCode::internal, "unknown connection", std::nullopt};
     return out;
   }
   User& user = it->second;
   if (!user.bucket) user.bucket.emplace(limits_.rate, static_cast<std::uint64_t>(now_ms));
   if (const std::uint64_t retry = user.bucket->take(limits_.rate, static_cast<std::uint64_t>(now_ms))) {
-    out.reply = rate_limited_reply(request.id, retry);
+    out.reply = rate_limited_reply(retry);
     if (limits_.flood_limit && ++user.refused_in_a_row > limits_.flood_limit)
       out.fatal = Error{ErrorCode::rate_limited, "too many requests refused in a row; retry_ms was ignored"};
     return out;
@@ -338,14 +223,14 @@ Outcome Core::handle(ConnId conn, Request request, std::int64_t now_ms) {
   user.refused_in_a_row = 0;
   if (user.nick.empty() && request.kind != CommandKind::unknown &&
       !allowed_before_hello(request.kind)) {
-    out.reply = error_reply(request.id, ErrorCode::not_registered, "send hello first");
+    out.reply = ErrorReply{ErrorCode::not_registered, "send hello first", std::nullopt};
     return out;
   }
   if (const Error* error = std::get_if<Error>(&request.body)) {
-    out.reply = error_reply(request.id, error->code, error->message);
+    out.reply = ErrorReply{error->code, error->message, std::nullopt};
     return out;
   }
-  Handler handler(*this, user, request.id, now_ms, out);
+  Handler handler(*this, user, now_ms, out);
   std::visit(handler, std::get<Command>(request.body));
   if (handler.quit_reason_) {
     Outcome gone = disconnect(conn, *handler.quit_reason_);
@@ -362,10 +247,7 @@ Outcome Core::disconnect(ConnId conn, std::string_view reason) {
   if (!user.nick.empty()) {
     Recipients to = neighbours(user);
     if (!to.empty()) {
-      Json e = event("quit");
-      e["nick"] = user.nick;
-      e["reason"] = reason;
-      out.deliveries.push_back({std::move(to), std::move(e), std::nullopt});
+      out.deliveries.push_back({std::move(to), UserQuit{user.nick, std::string(reason)}});
     }
     while (!user.channels.empty()) leave(user, *user.channels.back());
     nicks_.erase(user.key);
@@ -468,22 +350,9 @@ Recipients Core::others_in(Channel& channel, const User& except) const {
   return {channel.everyone, except.conn};
 }
 
-std::vector<ConnId> Recipients::ids() const {
-  std::vector<ConnId> out;
-  if (!list) return out;
-  for (ConnId id : *list)
-    if (id != except) out.push_back(id);
-  return out;
-}
-
-bool Recipients::same_as(const Recipients& other) const {
-  if (except != other.except || !list || !other.list) return false;
-  if (list == other.list) return true;
-  return list->size() <= 4 && *list == *other.list;  // e.g. `msg` after `msg` to one user
-}
-
-Json Core::member_list(const Channel& channel) const {
-  Json members = Json::array();
+std::vector<std::string> Core::member_list(const Channel& channel) const {
+  std::vector<std::string> members;
+  members.reserve(channel.members.size());
   for (const auto& [key, member] : channel.members) members.push_back(member->nick);
   return members;
 }

@@ -1,13 +1,12 @@
 #include "parley/hub/event_batch.hpp"
 
+#include "parley/protocol/encode.hpp"
+
 namespace parley {
 
 void EventBatch::add(const Delivery& delivery) {
   if (!open()) to_ = delivery.to;
-  if (delivery.message)
-    append_line(text_, *delivery.message);
-  else
-    append_line(text_, delivery.event);
+  append_event(text_, delivery.event);
 }
 
 std::pair<Recipients, Bytes> EventBatch::take() {

@@ -12,7 +12,6 @@
 
 #include "parley/socket/address.hpp"
 #include "parley/log/log.hpp"
-#include "parley/net/server.hpp"
 
 namespace parley {
 namespace {
@@ -61,7 +60,7 @@ bool Listener::open_tcp(const Address& address, std::string& error) {
     error = std::string("cannot resolve host: ") + gai_strerror(rc);
     return false;
   }
-  transport_ = Connection::Transport::tcp;
+  transport_ = TransportKind::tcp;
   fd_ = ::socket(found->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   const int one = 1;
   const int zero = 0;
@@ -90,7 +89,7 @@ bool Listener::open_unix(const Address& address, std::string& error) {
     }
     ::unlink(address.path.c_str());
   }
-  transport_ = Connection::Transport::unix_socket;
+  transport_ = TransportKind::unix_socket;
   fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
@@ -108,21 +107,24 @@ bool Listener::open_unix(const Address& address, std::string& error) {
 }
 
 bool Listener::start_polling(std::string& error) {
-  uv_timer_init(server_.loop(), &resume_timer_);
+  uv_timer_init(loop_, &resume_timer_);
   resume_timer_.data = this;
-  if (const int rc = uv_poll_init(server_.loop(), &poll_, fd_); rc != 0) {
+  if (const int rc = uv_poll_init(loop_, &poll_, fd_); rc != 0) {
     error = uv_strerror(rc);
     uv_close(reinterpret_cast<uv_handle_t*>(&resume_timer_), nullptr);
     return false;
   }
   poll_.data = this;
   polling_ = true;
-  uv_poll_start(&poll_, UV_READABLE, on_readable);
+  if (const int rc = uv_poll_start(&poll_, UV_READABLE, on_readable); rc != 0) {
+    error = uv_strerror(rc);
+    return false;
+  }
   return true;
 }
 
 std::string Listener::bound_address() const {
-  if (transport_ == Connection::Transport::unix_socket) return "unix:" + unix_path_;
+  if (transport_ == TransportKind::unix_socket) return "unix:" + unix_path_;
   sockaddr_storage addr{};
   socklen_t len = sizeof addr;
   getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
@@ -158,7 +160,7 @@ void Listener::accept_pending() {
     socklen_t peer_len = sizeof peer;
     const int fd = ::accept4(fd_, reinterpret_cast<sockaddr*>(&peer), &peer_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
-      server_.accept(fd, transport_, transport_ == Connection::Transport::tcp ? format_socket_address(peer) : "unix");
+      accept_(fd, transport_, transport_ == TransportKind::tcp ? format_socket_address(peer) : "unix");
       continue;
     }
     if (errno == EINTR || errno == ECONNABORTED) continue;
@@ -169,20 +171,27 @@ void Listener::accept_pending() {
 }
 
 void Listener::pause_accepting(int error) {
-  const std::uint64_t now = server_.now_ms();
+  const std::uint64_t now = uv_now(loop_);
   if (last_error_log_ms_ == 0 || now - last_error_log_ms_ >= 1000) {
     last_error_log_ms_ = now;
     log::warn(std::string("accept failed: ") + std::strerror(error) + "; pausing accepts for " +
               std::to_string(accept_pause_ms) + " ms");
   }
   uv_poll_stop(&poll_);
-  uv_timer_start(&resume_timer_, on_resume, accept_pause_ms, 0);
+  if (const int rc = uv_timer_start(&resume_timer_, on_resume, accept_pause_ms, 0); rc != 0) {
+    log::warn(std::string("cannot pause accepting: ") + uv_strerror(rc) + "; accepting again at once");
+    resume_polling();
+  }
 }
 
 void Listener::on_resume(uv_timer_t* timer) {
   Listener& self = *static_cast<Listener*>(timer->data);
-  if (self.closed_) return;
-  uv_poll_start(&self.poll_, UV_READABLE, on_readable);
+  if (!self.closed_) self.resume_polling();
+}
+
+void Listener::resume_polling() {
+  if (const int rc = uv_poll_start(&poll_, UV_READABLE, on_readable); rc != 0)
+    log::warn(std::string("listener stopped accepting: ") + uv_strerror(rc));
 }
 
 }  // namespace parley

@@ -33,7 +33,7 @@ void Outbox::pop_front() {
   }
 }
 
-std::size_t Outbox::gather(uv_buf_t* bufs, std::size_t max, std::size_t skip) const {
+std::size_t Outbox::gather(Slice* slices, std::size_t max, std::size_t skip) const {
   std::size_t count = 0;
   std::size_t offset = offset_ + skip;
   for (std::size_t i = 0; i < count_ && count < max; ++i) {
@@ -43,9 +43,7 @@ std::size_t Outbox::gather(uv_buf_t* bufs, std::size_t max, std::size_t skip) co
       offset -= size;
       continue;
     }
-    // libuv takes char*, but never writes through it.
-    bufs[count++] = uv_buf_init(const_cast<char*>(e.line->data() + offset),
-                                static_cast<unsigned>(size - offset));
+    slices[count++] = {e.line->data() + offset, size - offset};
     offset = 0;
   }
   return count;

@@ -3,9 +3,10 @@
 // runs it, and checks: exactly one reply per request, a success reply never
 // carries an error, deliveries go only to connected sessions and never to
 // the sender of a `say`, each channel's `seq` grows by one per `say` within
-// an epoch, history stays within its bound, messages and acks written from
-// their fields match their JSON documents byte for byte, and the core's own invariants
-// (nick table, memberships, member lists) hold after every step.
+// an epoch, history stays within its bound, every reply and event the
+// writers write is byte for byte what nlohmann_json dumps for the document
+// it stands for, and the core's own invariants (nick table, memberships,
+// member lists) hold after every step.
 #include <cctype>
 #include <cstddef>
 #include <cstdint>
@@ -17,8 +18,12 @@
 #include "parley/chat/core.hpp"
 #include "parley/protocol/encode.hpp"
 #include "parley/protocol/request.hpp"
+#include "wire.hpp"
 
 using namespace parley;
+using parley::test::document;
+using parley::test::dumped;
+using parley::test::Json;
 
 namespace {
 
@@ -26,12 +31,12 @@ void require(bool ok) {
   if (!ok) std::abort();
 }
 
-// A message or reply written from its fields, or from the document it stands for.
-template <class Form>
-std::string encoded(const Form& form) {
-  std::string out;
-  append_line(out, form);
-  return out;
+// Runs one line as the hub does: the chat part to the core, the id kept.
+std::pair<RequestId, Outcome> run(Core& core, ConnId conn, const std::string& line, const Limits& limits,
+                                  std::int64_t now) {
+  Request request = parse_request(line, limits);
+  Outcome out = core.handle(conn, std::move(static_cast<ChatRequest&>(request)), now);
+  return {std::move(request.id), std::move(out)};
 }
 
 class Program {
@@ -103,24 +108,25 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       continue;
     }
     const std::string line = request_for(p);
-    const Outcome out = core.handle(conn, parse_request(line, limits), ++now);
-    require(out.reply.is_null() == out.ack.has_value());  // exactly one reply, always
-    const Json reply = out.reply_json();
+    const auto [id, out] = run(core, conn, line, limits, ++now);
+    const std::string reply_bytes = *encode_reply(id, out.reply);
+    require(reply_bytes == dumped(document(id, out.reply)));
+    const Json reply = Json::parse(reply_bytes);
     require(reply.is_object() && reply.contains("ok"));
     const bool ok = reply["ok"].get<bool>();
     require(ok != reply.contains("error"));
-    if (out.ack) require(encoded(*out.ack) == encoded(reply));
+    require(ok != out.failed());
     for (const Delivery& d : out.deliveries) {
       for (ConnId to : d.to.ids()) require(connected.count(to) == 1);
-      if (d.message) require(d.event.is_null() && encoded(*d.message) == encoded(d.event_json()));
+      require(*encode_event(d.event) == dumped(document(d.event)));
     }
     if (ok && line.find(R"("cmd":"say")") != std::string::npos) {
       for (const Delivery& d : out.deliveries)
         for (ConnId to : d.to.ids()) require(to != conn);
       std::string channel = reply["channel"];
       const std::uint64_t seq = reply["seq"];
-      const Outcome members = core.handle(conn, parse_request(R"({"cmd":"join","channel":")" + channel + "\"}", limits), now);
-      const std::string epoch = members.reply["epoch"];
+      const auto joined = run(core, conn, R"({"cmd":"join","channel":")" + channel + "\"}", limits, now);
+      const std::string epoch = std::get<JoinReply>(joined.second.reply).epoch;
       for (char& c : channel) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
       auto& [last_epoch, last] = last_seq[channel];
       if (last_epoch == epoch) require(seq == last + 1);

@@ -1,8 +1,10 @@
 // The request parser and the encoder on arbitrary lines. The parser must
 // never crash and must answer every line with a command or a contract
 // error code; its fast path must agree with the full parser whenever it
-// accepts a line; and the encoder must write exactly what nlohmann's dump
-// writes for any document the line happens to be.
+// accepts a line; and the string writer every reply and event goes through
+// must write exactly what nlohmann's dump writes, for the line's bytes as
+// one string (any bytes: invalid UTF-8 included) and for every string
+// value the parser read out of it.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -12,6 +14,7 @@
 #include "parley/protocol/encode.hpp"
 #include "parley/protocol/request.hpp"
 #include "parley/protocol/request_fields.hpp"
+#include "wire.hpp"
 
 using namespace parley;
 
@@ -47,11 +50,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     require(fast.all() == full.all());
   }
 
-  const Json document = Json::parse(line, nullptr, false);
-  if (!document.is_discarded()) {
-    std::string encoded;
-    append_line(encoded, document);
-    require(encoded == document.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n");
-  }
+  auto same_as_library = [](std::string_view s) {
+    std::string ours;
+    append_json_string(ours, s);
+    require(ours + "\n" == parley::test::dumped(parley::test::Json(std::string(s))));
+  };
+  same_as_library(line);
+  Fields fields;
+  if (read_fields(line, fields) == FieldsResult::object)
+    for (const Field& f : fields.all()) {
+      same_as_library(f.key);
+      if (const auto* text = std::get_if<std::string>(&f.value)) same_as_library(*text);
+    }
   return 0;
 }

@@ -4,10 +4,46 @@
 #include <string>
 
 #include "parley/chat/core.hpp"
+#include "parley/protocol/request.hpp"
+#include "wire.hpp"
 
 using namespace parley;
+using parley::test::Json;
 
 namespace {
+
+// An outcome as the client would read it: the reply written with its
+// request's id and each event written, both parsed back.
+struct Said {
+  struct Sent {
+    Recipients to;
+    Json event;
+    const Json& event_json() const { return event; }
+  };
+  Json reply;
+  const Json& reply_json() const { return reply; }
+  std::vector<Sent> deliveries;
+  bool close = false;
+  std::optional<Error> fatal;
+  bool ack = false;  // the reply is the typed ChatAck of a `say` or `msg`
+};
+
+Said as_said(const RequestId& id, const Outcome& out) {
+  Said said{parley::test::written(id, out.reply), {}, out.close, out.fatal,
+            std::holds_alternative<ChatAck>(out.reply)};
+  for (const Delivery& d : out.deliveries) said.deliveries.push_back({d.to, parley::test::written(d.event)});
+  return said;
+}
+
+// The core runs the line as the hub would: the chat part goes in, the id
+// stays for the reply.
+Said run(Core& core, ConnId conn, std::string_view line, std::int64_t now) {
+  Request request = parse_request(line, core.limits());
+  const Outcome out = core.handle(conn, std::move(static_cast<ChatRequest&>(request)), now);
+  return as_said(request.id, out);
+}
+
+Said drop(Core& core, ConnId conn, std::string_view reason) { return as_said({}, core.disconnect(conn, reason)); }
 
 Limits test_limits() {
   Limits l;
@@ -23,9 +59,7 @@ struct Chat {
   Core core;
   std::int64_t now = 1000;
 
-  Outcome send(ConnId conn, std::string_view line) {
-    return core.handle(conn, parse_request(line, core.limits()), ++now);
-  }
+  Said send(ConnId conn, std::string_view line) { return run(core, conn, line, ++now); }
 
   // A connected, registered user.
   ConnId user(ConnId conn, const std::string& nick) {
@@ -35,13 +69,13 @@ struct Chat {
   }
 
   Json join(ConnId conn, const std::string& channel) {
-    Outcome o = send(conn, R"({"cmd":"join","channel":")" + channel + "\"}");
+    Said o = send(conn, R"({"cmd":"join","channel":")" + channel + "\"}");
     REQUIRE(o.reply["ok"] == true);
     return o.reply;
   }
 };
 
-std::string code(const Outcome& o) {
+std::string code(const Said& o) {
   REQUIRE(o.reply["ok"] == false);
   return o.reply["error"]["code"].get<std::string>();
 }
@@ -63,7 +97,7 @@ TEST_CASE("before hello only hello, ping and quit are accepted") {
   CHECK(code(chat.send(1, R"({"cmd":"nope"})")) == "unknown_command");
   CHECK(code(chat.send(1, "{")) == "bad_json");
   CHECK(chat.send(1, R"({"cmd":"ping","id":"p"})").reply == Json::parse(R"({"ok":true,"id":"p"})"));
-  Outcome quit = chat.send(1, R"({"cmd":"quit"})");
+  Said quit = chat.send(1, R"({"cmd":"quit"})");
   CHECK(quit.reply["ok"] == true);
   CHECK(quit.close);
   CHECK(chat.core.session_count() == 0);
@@ -72,7 +106,7 @@ TEST_CASE("before hello only hello, ping and quit are accepted") {
 TEST_CASE("hello registers once, nicks unique ignoring ASCII case") {
   Chat chat;
   chat.core.connect(1);
-  Outcome o = chat.send(1, R"({"cmd":"hello","nick":"Alice","id":1})");
+  Said o = chat.send(1, R"({"cmd":"hello","nick":"Alice","id":1})");
   CHECK(o.reply["ok"] == true);
   CHECK(o.reply["id"] == 1);
   CHECK(o.reply["nick"] == "Alice");
@@ -109,7 +143,7 @@ TEST_CASE("join: reply with members sorted, topic, seq, epoch; join event to the
   CHECK(first["members"] == Json::parse(R"(["carol"])"));
   CHECK(first["seq"] == 0);
   CHECK(first["epoch"].is_string());
-  Outcome o = chat.send(2, R"({"cmd":"join","channel":"#room"})");
+  Said o = chat.send(2, R"({"cmd":"join","channel":"#room"})");
   CHECK(o.reply["channel"] == "#Room");
   CHECK(o.reply["members"] == Json::parse(R"(["Bob","carol"])"));
   REQUIRE(o.deliveries.size() == 1);
@@ -119,7 +153,7 @@ TEST_CASE("join: reply with members sorted, topic, seq, epoch; join event to the
   CHECK(o.reply["members"] == Json::parse(R"(["alice","Bob","carol"])"));
   CHECK(sorted(o.deliveries[0].to.ids()) == std::vector<ConnId>{1, 2});
   SUBCASE("joining again is a no-op with the same reply") {
-    Outcome again = chat.send(3, R"({"cmd":"join","channel":"#room"})");
+    Said again = chat.send(3, R"({"cmd":"join","channel":"#room"})");
     CHECK(again.deliveries.empty());
     CHECK(again.reply["members"] == o.reply["members"]);
   }
@@ -141,8 +175,8 @@ TEST_CASE("say: seq grows per channel, reply to the sender, message to the other
   chat.user(2, "b");
   chat.join(1, "#x");
   chat.join(2, "#x");
-  Outcome o = chat.send(1, R"({"cmd":"say","channel":"#X","text":"hi","id":"s1"})");
-  CHECK(o.reply.is_null());  // the ack holds it
+  Said o = chat.send(1, R"({"cmd":"say","channel":"#X","text":"hi","id":"s1"})");
+  CHECK(o.ack);
   CHECK(o.reply_json() == Json{{"ok", true}, {"id", "s1"}, {"channel", "#x"}, {"seq", 1}, {"ts", chat.now}});
   REQUIRE(o.deliveries.size() == 1);
   CHECK(o.deliveries[0].to.ids() == std::vector<ConnId>{2});
@@ -160,7 +194,7 @@ TEST_CASE("a lone member's say has no deliveries but still counts seq") {
   Chat chat;
   chat.user(1, "a");
   chat.join(1, "#x");
-  Outcome o = chat.send(1, R"({"cmd":"say","channel":"#x","text":"echo"})");
+  Said o = chat.send(1, R"({"cmd":"say","channel":"#x","text":"echo"})");
   CHECK(o.deliveries.empty());
   CHECK(o.reply_json()["seq"] == 1);
 }
@@ -169,7 +203,7 @@ TEST_CASE("msg: to one user by nick, no channel field") {
   Chat chat;
   chat.user(1, "a");
   chat.user(2, "Bee");
-  Outcome o = chat.send(1, R"({"cmd":"msg","to":"bee","text":"psst","id":7})");
+  Said o = chat.send(1, R"({"cmd":"msg","to":"bee","text":"psst","id":7})");
   CHECK(o.reply_json() == Json{{"ok", true}, {"id", 7}, {"to", "Bee"}, {"ts", chat.now}});
   REQUIRE(o.deliveries.size() == 1);
   CHECK(o.deliveries[0].to.ids() == std::vector<ConnId>{2});
@@ -186,7 +220,7 @@ TEST_CASE("part: reply, part event with optional reason, channel vanishes when e
   chat.join(1, "#x");
   chat.join(2, "#x");
   chat.send(1, R"({"cmd":"say","channel":"#x","text":"one"})");
-  Outcome o = chat.send(1, R"({"cmd":"part","channel":"#x","reason":"later"})");
+  Said o = chat.send(1, R"({"cmd":"part","channel":"#x","reason":"later"})");
   CHECK(o.reply["channel"] == "#x");
   REQUIRE(o.deliveries.size() == 1);
   CHECK(o.deliveries[0].to.ids() == std::vector<ConnId>{2});
@@ -212,7 +246,7 @@ TEST_CASE("nick: rename, event once to every user sharing a channel") {
   chat.join(1, "#y");
   chat.join(2, "#x");
   chat.join(2, "#y");
-  Outcome o = chat.send(1, R"({"cmd":"nick","nick":"Zed"})");
+  Said o = chat.send(1, R"({"cmd":"nick","nick":"Zed"})");
   CHECK(o.reply["nick"] == "Zed");
   REQUIRE(o.deliveries.size() == 1);
   CHECK(o.deliveries[0].to.ids() == std::vector<ConnId>{2});
@@ -223,7 +257,7 @@ TEST_CASE("nick: rename, event once to every user sharing a channel") {
   CHECK(chat.send(1, R"({"cmd":"members","channel":"#x"})").reply["members"] == Json::parse(R"(["b","Zed"])"));
   SUBCASE("same nick is a no-op; a case change is a rename") {
     CHECK(chat.send(1, R"({"cmd":"nick","nick":"Zed"})").deliveries.empty());
-    Outcome c = chat.send(1, R"({"cmd":"nick","nick":"zed"})");
+    Said c = chat.send(1, R"({"cmd":"nick","nick":"zed"})");
     CHECK(c.reply["nick"] == "zed");
     CHECK(c.deliveries.size() == 1);
   }
@@ -239,7 +273,7 @@ TEST_CASE("topic: query, set, clear with empty string") {
   chat.user(3, "c");
   chat.join(1, "#x");
   chat.join(2, "#x");
-  Outcome o = chat.send(1, R"({"cmd":"topic","channel":"#x","topic":"news"})");
+  Said o = chat.send(1, R"({"cmd":"topic","channel":"#x","topic":"news"})");
   CHECK(o.reply["topic"] == "news");
   REQUIRE(o.deliveries.size() == 1);
   CHECK(o.deliveries[0].to.ids() == std::vector<ConnId>{2});
@@ -261,7 +295,7 @@ TEST_CASE("list and members are sorted by lowercase name") {
   chat.join(1, "#A");
   chat.join(2, "#b");
   chat.send(1, R"({"cmd":"topic","channel":"#b","topic":"t"})");
-  Outcome o = chat.send(2, R"({"cmd":"list"})");
+  Said o = chat.send(2, R"({"cmd":"list"})");
   CHECK(o.reply["channels"] == Json::parse(R"([{"channel":"#A","members":1,"topic":null},
                                                {"channel":"#b","members":2,"topic":"t"}])"));
   CHECK(chat.send(2, R"({"cmd":"members","channel":"#B"})").reply ==
@@ -275,7 +309,7 @@ TEST_CASE("history: needs membership, bounded, newest by default, catch-up with 
   chat.join(1, "#x");
   for (int i = 1; i <= 5; ++i)
     chat.send(1, R"({"cmd":"say","channel":"#x","text":"m)" + std::to_string(i) + "\"}");
-  Outcome o = chat.send(1, R"({"cmd":"history","channel":"#x"})");
+  Said o = chat.send(1, R"({"cmd":"history","channel":"#x"})");
   CHECK(o.reply["epoch"] == chat.join(1, "#x")["epoch"]);
   CHECK(o.reply["truncated"] == false);
   REQUIRE(o.reply["messages"].size() == 3);
@@ -301,7 +335,7 @@ TEST_CASE("disconnect: quit event once to every user sharing a channel, state cl
   chat.join(2, "#x");
   chat.join(2, "#y");
   chat.join(3, "#y");
-  Outcome o = chat.core.disconnect(1, "connection closed");
+  Said o = drop(chat.core, 1, "connection closed");
   REQUIRE(o.deliveries.size() == 1);
   CHECK(sorted(o.deliveries[0].to.ids()) == std::vector<ConnId>{2, 3});
   CHECK(o.deliveries[0].event == Json{{"event", "quit"}, {"nick", "a"}, {"reason", "connection closed"}});
@@ -311,10 +345,10 @@ TEST_CASE("disconnect: quit event once to every user sharing a channel, state cl
   CHECK(o.close);
   CHECK(o.deliveries[0].to.ids() == std::vector<ConnId>{3});
   CHECK(o.deliveries[0].event["reason"] == "bye");
-  chat.core.disconnect(3, "x");
+  drop(chat.core, 3, "x");
   CHECK(chat.core.channel_count() == 0);
   CHECK(chat.core.session_count() == 0);
-  CHECK(chat.core.disconnect(3, "twice").deliveries.empty());
+  CHECK(drop(chat.core, 3, "twice").deliveries.empty());
 }
 
 TEST_CASE("rate limit: a burst, then rate_limited with retry_ms, then refilled") {
@@ -323,17 +357,17 @@ TEST_CASE("rate limit: a burst, then rate_limited with retry_ms, then refilled")
   Chat chat(limits);
   chat.core.connect(1);
   chat.now = 0;
-  for (int i = 0; i < 3; ++i) CHECK(chat.core.handle(1, parse_request(R"({"cmd":"ping"})", limits), 1000).reply["ok"] == true);
-  Outcome limited = chat.core.handle(1, parse_request(R"({"cmd":"hello","nick":"x","id":4})", limits), 1000);
+  for (int i = 0; i < 3; ++i) CHECK(run(chat.core, 1, R"({"cmd":"ping"})", 1000).reply["ok"] == true);
+  Said limited = run(chat.core, 1, R"({"cmd":"hello","nick":"x","id":4})", 1000);
   CHECK(code(limited) == "rate_limited");
   CHECK(limited.reply["id"] == 4);
   CHECK(limited.reply["error"]["retry_ms"] == 100);
   CHECK(chat.core.nick_of(1) == std::nullopt);  // not executed
-  CHECK(code(chat.core.handle(1, parse_request("{", limits), 1050)) == "rate_limited");
-  CHECK(chat.core.handle(1, parse_request(R"({"cmd":"hello","nick":"x"})", limits), 1100).reply["ok"] == true);
+  CHECK(code(run(chat.core, 1, "{", 1050)) == "rate_limited");
+  CHECK(run(chat.core, 1, R"({"cmd":"hello","nick":"x"})", 1100).reply["ok"] == true);
   // Idle time refills up to the burst, not beyond.
-  for (int i = 0; i < 3; ++i) CHECK(chat.core.handle(1, parse_request(R"({"cmd":"ping"})", limits), 60000).reply["ok"] == true);
-  CHECK(code(chat.core.handle(1, parse_request(R"({"cmd":"ping"})", limits), 60000)) == "rate_limited");
+  for (int i = 0; i < 3; ++i) CHECK(run(chat.core, 1, R"({"cmd":"ping"})", 60000).reply["ok"] == true);
+  CHECK(code(run(chat.core, 1, R"({"cmd":"ping"})", 60000)) == "rate_limited");
 }
 
 TEST_CASE("flood limit: refused requests in a row past --flood-limit end in a fatal rate_limited") {
@@ -342,17 +376,17 @@ TEST_CASE("flood limit: refused requests in a row past --flood-limit end in a fa
   limits.flood_limit = 3;
   Chat chat(limits);
   chat.core.connect(1);
-  const Request ping = parse_request(R"({"cmd":"ping"})", limits);
-  CHECK(chat.core.handle(1, ping, 1000).reply["ok"] == true);
+  const std::string ping = R"({"cmd":"ping"})";
+  CHECK(run(chat.core, 1, ping, 1000).reply["ok"] == true);
   for (int i = 0; i < 3; ++i) {  // refused, but not yet flooding
-    Outcome o = chat.core.handle(1, ping, 1000);
+    Said o = run(chat.core, 1, ping, 1000);
     CHECK(code(o) == "rate_limited");
     CHECK_FALSE(o.fatal);
   }
   // One accepted request starts the count again.
-  CHECK(chat.core.handle(1, ping, 1100).reply["ok"] == true);
-  for (int i = 0; i < 3; ++i) CHECK_FALSE(chat.core.handle(1, ping, 1100).fatal);
-  Outcome last = chat.core.handle(1, ping, 1100);
+  CHECK(run(chat.core, 1, ping, 1100).reply["ok"] == true);
+  for (int i = 0; i < 3; ++i) CHECK_FALSE(run(chat.core, 1, ping, 1100).fatal);
+  Said last = run(chat.core, 1, ping, 1100);
   CHECK(code(last) == "rate_limited");  // the request still gets its reply
   REQUIRE(last.fatal);
   CHECK(last.fatal->code == ErrorCode::rate_limited);
@@ -360,7 +394,7 @@ TEST_CASE("flood limit: refused requests in a row past --flood-limit end in a fa
   limits.flood_limit = 0;
   Chat patient(limits);
   patient.core.connect(1);
-  for (int i = 0; i < 100; ++i) CHECK_FALSE(patient.core.handle(1, ping, 1000).fatal);
+  for (int i = 0; i < 100; ++i) CHECK_FALSE(run(patient.core, 1, ping, 1000).fatal);
 }
 
 TEST_CASE("rate limit: 0 means unlimited; each connection has its own bucket") {
@@ -368,19 +402,19 @@ TEST_CASE("rate limit: 0 means unlimited; each connection has its own bucket") {
   limits.rate = {0, 1};
   Chat unlimited(limits);
   unlimited.core.connect(1);
-  for (int i = 0; i < 100; ++i) CHECK(unlimited.core.handle(1, parse_request(R"({"cmd":"ping"})", limits), 5).reply["ok"] == true);
+  for (int i = 0; i < 100; ++i) CHECK(run(unlimited.core, 1, R"({"cmd":"ping"})", 5).reply["ok"] == true);
   limits.rate = {1, 1};
   Chat own(limits);
   own.core.connect(1);
   own.core.connect(2);
-  CHECK(own.core.handle(1, parse_request(R"({"cmd":"ping"})", limits), 5).reply["ok"] == true);
-  CHECK(own.core.handle(2, parse_request(R"({"cmd":"ping"})", limits), 5).reply["ok"] == true);
-  CHECK(code(own.core.handle(1, parse_request(R"({"cmd":"ping"})", limits), 5)) == "rate_limited");
+  CHECK(run(own.core, 1, R"({"cmd":"ping"})", 5).reply["ok"] == true);
+  CHECK(run(own.core, 2, R"({"cmd":"ping"})", 5).reply["ok"] == true);
+  CHECK(code(run(own.core, 1, R"({"cmd":"ping"})", 5)) == "rate_limited");
 }
 
 TEST_CASE("a request from a connection the core never saw is answered internal") {
   Chat chat;
-  Outcome o = chat.send(42, R"({"cmd":"ping","id":1})");
+  Said o = chat.send(42, R"({"cmd":"ping","id":1})");
   CHECK(code(o) == "internal");
   CHECK(o.reply["id"] == 1);
 }

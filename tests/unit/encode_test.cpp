@@ -1,20 +1,163 @@
+// The writers: one per reply and event type, judged by nlohmann_json. For
+// random values of every type, the bytes must be exactly what the library's
+// dump() writes for the document the value stands for; strings of any bytes
+// (controls, quotes, UTF-8, invalid UTF-8) are escaped as the library does.
 #include <doctest/doctest.h>
 
-#include "parley/protocol/encode.hpp"
-
-#include <functional>
 #include <random>
 #include <string>
 #include <vector>
 
-using namespace parley;
+#include "parley/protocol/encode.hpp"
+#include "wire.hpp"
 
-TEST_CASE("encode_line: one JSON line, control characters escaped, UTF-8 kept") {
-  Json e = Json::object();
-  e["event"] = "message";
-  e["text"] = std::string("a\0b\x01\n\"\\ \xc3\xa9", 10);
-  Bytes line = encode_line(e);
-  CHECK(*line == "{\"event\":\"message\",\"text\":\"a\\u0000b\\u0001\\n\\\"\\\\ \xc3\xa9\"}\n");
+using namespace parley;
+using parley::test::document;
+using parley::test::dumped;
+using parley::test::Json;
+
+namespace {
+
+class Random {
+ public:
+  explicit Random(std::uint64_t seed) : rng_(seed) {}
+
+  std::uint64_t number() { return rng_(); }
+  bool coin() { return rng_() % 2 == 0; }
+  std::uint64_t small() { return rng_() % 1000; }
+
+  std::string text(bool may_be_empty = true) {
+    static const std::vector<std::string> pieces = {
+        "a", "Z", "0", " ", "\"", "\\", "/", "\n", "\r", "\t", "\b", "\f", std::string(1, '\0'), "\x01", "\x1f",
+        "\x7f", "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xff", "\xc3", "\xed\xa0\x80", "\xe0\x80",
+        "\xf4\x90\x80\x80", "\xf0\x9f", "text", "#chan"};
+    std::string s = may_be_empty ? "" : "n";
+    for (int n = static_cast<int>(rng_() % 8); n > 0; --n) s += pieces[rng_() % pieces.size()];
+    return s;
+  }
+
+  std::optional<std::string> maybe_text() { return coin() ? std::optional(text()) : std::nullopt; }
+
+  std::vector<std::string> texts() {
+    std::vector<std::string> out(rng_() % 4);
+    for (auto& t : out) t = text(false);
+    return out;
+  }
+
+  RequestId id() {
+    RequestId id;
+    switch (rng_() % 4) {
+      case 0: break;
+      case 1: id.kind = RequestId::Kind::string; id.text = text(); break;
+      case 2: id.kind = RequestId::Kind::integer; id.integer = static_cast<std::int64_t>(rng_()) >> (rng_() % 64); break;
+      default: id.kind = RequestId::Kind::unsigned_integer; id.unsigned_integer = rng_(); break;
+    }
+    return id;
+  }
+
+  Reply reply() {
+    switch (rng_() % 11) {
+      case 0: return OkReply{};
+      case 1: return ErrorReply{static_cast<ErrorCode>(rng_() % 16), text(),
+                                coin() ? std::optional<std::uint64_t>(number()) : std::nullopt};
+      case 2: return Welcome{text(false), text(false), text(false), 1, small(), small(), small()};
+      case 3: return NickReply{text(false)};
+      case 4: return JoinReply{text(false), maybe_text(), texts(), number(), text(false)};
+      case 5: return PartReply{text(false)};
+      case 6: {
+        const bool say = coin();
+        return ChatAck{say ? text(false) : "", say ? "" : text(false), say ? number() : 0,
+                       static_cast<std::int64_t>(number() >> 1)};
+      }
+      case 7: return TopicReply{text(false), maybe_text()};
+      case 8: {
+        ListReply list;
+        for (int n = static_cast<int>(rng_() % 4); n > 0; --n) list.channels.push_back({text(false), small(), maybe_text()});
+        return list;
+      }
+      case 9: return MembersReply{text(false), texts()};
+      default: {
+        HistoryReply history{text(false), text(false), {}, coin()};
+        for (int n = static_cast<int>(rng_() % 4); n > 0; --n)
+          history.messages.push_back({number(), static_cast<std::int64_t>(number() >> 1), text(false), text()});
+        return history;
+      }
+    }
+  }
+
+  Event event() {
+    switch (rng_() % 6) {
+      case 0: return Joined{text(false), text(false)};
+      case 1: return Parted{text(false), text(false), maybe_text()};
+      case 2: {
+        const bool say = coin();
+        return ChatMessage{say ? text(false) : "", text(false), say ? "" : text(false), text(),
+                           say ? number() : 0, static_cast<std::int64_t>(number() >> 1)};
+      }
+      case 3: return TopicSet{text(false), text(false), maybe_text()};
+      case 4: return NickChanged{text(false), text(false)};
+      default: return UserQuit{text(false), text()};
+    }
+  }
+
+ private:
+  std::mt19937_64 rng_;
+};
+
+}  // namespace
+
+TEST_CASE("strings: escaped exactly as the library escapes them, invalid UTF-8 replaced") {
+  Random random(20261201);
+  for (int i = 0; i < 20000; ++i) {
+    const std::string s = random.text();
+    std::string ours;
+    append_json_string(ours, s);
+    REQUIRE(ours + "\n" == dumped(Json(s)));
+  }
+  std::string out;
+  append_json_string(out, std::string("a\0b\x01\n\"\\ \xc3\xa9", 10));
+  CHECK(out == "\"a\\u0000b\\u0001\\n\\\"\\\\ \xc3\xa9\"");
+  out.clear();
+  append_json_string(out, "\xff\xc3(");  // a bad lead byte, then a lead cut short by '('
+  CHECK(out == "\"\xEF\xBF\xBD\xEF\xBF\xBD(\"");
+}
+
+TEST_CASE("every reply type: the bytes of the document it stands for") {
+  Random random(20261202);
+  for (int i = 0; i < 20000; ++i) {
+    const RequestId id = random.id();
+    const Reply reply = random.reply();
+    REQUIRE(*encode_reply(id, reply) == dumped(document(id, reply)));
+  }
+}
+
+TEST_CASE("every event type: the bytes of the document it stands for, batches back to back") {
+  Random random(20261203);
+  std::string batch, expected;
+  for (int i = 0; i < 20000; ++i) {
+    const Event event = random.event();
+    REQUIRE(*encode_event(event) == dumped(document(event)));
+    if (i < 10) {
+      append_event(batch, event);
+      expected += dumped(document(event));
+    }
+  }
+  CHECK(batch == expected);
+}
+
+TEST_CASE("what the wire looks like") {
+  CHECK(*encode_event(ChatMessage{"#x", "ann", "", "hi", 3, 1000}) ==
+        "{\"event\":\"message\",\"channel\":\"#x\",\"from\":\"ann\",\"text\":\"hi\",\"seq\":3,\"ts\":1000}\n");
+  CHECK(*encode_reply({}, ChatAck{"", "Bee", 0, 5}) == "{\"ok\":true,\"to\":\"Bee\",\"ts\":5}\n");
+  RequestId seven;
+  seven.kind = RequestId::Kind::integer;
+  seven.integer = 7;
+  CHECK(*encode_reply(seven, ErrorReply{ErrorCode::rate_limited, "slow down", 100}) ==
+        "{\"ok\":false,\"id\":7,\"error\":{\"code\":\"rate_limited\",\"message\":\"slow down\",\"retry_ms\":100}}\n");
+  CHECK(*encode_reply({}, JoinReply{"#x", std::nullopt, {"a", "b"}, 0, "e-1"}) ==
+        "{\"ok\":true,\"channel\":\"#x\",\"topic\":null,\"members\":[\"a\",\"b\"],\"seq\":0,\"epoch\":\"e-1\"}\n");
+  CHECK(*encode_event(TopicSet{"#x", "a", std::nullopt}) ==
+        "{\"event\":\"topic\",\"channel\":\"#x\",\"nick\":\"a\",\"topic\":null}\n");
 }
 
 TEST_CASE("fatal, ping and shutdown events") {
@@ -23,91 +166,4 @@ TEST_CASE("fatal, ping and shutdown events") {
   CHECK(*encode_ping() == "{\"event\":\"ping\"}\n");
   CHECK(encode_ping() == encode_ping());  // shared, encoded once
   CHECK(*encode_shutdown("restart", 2000) == "{\"event\":\"shutdown\",\"reason\":\"restart\",\"retry_ms\":2000}\n");
-}
-
-TEST_CASE("append_line writes exactly what the library's dump writes") {
-  // The fast encoder must be byte-identical to nlohmann's dump(-1, ' ', false,
-  // replace), whatever it is given: control characters, quotes, UTF-8,
-  // invalid UTF-8 (replaced), nesting, every number kind.
-  std::mt19937_64 rng(20261126);
-  const std::vector<std::string> pieces = {
-      "a", "Z", "0", " ", "\"", "\\", "/", "\n", "\r", "\t", "\b", "\f", std::string(1, '\0'), "\x01", "\x1f", "\x7f",
-      "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80", "\xff", "\xc3", "\xed\xa0\x80", "text", "#chan"};
-  auto random_string = [&] {
-    std::string s;
-    for (int n = static_cast<int>(rng() % 8); n > 0; --n) s += pieces[rng() % pieces.size()];
-    return s;
-  };
-  std::function<Json(int)> random_value = [&](int depth) -> Json {
-    switch (rng() % (depth > 2 ? 6 : 8)) {
-      case 0: return random_string();
-      case 1: return static_cast<std::int64_t>(rng()) >> (rng() % 64);
-      case 2: return rng() >> (rng() % 64);
-      case 3: return rng() % 2 == 0;
-      case 4: return nullptr;
-      case 5: return static_cast<double>(rng() % 1000) / 8.0;
-      case 6: {
-        Json a = Json::array();
-        for (int n = static_cast<int>(rng() % 4); n > 0; --n) a.push_back(random_value(depth + 1));
-        return a;
-      }
-      default: {
-        Json o = Json::object();
-        for (int n = static_cast<int>(rng() % 5); n > 0; --n) o[random_string()] = random_value(depth + 1);
-        return o;
-      }
-    }
-  };
-  for (int i = 0; i < 20000; ++i) {
-    const Json value = random_value(0);
-    std::string fast;
-    append_line(fast, value);
-    REQUIRE(fast == value.dump(-1, ' ', false, Json::error_handler_t::replace) + "\n");
-  }
-  std::string two;
-  append_line(two, Json{{"a", 1}});
-  append_line(two, Json{{"b", "x"}});
-  CHECK(two == "{\"a\":1}\n{\"b\":\"x\"}\n");
-}
-
-TEST_CASE("messages and acks written from their fields match their JSON documents") {
-  // `say`/`msg` events and replies skip the document; what they write must
-  // still be exactly what the document would have been.
-  std::mt19937_64 rng(20261127);
-  const std::vector<std::string> pieces = {"a", "Z", "#", "\"", "\\", "\n", std::string(1, '\0'), "\x1f",
-                                           "\xc3\xa9", "\xf0\x9f\x98\x80", "text"};
-  auto random_string = [&](bool may_be_empty) {
-    std::string s = may_be_empty ? "" : "n";
-    for (int n = static_cast<int>(rng() % 6); n > 0; --n) s += pieces[rng() % pieces.size()];
-    return s;
-  };
-  auto random_id = [&] {
-    RequestId id;
-    switch (rng() % 4) {
-      case 0: break;
-      case 1: id.kind = RequestId::Kind::string; id.text = random_string(true); break;
-      case 2: id.kind = RequestId::Kind::integer; id.integer = static_cast<std::int64_t>(rng()) >> (rng() % 64); break;
-      default: id.kind = RequestId::Kind::unsigned_integer; id.unsigned_integer = rng(); break;
-    }
-    return id;
-  };
-  for (int i = 0; i < 5000; ++i) {
-    const bool say = rng() % 2 == 0;
-    ChatMessage m{say ? random_string(false) : "", random_string(false), say ? "" : random_string(false),
-                  random_string(true), say ? rng() : 0, static_cast<std::int64_t>(rng() >> 1)};
-    std::string typed, tree;
-    append_line(typed, m);
-    append_line(tree, to_json(m));
-    REQUIRE(typed == tree);
-    ChatAck a{random_id(), m.channel, m.to, m.seq, m.ts};
-    REQUIRE(*encode_line(a) == *encode_line(to_json(a)));
-  }
-  ChatMessage said{"#x", "ann", "", "hi", 3, 1000};
-  std::string line;
-  append_line(line, said);
-  CHECK(line == "{\"event\":\"message\",\"channel\":\"#x\",\"from\":\"ann\",\"text\":\"hi\",\"seq\":3,\"ts\":1000}\n");
-  ChatAck to_bee;
-  to_bee.to = "Bee";
-  to_bee.ts = 5;
-  CHECK(*encode_line(to_bee) == "{\"ok\":true,\"to\":\"Bee\",\"ts\":5}\n");
 }

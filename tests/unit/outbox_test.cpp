@@ -12,10 +12,10 @@ namespace {
 Bytes line(const std::string& text) { return std::make_shared<const std::string>(text); }
 
 std::string gathered(const Outbox& box, std::size_t skip = 0) {
-  uv_buf_t bufs[8];
+  Slice bufs[8];
   const std::size_t n = box.gather(bufs, 8, skip);
   std::string out;
-  for (std::size_t i = 0; i < n; ++i) out.append(bufs[i].base, bufs[i].len);
+  for (std::size_t i = 0; i < n; ++i) out.append(bufs[i].data, bufs[i].size);
   return out;
 }
 
@@ -26,11 +26,11 @@ TEST_CASE("outbox: shared lines are queued by reference, not copied") {
   const Bytes event = line("{\"event\":\"x\"}\n");
   a.push(event, Kind::event);
   b.push(event, Kind::event);
-  uv_buf_t buf_a[1], buf_b[1];
+  Slice buf_a[1], buf_b[1];
   a.gather(buf_a, 1);
   b.gather(buf_b, 1);
-  CHECK(buf_a[0].base == event->data());
-  CHECK(buf_b[0].base == event->data());
+  CHECK(buf_a[0].data == event->data());
+  CHECK(buf_b[0].data == event->data());
   CHECK(event.use_count() == 3);
 }
 
@@ -56,7 +56,7 @@ TEST_CASE("outbox: partial writes keep the offset; events and replies are counte
 TEST_CASE("outbox: gather stops at the buffer count") {
   Outbox box;
   for (int i = 0; i < 5; ++i) box.push(line("x\n"), Kind::event);
-  uv_buf_t bufs[3];
+  Slice bufs[3];
   CHECK(box.gather(bufs, 3) == 3);
 }
 
@@ -91,10 +91,10 @@ TEST_CASE("outbox: the ring keeps order as it wraps and grows, and lets go of wh
     expected.erase(0, front.size());
   }
   CHECK(box.bytes() == expected.size());
-  uv_buf_t bufs[1024];
+  Slice bufs[1024];
   const std::size_t n = box.gather(bufs, 1024);
   std::string out;
-  for (std::size_t i = 0; i < n; ++i) out.append(bufs[i].base, bufs[i].len);
+  for (std::size_t i = 0; i < n; ++i) out.append(bufs[i].data, bufs[i].size);
   CHECK(out == expected);
   const Bytes shared = line("kept\n");
   box.push(shared, Kind::event);

@@ -11,8 +11,8 @@
 #include <utility>
 
 #include "parley/chat/core.hpp"
-#include "parley/protocol/encode.hpp"
 #include "parley/hub/event_batch.hpp"
+#include "parley/protocol/encode.hpp"
 #include "parley/protocol/request.hpp"
 
 using namespace parley;
@@ -57,9 +57,9 @@ int main(int argc, char** argv) {
     const auto t0 = Clock::now();
     Request request = parse_request(line, limits);
     const auto t1 = Clock::now();
-    const Outcome outcome = core.handle(1, std::move(request), 1'764'000'000'000 + i);
+    const Outcome outcome = core.handle(1, std::move(static_cast<ChatRequest&>(request)), 1'764'000'000'000 + i);
     const auto t2 = Clock::now();
-    const Bytes reply = encode_line(*outcome.ack);
+    const Bytes reply = encode_reply(request.id, outcome.reply);
     EventBatch batch(65536);
     for (const Delivery& d : outcome.deliveries) batch.add(d);
     const Bytes events = batch.open() ? batch.take().second : Bytes{};

@@ -1,89 +1,26 @@
 // The chat core: users, nicks, channels, topics, seq numbers and history.
 //
-// Plain C++ with no sockets and no clock of its own: a request from
-// connection X goes in with the time; a reply for X and the deliveries
-// (recipients + event) come out. The network shell encodes each event once
-// and queues the same bytes for every recipient.
+// Plain C++ with no sockets, no JSON and no clock of its own: a typed request
+// from connection X goes in with the time; a typed reply for X and the
+// deliveries (recipients + event) come out (outcome.hpp). The hub has each
+// event written once and queues the same bytes for every recipient.
 #pragma once
 
 #include <cstdint>
 #include <map>
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
+#include "parley/chat/command.hpp"
 #include "parley/chat/limits.hpp"
 #include "parley/chat/message_log.hpp"
-#include "parley/protocol/request.hpp"
+#include "parley/chat/outcome.hpp"
+#include "parley/chat/token_bucket.hpp"
 
 namespace parley {
-
-using ConnId = std::uint64_t;
-using Json = nlohmann::ordered_json;
-
-using ConnList = std::shared_ptr<const std::vector<ConnId>>;
-
-// Who gets an event: `list` without `except`. A channel's member list is
-// built once and shared by every event to that channel until its membership
-// changes, so a `say` to 2000 members copies no list; `except` is the sender.
-struct Recipients {
-  ConnList list;
-  ConnId except = 0;  // 0 skips nobody: connection ids start at 1
-
-  std::vector<ConnId> ids() const;  // the recipients, in list order
-  bool empty() const { return !list || list->empty() || (list->size() == 1 && list->front() == except); }
-  // The same people for sure (same list object, or equal short lists).
-  bool same_as(const Recipients& other) const;
-};
-
-// A `message` event, and the `ok` answering the `say` or `msg` that made it:
-// nearly every request makes one of each, so they travel as fields rather
-// than JSON documents and the shell writes them straight to bytes
-// (encode.hpp), with no tree to build, walk and free per message.
-struct ChatMessage {
-  std::string channel;    // `say`; empty for `msg`
-  std::string from;
-  std::string to;         // `msg`; empty for `say`
-  std::string text;
-  std::uint64_t seq = 0;  // `say` only
-  std::int64_t ts = 0;
-};
-
-struct ChatAck {
-  RequestId id;
-  std::string channel;    // `say`; empty for `msg`
-  std::string to;         // `msg`; empty for `say`
-  std::uint64_t seq = 0;  // `say` only
-  std::int64_t ts = 0;
-};
-
-// The JSON documents the two stand for (field order included), for tests
-// and for anything that needs a tree.
-Json to_json(const ChatMessage& message);
-Json to_json(const ChatAck& ack);
-
-struct Delivery {
-  Recipients to;
-  Json event;                          // null when `message` holds the event
-  std::optional<ChatMessage> message;
-
-  Json event_json() const { return message ? to_json(*message) : event; }
-};
-
-struct Outcome {
-  Json reply;                        // null when there is nothing to reply, or `ack` holds it
-  std::optional<ChatAck> ack;        // the reply to a `say` or `msg` that went through
-  std::vector<Delivery> deliveries;  // in the order they must be queued
-  bool close = false;                // `quit`: flush the reply, then close
-  std::optional<Error> fatal;        // after the reply: this `error` event, then close
-
-  Json reply_json() const { return ack ? to_json(*ack) : reply; }
-};
 
 struct ServerInfo {
   std::string name = "parley";
@@ -105,7 +42,7 @@ class Core {
   // (Limits::rate); without one it is answered `rate_limited` and not run.
   void connect(ConnId conn);
   // The request is taken by value: a message's text moves into its event.
-  Outcome handle(ConnId conn, Request request, std::int64_t now_ms);
+  Outcome handle(ConnId conn, ChatRequest request, std::int64_t now_ms);
   // The connection is gone: `quit` {nick, reason} to everyone sharing a channel.
   Outcome disconnect(ConnId conn, std::string_view reason);
 
@@ -156,7 +93,7 @@ class Core {
   void leave(User& user, Channel& channel);
   Recipients neighbours(const User& user);
   Recipients others_in(Channel& channel, const User& except) const;
-  Json member_list(const Channel& channel) const;
+  std::vector<std::string> member_list(const Channel& channel) const;
   std::string next_epoch();
 
   Limits limits_;

@@ -12,8 +12,8 @@
 #include <string>
 #include <utility>
 
-#include "parley/chat/core.hpp"
-#include "parley/protocol/encode.hpp"
+#include "parley/chat/outcome.hpp"
+#include "parley/protocol/bytes.hpp"
 
 namespace parley {
 

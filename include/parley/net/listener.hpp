@@ -9,18 +9,21 @@
 
 #include <uv.h>
 
+#include <functional>
 #include <string>
 
+#include "parley/hub/session.hpp"
 #include "parley/socket/address.hpp"
-#include "parley/transport/line/connection.hpp"
 
 namespace parley {
 
-class Server;
-
 class Listener {
  public:
-  explicit Listener(Server& server) : server_(server) {}
+  // Takes an accepted, non-blocking descriptor and the peer's address as
+  // the logs show it ("unix" for Unix sockets).
+  using AcceptFn = std::function<void(int fd, TransportKind transport, std::string peer)>;
+
+  Listener(uv_loop_t* loop, AcceptFn accept) : loop_(loop), accept_(std::move(accept)) {}
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
   ~Listener();
@@ -41,12 +44,14 @@ class Listener {
   static void on_resume(uv_timer_t* timer);
   void accept_pending();
   void pause_accepting(int error);
+  void resume_polling();
   bool open_tcp(const Address& address, std::string& error);
   bool open_unix(const Address& address, std::string& error);
   bool start_polling(std::string& error);
 
-  Server& server_;
-  Connection::Transport transport_ = Connection::Transport::tcp;
+  uv_loop_t* loop_;
+  AcceptFn accept_;
+  TransportKind transport_ = TransportKind::tcp;
   int fd_ = -1;
   uv_poll_t poll_;
   uv_timer_t resume_timer_;

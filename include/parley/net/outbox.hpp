@@ -4,29 +4,36 @@
 // The queue holds references, never copies: an event for N recipients sits in
 // N outboxes as one buffer. Lines handed to an in-flight uv_write stay at the
 // front until its callback consumes them, which keeps their bytes alive.
+// It knows nothing of libuv: it gathers into plain slices, which the stream
+// hands to one vectored write.
 #pragma once
-
-#include <uv.h>
 
 #include <cstddef>
 #include <memory>
 
-#include "parley/protocol/encode.hpp"
+#include "parley/hub/session.hpp"
+#include "parley/protocol/bytes.hpp"
 
 namespace parley {
+
+// Some bytes to write: where they start and how many.
+struct Slice {
+  const char* data;
+  std::size_t size;
+};
 
 class Outbox {
  public:
   // Replies answer the client's own requests and are bounded by pausing its
   // input; events are pushed by others and count toward `max_pending`.
-  enum class Kind : unsigned char { reply, event };
+  using Kind = OutputKind;
 
   void push(Bytes line, Kind kind);
 
-  // Points up to `max` buffers at the unsent bytes, skipping the first
+  // Points up to `max` slices at the unsent bytes, skipping the first
   // `skip` bytes (those already handed to an in-flight write). Returns the
-  // number of buffers filled.
-  std::size_t gather(uv_buf_t* bufs, std::size_t max, std::size_t skip = 0) const;
+  // number of slices filled.
+  std::size_t gather(Slice* slices, std::size_t max, std::size_t skip = 0) const;
 
   // `n` bytes were written: drop what is done, keep the offset into the rest.
   void consume(std::size_t n);

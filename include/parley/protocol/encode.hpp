@@ -1,35 +1,38 @@
-// The protocol layer's output side: a reply or event becomes one line of
-// bytes, encoded once and shared by every connection that sends it.
+// The protocol layer's output side: every typed reply and event becomes one
+// JSON line (with its LF), written straight from its fields by the one writer
+// its type has. No JSON document is built: nlohmann_json stays on the input
+// side, and in the tests, which parse these bytes back to judge them.
+//
+// Strings are written as they are when valid UTF-8 (everything that came
+// through the parser is), with `"`, `\` and control characters escaped;
+// invalid UTF-8 is replaced by U+FFFD, as the library's dump(replace) does.
 #pragma once
 
-#include <memory>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
-#include "parley/chat/core.hpp"
 #include "parley/chat/errors.hpp"
+#include "parley/chat/outcome.hpp"
+#include "parley/protocol/bytes.hpp"
+#include "parley/protocol/request.hpp"
 
 namespace parley {
 
-// Immutable once built; each recipient's outbox holds a reference.
-using Bytes = std::shared_ptr<const std::string>;
+// The reply to the request that had `id`, appended to `out` / as its own buffer.
+void append_reply(std::string& out, const RequestId& id, const Reply& reply);
+Bytes encode_reply(const RequestId& id, const Reply& reply);
 
-// JSON text plus the LF. Strings are valid UTF-8 by construction (they came
-// through the parser); control characters and NUL are escaped.
-Bytes encode_line(const Json& message);
-// The same line appended to `out`.
-void append_line(std::string& out, const Json& message);
+// An event, appended to `out` (an event batch) / as its own buffer.
+void append_event(std::string& out, const Event& event);
+Bytes encode_event(const Event& event);
 
-// The lines to_json(message) and to_json(ack) make, byte for byte, written
-// from the fields directly.
-void append_line(std::string& out, const ChatMessage& message);
-Bytes encode_line(const ChatAck& ack);
-void append_line(std::string& out, const ChatAck& ack);
+// The events the server sends of its own accord.
+Bytes encode_fatal(ErrorCode code, std::string_view message);  // `error`, then close
+Bytes encode_ping();                                           // one shared buffer
+Bytes encode_shutdown(std::string_view reason, std::uint64_t retry_ms);
 
-// The `error` event that precedes a close.
-Bytes encode_fatal(ErrorCode code, std::string_view message);
-
-Bytes encode_ping();
-Bytes encode_shutdown(std::string_view reason, long long retry_ms);
+// A JSON string literal for `s`, quotes included (exposed for tests).
+void append_json_string(std::string& out, std::string_view s);
 
 }  // namespace parley

@@ -5,11 +5,10 @@
 #pragma once
 
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <string_view>
-#include <variant>
 
+#include "parley/chat/command.hpp"
 #include "parley/chat/errors.hpp"
 #include "parley/chat/limits.hpp"
 
@@ -23,36 +22,11 @@ struct RequestId {
   std::uint64_t unsigned_integer = 0;
 };
 
-struct Hello { std::string nick; std::optional<std::string> token; };
-struct NickCmd { std::string nick; };
-struct Join { std::string channel; };
-struct Part { std::string channel; std::optional<std::string> reason; };
-struct Say { std::string channel; std::string text; };
-struct Msg { std::string to; std::string text; };
-struct TopicCmd { std::string channel; std::optional<std::string> topic; };
-struct List {};
-struct Members { std::string channel; };
-struct History {
-  std::string channel;
-  std::optional<std::uint64_t> before;
-  std::optional<std::uint64_t> after;
-  unsigned limit = 50;
-};
-struct Ping {};
-struct Quit { std::optional<std::string> reason; };
-
-using Command = std::variant<Hello, NickCmd, Join, Part, Say, Msg, TopicCmd, List,
-                             Members, History, Ping, Quit>;
-
-// Which command a line named, known even when its fields were invalid, so the
-// core can answer `not_registered` ahead of field errors.
-enum class CommandKind { unknown, hello, nick, join, part, say, msg, topic, list,
-                         members, history, ping, quit };
-
-struct Request {
+// A decoded line: the chat request plus the `id` its reply echoes. The core
+// takes the ChatRequest part (by value, so the text moves on into its event);
+// the id stays with the hub, which writes it into the reply.
+struct Request : ChatRequest {
   RequestId id;
-  CommandKind kind = CommandKind::unknown;
-  std::variant<Command, Error> body;
 };
 
 inline constexpr unsigned history_limit_max = 500;

@@ -1,10 +1,10 @@
-#include "parley/net/connection_table.hpp"
+#include "parley/hub/session_table.hpp"
 
 #include <utility>
 
 namespace parley {
 
-ConnId ConnectionTable::next_id() {
+ConnId SessionTable::next_id() {
   std::uint32_t slot;
   if (!free_.empty()) {
     slot = free_.back();
@@ -16,12 +16,12 @@ ConnId ConnectionTable::next_id() {
   return next_number_++ << 32 | slot;
 }
 
-void ConnectionTable::put(std::unique_ptr<Connection> conn) {
+void SessionTable::put(std::unique_ptr<Session> conn) {
   slots_[conn->id() & 0xffffffffu] = std::move(conn);
   ++size_;
 }
 
-void ConnectionTable::erase(ConnId id) {
+void SessionTable::erase(ConnId id) {
   const std::uint32_t slot = id & 0xffffffffu;
   if (!find(id)) return;
   slots_[slot].reset();

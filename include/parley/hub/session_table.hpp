@@ -1,4 +1,4 @@
-// The open connections, found by id in one step.
+// The sessions, found by id in one step; the table owns them.
 //
 // A ConnId is (number << 32 | slot): `number` counts connections in accept
 // order and is what the logs show; `slot` is where the connection sits in
@@ -12,20 +12,20 @@
 #include <memory>
 #include <vector>
 
-#include "parley/transport/line/connection.hpp"
+#include "parley/hub/session.hpp"
 
 namespace parley {
 
 inline std::uint64_t connection_number(ConnId id) { return id >> 32; }
 
-class ConnectionTable {
+class SessionTable {
  public:
   // A fresh id on a free slot; put() the connection made with it next.
   ConnId next_id();
-  void put(std::unique_ptr<Connection> conn);
-  Connection* find(ConnId id) const {
+  void put(std::unique_ptr<Session> conn);
+  Session* find(ConnId id) const {
     const std::size_t slot = id & 0xffffffffu;
-    Connection* conn = slot < slots_.size() ? slots_[slot].get() : nullptr;
+    Session* conn = slot < slots_.size() ? slots_[slot].get() : nullptr;
     return conn && conn->id() == id ? conn : nullptr;
   }
   void erase(ConnId id);
@@ -39,7 +39,7 @@ class ConnectionTable {
   }
 
  private:
-  std::vector<std::unique_ptr<Connection>> slots_;
+  std::vector<std::unique_ptr<Session>> slots_;
   std::vector<std::uint32_t> free_;  // empty slots below slots_.size()
   std::uint64_t next_number_ = 1;
   std::size_t size_ = 0;

@@ -1,0 +1,45 @@
+// Where the hub sends requests: the chat state, local or shared.
+//
+// The local backend answers every request at once. A backend that keeps its
+// state elsewhere (the Redis backplane, cluster/) answers some of them only
+// after a round trip: handle() then returns nullopt and later calls
+// Hub::answer() with the outcome. Meanwhile the hub holds the session's
+// further requests (reading paused, lines kept by the transport), so replies
+// still come back in request order.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "parley/chat/command.hpp"
+#include "parley/chat/core.hpp"
+#include "parley/chat/outcome.hpp"
+
+namespace parley {
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual void connect(ConnId conn) = 0;
+  // The outcome now, or nullopt when Hub::answer(conn, ...) will bring it.
+  virtual std::optional<Outcome> handle(ConnId conn, ChatRequest request, std::int64_t now_ms) = 0;
+  // The connection is gone; `reason` is the `quit` event's.
+  virtual Outcome disconnect(ConnId conn, std::string_view reason) = 0;
+};
+
+// The chat state of this process alone.
+class LocalBackend final : public Backend {
+ public:
+  explicit LocalBackend(Core& core) : core_(core) {}
+  void connect(ConnId conn) override { core_.connect(conn); }
+  std::optional<Outcome> handle(ConnId conn, ChatRequest request, std::int64_t now_ms) override {
+    return core_.handle(conn, std::move(request), now_ms);
+  }
+  Outcome disconnect(ConnId conn, std::string_view reason) override { return core_.disconnect(conn, reason); }
+
+ private:
+  Core& core_;
+};
+
+}  // namespace parley

@@ -1,0 +1,172 @@
+// The hub: every session, what they ask and what they are sent, with no
+// loop and no sockets of its own. The net layer calls it from libuv's
+// callbacks; transports call it about their sessions; tests drive it with
+// fake sessions and a fake clock.
+//
+// One request's path: a transport hands a complete line to on_line(); the
+// hub decodes it, the backend answers, the reply is queued for the sender
+// and each event is written once into the open EventBatch, whose bytes are
+// later queued for every recipient. before_sleep(), which the loop runs
+// right before it blocks, reaps closed sessions (their `quit` events),
+// hands out the batch and flushes every session with output, one vectored
+// write each.
+//
+// Re-entrancy: no hub call frees a session except release(), which only a
+// transport's last close callback makes. A close decided anywhere (inside
+// fan-out included) marks the session and queues it for the next reap.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "parley/chat/limits.hpp"
+#include "parley/chat/outcome.hpp"
+#include "parley/hub/admission.hpp"
+#include "parley/hub/backend.hpp"
+#include "parley/hub/clock.hpp"
+#include "parley/hub/close_reason.hpp"
+#include "parley/hub/event_batch.hpp"
+#include "parley/hub/session.hpp"
+#include "parley/hub/session_table.hpp"
+
+namespace parley {
+
+// The bounds the hub enforces. parleyd fills them from its flags, whose
+// defaults live in one place: parleyd/config.hpp.
+struct HubConfig {
+  Limits limits;
+  std::size_t max_clients{};
+  std::size_t max_conns_per_ip{};  // 0: no limit
+  std::size_t max_pending{};       // bytes of unsent events per session
+};
+
+// Plain counters, incremented on the paths they count (no lookups).
+struct HubCounters {
+  std::uint64_t accepted = 0;
+  std::uint64_t refused = 0;      // admission said server_full or shutting_down
+  std::uint64_t lines_in = 0;
+  std::uint64_t deliveries = 0;   // event buffers queued for a recipient
+  std::array<std::uint64_t, close_reason_count> closed{};  // by reason
+};
+
+class Hub {
+ public:
+  Hub(HubConfig config, Backend& backend, const Clock& clock);
+  Hub(const Hub&) = delete;
+  Hub& operator=(const Hub&) = delete;
+
+  // ---- sessions come and go ----------------------------------------------
+
+  // A fresh id for the session about to be made; add() it next.
+  ConnId next_id() { return sessions_.next_id(); }
+  Session& add(std::unique_ptr<Session> session);
+  // Admits a session that add() took: a client slot, and the backend
+  // learns of it. Otherwise it is told why (fatal server_full or
+  // shutting_down) and closes; returns false.
+  bool admit(Session& session);
+  // The session's client address is known (at accept, or once a PROXY
+  // header named it): counts it per IP, or closes it with server_full.
+  // "" for Unix sockets (never limited). Returns whether it stays open.
+  bool peer_known(Session& session, const std::string& ip);
+  // Its transport has closed its last handle: the session is destroyed.
+  void release(Session& session);
+
+  // ---- input -----------------------------------------------------------------
+
+  // One complete request line. Returns whether the transport may hand over
+  // the next one now; when false it keeps the rest and waits for
+  // Session::resume_input(). (Reasons: the session is closing, its own
+  // replies back up past max_pending / 4, or the request is being answered
+  // outside this turn.)
+  bool on_line(Session& session, std::string_view line);
+  // The answer to the request the backend deferred for `conn`.
+  void answer(ConnId conn, Outcome outcome);
+
+  // ---- output ------------------------------------------------------------------
+
+  // Queues bytes for one session outside the batch (pings, the PROXY
+  // transport's own notices), after any events already batched for it.
+  void send(Session& session, const Bytes& bytes, OutputKind kind);
+  // The transport has more to write (a write completed, a close is pending).
+  void mark_dirty(Session& session) { mark_dirty(session, false); }
+
+  // ---- closing -----------------------------------------------------------------
+
+  // Decides the close (once; later calls do nothing): frees the session's
+  // admission slots at once, tells the transport, and queues the `quit`
+  // for the next reap.
+  void close(Session& session, CloseReason reason);
+  // The `error` event, then close after what is queued.
+  void fatal(Session& session, ErrorCode code, std::string_view message);
+
+  // ---- the loop's turn ---------------------------------------------------------
+
+  // Runs right before the loop blocks. Returns true when work is left over
+  // for the next turn (the loop must then not block).
+  bool before_sleep();
+
+  // ---- drain -----------------------------------------------------------------------
+
+  // Tells every open session to reconnect elsewhere (`shutdown` with
+  // `retry_ms`), then closes each with shutting_down after what is queued;
+  // from now on admit() refuses. `on_empty` runs once no session is left.
+  void drain(std::uint64_t retry_ms, std::function<void()> on_empty);
+  // A second signal: every session closes now.
+  void close_all_now();
+  bool draining() const { return draining_; }
+
+  // ---- read-only views ---------------------------------------------------------------
+
+  std::size_t size() const { return sessions_.size(); }
+  Session* find(ConnId id) const { return sessions_.find(id); }
+  const HubCounters& counters() const { return counters_; }
+  const Admission& admission() const { return admission_; }
+  const HubConfig& config() const { return config_; }
+
+ private:
+  // Large enough that a read's worth of says (64 KiB) fans out as a few
+  // batches; small enough to keep one queue entry's bytes modest.
+  static constexpr std::size_t max_batch_bytes = 65536;
+  // Rounds of reap-then-flush per turn; more work waits for the next turn.
+  static constexpr int max_rounds = 8;
+
+  void dispatch(Session& from, const RequestId& id, const Outcome& outcome);
+  void deliver(const Delivery& delivery);
+  void send_batch();
+  void before_send(const Session& session);
+  void enqueue(Session& session, const Bytes& bytes, OutputKind kind);
+  void mark_dirty(Session& session, bool replies_only);
+  bool input_backed_up(const Session& session) const;
+  bool ready_for_input(const Session& session) const;
+  void reap_closing();
+  void flush_dirty();
+  bool work_left() const { return !closing_.empty() || !dirty_.empty() || !dirty_replies_.empty() || batch_.open(); }
+  void maybe_drained();
+
+  HubConfig config_;
+  Backend& backend_;
+  const Clock& clock_;
+  SessionTable sessions_;
+  Admission admission_;
+  HubCounters counters_;
+  // Events not yet queued: consecutive ones for the same recipients share
+  // one buffer. Handed out before the loop writes, and before anything else
+  // is queued for one of its recipients.
+  EventBatch batch_{max_batch_bytes};
+  std::vector<Session*> dirty_;           // to flush this turn
+  std::vector<Session*> dirty_replies_;   // ... after those: replies only
+  std::vector<Session*> flushing_;        // being flushed (swapped, so no allocation per turn)
+  std::vector<Session*> flushing_replies_;
+  std::vector<std::pair<ConnId, CloseReason>> closing_;  // to tell the backend about
+  std::vector<std::pair<ConnId, CloseReason>> reaping_;  // being told
+  bool draining_ = false;
+  std::function<void()> on_empty_;
+};
+
+}  // namespace parley

@@ -1,0 +1,92 @@
+// A client speaking newline-framed JSON over a stream: the stream, the line
+// framer, the optional PROXY header, and the idle timer's ping and timeout.
+// Implements Session for the hub.
+//
+// Lifetime: made for an accepted descriptor by accept_line_session(), owned
+// by the hub's table, freed by Hub::release() from the stream's last close
+// callback, never in the middle of a call stack.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "parley/hub/hub.hpp"
+#include "parley/hub/session.hpp"
+#include "parley/net/read_buffer.hpp"
+#include "parley/net/stream.hpp"
+#include "parley/protocol/framer.hpp"
+
+namespace parley {
+
+struct LineOptions {
+  std::size_t max_line = 65536;
+  bool expect_proxy_header = false;  // a PROXY v1/v2 header comes first (TCP only)
+  std::uint64_t ping_interval_ms = 25000;
+  std::uint64_t idle_timeout_ms = 120000;
+  std::uint64_t drain_timeout_ms = 10000;  // a closing client's time to read what it is owed
+};
+
+// Takes an accepted, non-blocking descriptor: makes its session, admits it
+// (or tells it why not) and starts reading. `peer` is the client's address
+// as the logs show it ("unix" for Unix sockets).
+void accept_line_session(Hub& hub, uv_loop_t* loop, ReadBuffer& read_buffer, const LineOptions& options,
+                         int fd, TransportKind transport, std::string peer);
+
+class LineSession final : public Session, private Stream::Owner {
+ public:
+  LineSession(Hub& hub, uv_loop_t* loop, ReadBuffer& read_buffer, const LineOptions& options, ConnId id,
+              TransportKind transport, std::string peer);
+
+  bool adopt(int fd) { return stream_.adopt(fd); }
+  // Starts reading (after the PROXY header, when `expect_proxy_header`)
+  // and the idle timer.
+  void start(bool expect_proxy_header);
+
+  // Session
+  void enqueue(const Bytes& bytes, OutputKind kind) override;
+  std::size_t pending_bytes() const override { return stream_.outbox().bytes(); }
+  std::size_t pending_event_bytes() const override { return stream_.outbox().event_bytes(); }
+  void flush() override;
+  void resume_input() override;
+  void close_transport(CloseReason reason, const Bytes& farewell) override;
+  void abort() override { stream_.close(); }
+
+  // The peer's IP address without the port ("" for Unix sockets).
+  std::string peer_ip() const;
+
+ private:
+  // Stream::Owner
+  void on_stream_data(std::string_view data) override;
+  void on_stream_eof() override;
+  void on_stream_error(CloseReason reason) override;
+  void on_stream_timer() override;
+  void on_stream_written() override;
+  void on_stream_closed() override;
+
+  bool read_proxy_header(std::string_view& data);
+  bool on_line(std::string_view line);
+  void after_framing(LineFramer::Status status);
+  void pause_reading();
+  void read_again();
+  void fail(CloseReason reason);
+  void arm_idle_timer();
+  void on_idle_timer();
+  void maybe_finish_close();
+
+  Hub& hub_;
+  const LineOptions& options_;
+  Stream stream_;
+  LineFramer framer_;
+  std::string proxy_buffer_;          // bytes of a PROXY header still incomplete
+  std::uint64_t last_input_ms_ = 0;   // loop time of the last complete line
+  unsigned pings_sent_ = 0;           // since that line
+  bool input_paused_ = false;         // the framer holds lines the hub is not ready for
+  bool eof_ = false;
+  bool awaiting_proxy_header_ = false;
+  bool flushing_to_close_ = false;    // closing after what is queued is written
+};
+
+}  // namespace parley

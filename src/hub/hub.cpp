@@ -1,0 +1,277 @@
+#include "parley/hub/hub.hpp"
+
+#include <cassert>
+
+#include "parley/log/log.hpp"
+#include "parley/protocol/encode.hpp"
+
+namespace parley {
+
+Hub::Hub(HubConfig config, Backend& backend, const Clock& clock)
+    : config_(std::move(config)), backend_(backend), clock_(clock),
+      admission_(config_.max_clients, config_.max_conns_per_ip) {}
+
+// ---- sessions come and go --------------------------------------------------
+
+Session& Hub::add(std::unique_ptr<Session> session) {
+  Session& s = *session;
+  sessions_.put(std::move(session));
+  ++counters_.accepted;
+  return s;
+}
+
+bool Hub::admit(Session& s) {
+  if (!s.open()) return false;
+  if (draining_) {
+    ++counters_.refused;
+    fatal(s, ErrorCode::shutting_down, "the server is shutting down");
+    return false;
+  }
+  if (std::optional<Error> refusal = admission_.admit()) {
+    ++counters_.refused;
+    fatal(s, refusal->code, refusal->message);
+    return false;
+  }
+  s.counted_ = true;
+  backend_.connect(s.id());
+  return true;
+}
+
+bool Hub::peer_known(Session& s, const std::string& ip) {
+  if (!s.open()) return false;
+  if (!s.counted_ip_.empty()) return true;
+  if (std::optional<Error> refusal = admission_.admit_ip(ip)) {
+    ++counters_.refused;
+    fatal(s, refusal->code, refusal->message);
+    return false;
+  }
+  s.counted_ip_ = ip;
+  return true;
+}
+
+// Only from a transport's last close callback: never inside fan-out or a
+// flush, so no list being walked can hold the session.
+void Hub::release(Session& s) {
+  assert(!s.open() && "a session is released only after its close was decided");
+  if (s.dirty_) {
+    std::erase(dirty_, &s);
+    std::erase(dirty_replies_, &s);
+  }
+  sessions_.erase(s.id());  // destroys it
+  maybe_drained();
+}
+
+// ---- input -------------------------------------------------------------------
+
+bool Hub::on_line(Session& s, std::string_view line) {
+  if (!s.open()) return false;
+  ++counters_.lines_in;
+  Request request = parse_request(line, config_.limits);
+  // The chat part moves to the backend (the text travels on into its event);
+  // the id stays here for the reply.
+  std::optional<Outcome> outcome = backend_.handle(s.id(), std::move(static_cast<ChatRequest&>(request)),
+                                                   clock_.wall_ms());
+  if (!outcome) {
+    s.awaiting_ = true;
+    s.awaiting_id_ = std::move(request.id);
+    s.input_held_ = true;
+    return false;
+  }
+  dispatch(s, request.id, *outcome);
+  if (!s.open()) return false;
+  if (input_backed_up(s)) {
+    s.input_held_ = true;
+    return false;
+  }
+  return true;
+}
+
+void Hub::answer(ConnId conn, Outcome outcome) {
+  Session* s = sessions_.find(conn);
+  if (!s || !s->awaiting_) {
+    // The asker is gone; what it did still reaches the others.
+    for (const Delivery& d : outcome.deliveries) deliver(d);
+    return;
+  }
+  s->awaiting_ = false;
+  const RequestId id = std::move(s->awaiting_id_);
+  s->awaiting_id_ = {};
+  dispatch(*s, id, outcome);
+  mark_dirty(*s, true);  // its flush hands over the requests held meanwhile
+}
+
+// Our own replies are bounded by not reading more requests while the client
+// is behind on reading what we already owe it.
+bool Hub::input_backed_up(const Session& s) const { return s.pending_bytes() > config_.max_pending / 4; }
+
+bool Hub::ready_for_input(const Session& s) const {
+  return s.open() && !s.awaiting_ && !input_backed_up(s);
+}
+
+// The reply goes to the sender; each event is written once, into the open
+// batch, whose bytes are later queued once for every recipient.
+void Hub::dispatch(Session& from, const RequestId& id, const Outcome& outcome) {
+  send(from, encode_reply(id, outcome.reply), OutputKind::reply);
+  for (const Delivery& delivery : outcome.deliveries) deliver(delivery);
+  if (outcome.fatal) fatal(from, outcome.fatal->code, outcome.fatal->message);
+  if (outcome.close) close(from, CloseReason::quit);
+}
+
+void Hub::deliver(const Delivery& delivery) {
+  if (!batch_.accepts(delivery.to)) send_batch();
+  batch_.add(delivery);
+}
+
+// ---- output --------------------------------------------------------------------
+
+void Hub::send(Session& s, const Bytes& bytes, OutputKind kind) {
+  before_send(s);
+  enqueue(s, bytes, kind);
+}
+
+// Keeps each session's output in the order it was produced: whatever is
+// queued for a session directly first lets the open batch (events made
+// earlier) go out, unless the session is the one the batch skips.
+void Hub::before_send(const Session& s) {
+  if (batch_.open() && s.id() != batch_.recipients().except) send_batch();
+}
+
+void Hub::send_batch() {
+  if (!batch_.open()) return;
+  const auto [to, bytes] = batch_.take();
+  for (ConnId id : *to.list) {
+    if (id == to.except) continue;
+    if (Session* s = sessions_.find(id)) enqueue(*s, bytes, OutputKind::event);
+  }
+}
+
+// May run inside fan-out: closes at most decide, nothing is freed.
+void Hub::enqueue(Session& s, const Bytes& bytes, OutputKind kind) {
+  const bool event = kind == OutputKind::event;
+  // A closing session still gets what was made before the reap, but never
+  // more than the limit: it is leaving, and its memory stays bounded.
+  if (event && !s.open() && s.pending_event_bytes() + bytes->size() > config_.max_pending) return;
+  s.enqueue(bytes, kind);
+  mark_dirty(s, !event);
+  if (!event) return;
+  ++counters_.deliveries;
+  if (s.pending_event_bytes() > config_.max_pending && s.open()) {
+    log::write(LogLevel::warn, connection_number(s.id()), s.peer(),
+               "slow consumer: " + std::to_string(s.pending_bytes()) + " bytes unsent");
+    close(s, CloseReason::slow_consumer);
+  }
+}
+
+// A session with only replies queued is written after the ones with events,
+// so a `say`'s deliveries do not wait behind its sender's reply (the sender,
+// who has its answer one write later, is the only one to wait).
+void Hub::mark_dirty(Session& s, bool replies_only) {
+  if (!s.dirty_) {
+    s.dirty_ = true;
+    s.replies_only_ = replies_only;
+    (replies_only ? dirty_replies_ : dirty_).push_back(&s);
+  } else if (s.replies_only_ && !replies_only) {
+    s.replies_only_ = false;
+    dirty_.push_back(&s);  // its entry in dirty_replies_ finds it clean
+  }
+}
+
+// ---- closing --------------------------------------------------------------------
+
+void Hub::close(Session& s, CloseReason reason) {
+  if (!s.open()) return;
+  s.closing_ = true;
+  log::write(LogLevel::info, connection_number(s.id()), s.peer(),
+             std::string("disconnected: ") + std::string(wire_text(reason)));
+  ++counters_.closed[static_cast<std::size_t>(reason)];
+  // The slots free as soon as the close is decided, not when the socket is gone.
+  if (s.counted_) admission_.leave();
+  s.counted_ = false;
+  if (!s.counted_ip_.empty()) admission_.leave_ip(s.counted_ip_);
+  s.counted_ip_.clear();
+  closing_.emplace_back(s.id(), reason);
+  if (flushes_first(reason)) mark_dirty(s, false);
+  const Bytes farewell = reason == CloseReason::slow_consumer
+                             ? encode_fatal(ErrorCode::slow_consumer, "output not read fast enough")
+                             : Bytes();
+  s.close_transport(reason, farewell);
+}
+
+void Hub::fatal(Session& s, ErrorCode code, std::string_view message) {
+  if (!s.open()) return;
+  log::write(LogLevel::info, connection_number(s.id()), s.peer(),
+             std::string("fatal ") + std::string(to_string(code)) + ": " + std::string(message));
+  send(s, encode_fatal(code, message), OutputKind::reply);
+  close(s, close_reason_for(code));
+}
+
+// ---- the loop's turn ------------------------------------------------------------
+
+bool Hub::before_sleep() {
+  for (int round = 0; round < max_rounds && work_left(); ++round) {
+    reap_closing();
+    send_batch();
+    flush_dirty();
+  }
+  return work_left();
+}
+
+// Both lists are swapped with a second vector that keeps its capacity, so a
+// busy turn allocates nothing here; what is added meanwhile waits for the
+// next round.
+void Hub::reap_closing() {
+  reaping_.swap(closing_);
+  for (const auto& [id, reason] : reaping_)
+    for (const Delivery& d : backend_.disconnect(id, wire_text(reason)).deliveries) deliver(d);
+  reaping_.clear();
+}
+
+void Hub::flush_dirty() {
+  flushing_.swap(dirty_);
+  flushing_replies_.swap(dirty_replies_);
+  for (auto* list : {&flushing_, &flushing_replies_}) {
+    for (Session* s : *list) {
+      if (!s->dirty_) continue;  // already written from the first list
+      s->dirty_ = false;
+      s->flush();
+      if (s->input_held_ && ready_for_input(*s)) {
+        s->input_held_ = false;
+        s->resume_input();
+      }
+    }
+    list->clear();
+  }
+}
+
+// ---- drain -----------------------------------------------------------------------
+
+void Hub::drain(std::uint64_t retry_ms, std::function<void()> on_empty) {
+  if (draining_) return;
+  draining_ = true;
+  on_empty_ = std::move(on_empty);
+  const Bytes shutdown = encode_shutdown("server shutting down", retry_ms);
+  sessions_.for_each([&](Session& s) {
+    if (!s.open()) return;
+    send(s, shutdown, OutputKind::reply);
+    fatal(s, ErrorCode::shutting_down, "the server is shutting down");
+  });
+  maybe_drained();
+}
+
+void Hub::close_all_now() {
+  sessions_.for_each([&](Session& s) {
+    if (s.open())
+      close(s, CloseReason::drain_forced);
+    else
+      s.abort();
+  });
+}
+
+void Hub::maybe_drained() {
+  if (!draining_ || !sessions_.empty() || !on_empty_) return;
+  auto on_empty = std::move(on_empty_);
+  on_empty_ = nullptr;
+  on_empty();
+}
+
+}  // namespace parley

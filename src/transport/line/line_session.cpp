@@ -1,0 +1,212 @@
+#include "parley/transport/line/line_session.hpp"
+
+#include <algorithm>
+
+#include "parley/log/log.hpp"
+#include "parley/protocol/encode.hpp"
+#include "parley/protocol/proxy_header.hpp"
+
+namespace parley {
+
+void accept_line_session(Hub& hub, uv_loop_t* loop, ReadBuffer& read_buffer, const LineOptions& options,
+                         int fd, TransportKind transport, std::string peer) {
+  auto owned = std::make_unique<LineSession>(hub, loop, read_buffer, options, hub.next_id(), transport,
+                                             std::move(peer));
+  LineSession& session = *owned;
+  hub.add(std::move(owned));
+  if (!session.adopt(fd)) {
+    hub.close(session, CloseReason::accept_failed);
+    return;
+  }
+  const bool admitted = hub.admit(session);
+  const bool proxied = options.expect_proxy_header && transport == TransportKind::tcp;
+  // Behind a proxy the real peer is known, and logged, once its header is read.
+  if (admitted && !proxied) log::write(LogLevel::info, connection_number(session.id()), session.peer(), "connected");
+  session.start(admitted && proxied);
+}
+
+LineSession::LineSession(Hub& hub, uv_loop_t* loop, ReadBuffer& read_buffer, const LineOptions& options,
+                         ConnId id, TransportKind transport, std::string peer)
+    : Session(id, transport, std::move(peer)), hub_(hub), options_(options),
+      stream_(loop, transport, read_buffer, *this), framer_(options.max_line) {
+  last_input_ms_ = stream_.now_ms();
+}
+
+void LineSession::start(bool expect_proxy_header) {
+  if (!open()) return;  // refused: only its farewell is written
+  awaiting_proxy_header_ = expect_proxy_header;
+  if (!stream_.start_reading()) return fail(CloseReason::read_error);
+  arm_idle_timer();
+  if (transport() == TransportKind::tcp && !awaiting_proxy_header_) hub_.peer_known(*this, peer_ip());
+}
+
+std::string LineSession::peer_ip() const {
+  if (transport() != TransportKind::tcp) return {};
+  const std::string& peer = this->peer();
+  const auto colon = peer.rfind(':');
+  if (colon == std::string::npos) return peer;
+  std::string_view host(peer.data(), colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  return std::string(host);
+}
+
+// ---- input ----------------------------------------------------------------
+
+void LineSession::on_stream_data(std::string_view data) {
+  if (!open()) return;
+  if (awaiting_proxy_header_ && !read_proxy_header(data)) return;
+  after_framing(framer_.feed(data, [this](std::string_view line) { return on_line(line); }));
+}
+
+// Strips the PROXY header off the first bytes; false while it is incomplete
+// or when it was bad (then the session is closing).
+bool LineSession::read_proxy_header(std::string_view& data) {
+  const std::size_t had = proxy_buffer_.size();
+  proxy_buffer_.append(data.substr(0, max_proxy_header - std::min(had, max_proxy_header)));
+  const ProxyHeader header = parse_proxy_header(proxy_buffer_);
+  if (header.status == ProxyHeader::Status::incomplete && proxy_buffer_.size() < max_proxy_header) return false;
+  if (header.status != ProxyHeader::Status::complete) {
+    hub_.fatal(*this, ErrorCode::bad_proxy_header, "expected a PROXY protocol v1 or v2 header");
+    return false;
+  }
+  const std::string balancer = peer();
+  if (!header.source.empty()) set_peer(header.source);
+  log::write(LogLevel::info, connection_number(id()), peer(), "connected through proxy " + balancer);
+  if (!hub_.peer_known(*this, peer_ip())) return false;
+  awaiting_proxy_header_ = false;
+  data.remove_prefix(header.length - had);
+  std::string().swap(proxy_buffer_);
+  return true;
+}
+
+bool LineSession::on_line(std::string_view line) {
+  if (!open()) return false;
+  last_input_ms_ = stream_.now_ms();
+  pings_sent_ = 0;
+  return hub_.on_line(*this, line);
+}
+
+void LineSession::after_framing(LineFramer::Status status) {
+  if (!open()) return;
+  switch (status) {
+    case LineFramer::Status::line_too_long:
+      hub_.fatal(*this, ErrorCode::line_too_long, "line longer than " + std::to_string(options_.max_line) + " bytes");
+      return;
+    case LineFramer::Status::paused:
+      pause_reading();
+      return;
+    case LineFramer::Status::drained:
+      if (eof_) hub_.close(*this, CloseReason::eof);
+      return;
+  }
+}
+
+// Half-close: answer every complete request already sent, then close.
+void LineSession::on_stream_eof() {
+  eof_ = true;
+  stream_.stop_reading();
+  if (open() && !input_paused_) hub_.close(*this, CloseReason::eof);
+}
+
+void LineSession::on_stream_error(CloseReason reason) { fail(reason); }
+
+void LineSession::pause_reading() {
+  input_paused_ = true;
+  stream_.stop_reading();
+}
+
+void LineSession::resume_input() {
+  if (!input_paused_ || !open()) return;
+  input_paused_ = false;
+  after_framing(framer_.resume([this](std::string_view line) { return on_line(line); }));
+  read_again();
+}
+
+void LineSession::read_again() {
+  if (open() && !input_paused_ && !eof_ && !stream_.reading() && !stream_.start_reading())
+    fail(CloseReason::read_error);
+}
+
+// ---- output ---------------------------------------------------------------
+
+void LineSession::enqueue(const Bytes& bytes, OutputKind kind) {
+  if (stream_.closed()) return;  // nothing more can be written
+  stream_.outbox().push(bytes, kind);
+}
+
+void LineSession::flush() {
+  if (stream_.closed()) return;
+  if (!stream_.write_queued()) return fail(CloseReason::write_error);
+  maybe_finish_close();
+}
+
+void LineSession::on_stream_written() {
+  if (!stream_.outbox().empty() || flushing_to_close_ || input_paused_) hub_.mark_dirty(*this);
+}
+
+// ---- closing --------------------------------------------------------------
+
+// The socket failed: a close to decide, or one already decided to finish now.
+void LineSession::fail(CloseReason reason) {
+  if (open())
+    hub_.close(*this, reason);
+  else
+    stream_.close();
+}
+
+void LineSession::close_transport(CloseReason reason, const Bytes& farewell) {
+  stream_.stop_reading();
+  framer_.release_memory();
+  if (flushes_first(reason)) {
+    flushing_to_close_ = true;
+    // A client that never reads cannot hold the socket open forever.
+    stream_.start_timer(options_.drain_timeout_ms);
+    return;
+  }
+  stream_.write_farewell(farewell);
+  stream_.close();
+}
+
+// Everything owed is written: close. close() sends the FIN after whatever
+// the kernel still holds, so a shutdown() first would only cost a system
+// call and a loop turn per connection.
+void LineSession::maybe_finish_close() {
+  if (flushing_to_close_ && stream_.outbox().empty() && !stream_.write_in_flight()) stream_.close();
+}
+
+void LineSession::on_stream_closed() {
+  hub_.release(*this);  // destroys this: nothing may follow
+}
+
+// ---- idle and ping --------------------------------------------------------
+
+void LineSession::arm_idle_timer() {
+  const std::uint64_t deadline =
+      last_input_ms_ + std::min<std::uint64_t>(options_.ping_interval_ms * (pings_sent_ + 1ull), options_.idle_timeout_ms);
+  const std::uint64_t now = stream_.now_ms();
+  stream_.start_timer(deadline > now ? deadline - now : 0);
+}
+
+void LineSession::on_stream_timer() {
+  if (open())
+    on_idle_timer();
+  else
+    stream_.close();  // a closing client ran out of time to read what it was owed
+}
+
+// Lines move last_input_ms_ forward without touching the timer; the timer
+// finds out when it fires and re-arms for the real deadline.
+void LineSession::on_idle_timer() {
+  const std::uint64_t silent = stream_.now_ms() - last_input_ms_;
+  if (silent >= options_.idle_timeout_ms) {
+    hub_.fatal(*this, ErrorCode::idle_timeout, "no request for " + std::to_string(options_.idle_timeout_ms / 1000) + " s");
+    return;
+  }
+  if (silent >= options_.ping_interval_ms * (pings_sent_ + 1ull)) {
+    ++pings_sent_;
+    hub_.send(*this, encode_ping(), OutputKind::reply);
+  }
+  arm_idle_timer();
+}
+
+}  // namespace parley

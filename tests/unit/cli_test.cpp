@@ -2,6 +2,8 @@
 
 #include <netinet/in.h>
 
+#include <string>
+
 #include "parley/parleyd/cli.hpp"
 
 using namespace parley;
@@ -10,20 +12,49 @@ namespace {
 CliResult parse(std::vector<std::string> args) { return parse_command_line(args); }
 }  // namespace
 
-TEST_CASE("cli: defaults") {
+TEST_CASE("cli: no flags give ServerConfig{} and the default listen address") {
   CliResult r = parse({});
   REQUIRE(r.config);
-  CHECK(r.config->listen.size() == 1);
-  CHECK(r.config->listen[0].text() == "127.0.0.1:7667");
-  CHECK(r.config->limits.max_line == 65536);
-  CHECK(r.config->limits.max_text == 4096);
-  CHECK(r.config->limits.history == 100);
-  CHECK(r.config->limits.max_channels == 100);
-  CHECK(r.config->idle_timeout_s == 120);
-  CHECK(r.config->ping_interval_s == 25);
-  CHECK(r.config->max_clients == 10000);
-  CHECK(r.config->max_pending == 1048576);
-  CHECK(r.config->drain_timeout_s == 10);
+  const ServerConfig defaults;
+  REQUIRE(r.config->listen.size() == 1);
+  CHECK(r.config->listen[0].text() == default_listen);
+  CHECK(r.config->limits.max_line == defaults.limits.max_line);
+  CHECK(r.config->limits.max_text == defaults.limits.max_text);
+  CHECK(r.config->limits.history == defaults.limits.history);
+  CHECK(r.config->limits.max_channels == defaults.limits.max_channels);
+  CHECK(r.config->limits.rate.per_second == defaults.limits.rate.per_second);
+  CHECK(r.config->limits.rate.burst == defaults.limits.rate.burst);
+  CHECK(r.config->limits.flood_limit == defaults.limits.flood_limit);
+  CHECK(r.config->idle_timeout_s == defaults.idle_timeout_s);
+  CHECK(r.config->ping_interval_s == defaults.ping_interval_s);
+  CHECK(r.config->max_clients == defaults.max_clients);
+  CHECK(r.config->max_conns_per_ip == defaults.max_conns_per_ip);
+  CHECK(r.config->max_pending == defaults.max_pending);
+  CHECK(r.config->drain_timeout_s == defaults.drain_timeout_s);
+  CHECK(r.config->shutdown_retry_ms == defaults.shutdown_retry_ms);
+  CHECK(r.config->proxy_protocol == defaults.proxy_protocol);
+  CHECK_FALSE(r.config->auth_token);
+  CHECK(r.config->log_level == defaults.log_level);
+}
+
+TEST_CASE("cli: --help prints each flag's default from ServerConfig{}") {
+  const std::string help = help_text();
+  const ServerConfig defaults;
+  CHECK(help.find("--max-line BYTES") != std::string::npos);
+  CHECK(help.find("(default " + std::to_string(defaults.limits.max_line) + ")") != std::string::npos);
+  CHECK(help.find("(default " + std::string(default_listen) + ")") != std::string::npos);
+  for (const FlagInfo& flag : flag_table()) {
+    const std::string left = flag.arg.empty() ? flag.name : flag.name + " " + flag.arg;
+    const auto at = help.find("  " + left + " ");
+    REQUIRE_MESSAGE(at != std::string::npos, flag.name);
+    const std::string line = help.substr(at, help.find('\n', at) - at);
+    CHECK_MESSAGE(line.ends_with(" (default " + flag.default_value + ")"), line);
+  }
+  // A value a flag was given reads back as that flag's value.
+  CliResult r = parse({"--rate", "7", "--log-level", "debug"});
+  REQUIRE(r.config);
+  CHECK(r.config->limits.rate.per_second == 7);
+  CHECK(r.config->log_level == LogLevel::debug);
 }
 
 TEST_CASE("cli: values, --flag=value, repeated --listen") {
@@ -98,3 +129,4 @@ TEST_CASE("addresses are written back with IPv6 hosts in brackets") {
   storage.ss_family = AF_UNIX;
   CHECK(format_socket_address(storage).empty());
 }
+

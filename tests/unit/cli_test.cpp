@@ -2,7 +2,11 @@
 
 #include <netinet/in.h>
 
-#include <string>
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <string_view>
 
 #include "parley/parleyd/cli.hpp"
 
@@ -130,3 +134,146 @@ TEST_CASE("addresses are written back with IPv6 hosts in brackets") {
   CHECK(format_socket_address(storage).empty());
 }
 
+// docs/operations.md's flag table against parleyd's: the Markdown table under
+// "## Flags, limits and defaults" with the columns `flag` (one or more
+// `--name ARG` in backquotes), `default` (backquotes optional) and `range`
+// ("MIN – MAX", numbers with optional thousands commas and a KiB/MiB/GiB
+// unit, or another flag's name without its dashes as MAX).
+namespace {
+
+std::string trim(std::string s) {
+  const auto first = s.find_first_not_of(" \t");
+  if (first == std::string::npos) return "";
+  return s.substr(first, s.find_last_not_of(" \t") - first + 1);
+}
+
+// The cells of one "| a | b |" row; "\|" stays in its cell.
+std::vector<std::string> cells(const std::string& row) {
+  std::vector<std::string> out;
+  std::string cell;
+  for (std::size_t i = 1; i < row.size(); ++i) {
+    if (row[i] == '\\' && i + 1 < row.size() && row[i + 1] == '|') {
+      cell += '|';
+      ++i;
+    } else if (row[i] == '|') {
+      out.push_back(trim(cell));
+      cell.clear();
+    } else {
+      cell += row[i];
+    }
+  }
+  return out;
+}
+
+std::string strip_backquotes(std::string s) {
+  std::erase(s, '`');
+  return trim(s);
+}
+
+// The `...` spans of a cell.
+std::vector<std::string> quoted(const std::string& cell) {
+  std::vector<std::string> out;
+  for (auto open = cell.find('`'); open != std::string::npos; open = cell.find('`', open + 1)) {
+    const auto close = cell.find('`', open + 1);
+    if (close == std::string::npos) break;
+    out.push_back(cell.substr(open + 1, close - open - 1));
+    open = close;
+  }
+  return out;
+}
+
+// "1,000,000" -> 1000000, "16 MiB" -> 16777216; nullopt if not a number.
+std::optional<unsigned long long> doc_number(std::string text) {
+  text = trim(text);
+  std::erase(text, ',');
+  constexpr std::pair<std::string_view, unsigned long long> units[] = {
+      {" KiB", 1ull << 10}, {" MiB", 1ull << 20}, {" GiB", 1ull << 30}};
+  unsigned long long scale = 1;
+  for (const auto& [unit, factor] : units)
+    if (text.ends_with(unit)) {
+      scale = factor;
+      text.resize(text.size() - unit.size());
+    }
+  if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
+  return std::stoull(text) * scale;
+}
+
+struct DocFlag {
+  std::string arg;
+  std::string default_value;
+  std::string range;
+};
+
+std::map<std::string, DocFlag> documented_flags() {
+  const char* root = std::getenv("SOURCE_ROOT");
+  REQUIRE_MESSAGE(root, "SOURCE_ROOT is not set (meson test sets it)");
+  std::ifstream in(std::string(root) + "/docs/operations.md");
+  REQUIRE(in);
+  std::map<std::string, DocFlag> out;
+  std::string line;
+  bool in_section = false;
+  std::vector<std::string> header;
+  while (std::getline(in, line)) {
+    if (line.starts_with("## ")) in_section = line == "## Flags, limits and defaults";
+    if (!in_section || !line.starts_with("|")) continue;
+    std::vector<std::string> row = cells(line);
+    if (header.empty()) {
+      header = row;
+      continue;
+    }
+    if (row.front().starts_with("---")) continue;
+    const auto column = [&](const char* name) {
+      const auto at = std::find(header.begin(), header.end(), name);
+      REQUIRE_MESSAGE(at != header.end(), "operations.md's flag table has no column '" << name << "'");
+      const auto i = static_cast<std::size_t>(at - header.begin());
+      return i < row.size() ? row[i] : std::string();
+    };
+    const std::vector<std::string> names = quoted(column("flag"));
+    CHECK_MESSAGE(!names.empty(), "a row without a `--flag`: " << line);
+    for (const std::string& name : names) {
+      const auto space = name.find(' ');
+      DocFlag flag{space == std::string::npos ? "" : name.substr(space + 1), strip_backquotes(column("default")),
+                   column("range")};
+      CHECK_MESSAGE(out.emplace(name.substr(0, space), flag).second, "listed twice: " << name);
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("cli: docs/operations.md lists every flag with parleyd's default and range") {
+  const std::map<std::string, DocFlag> doc = documented_flags();
+  REQUIRE(doc.size() > 10);
+  std::map<std::string, FlagInfo> table;
+  for (const FlagInfo& flag : flag_table()) table.emplace(flag.name, flag);
+
+  for (const auto& [name, flag] : table) {
+    INFO("flag " << name);
+    const auto it = doc.find(name);
+    REQUIRE_MESSAGE(it != doc.end(), "not in docs/operations.md");
+    const DocFlag& documented = it->second;
+    CHECK(documented.arg == flag.arg);
+    CHECK(documented.default_value == flag.default_value);
+    if (!flag.range) continue;
+    const auto dash = documented.range.find(" – ");
+    REQUIRE_MESSAGE(dash != std::string::npos, "range '" << documented.range << "' is not MIN – MAX");
+    CHECK(doc_number(documented.range.substr(0, dash)) == flag.range->first);
+    const std::string max = trim(documented.range.substr(dash + std::string(" – ").size()));
+    if (const auto n = doc_number(max))
+      CHECK(*n == flag.range->second);
+    else
+      CHECK_MESSAGE(table.contains("--" + max), "range's upper end '" << max << "' is neither a number nor a flag");
+  }
+  // And nothing the doc lists is missing from parleyd: --help and --version,
+  // which are not in the table, exit 0 with their text.
+  for (const auto& [name, documented] : doc) {
+    INFO("documented flag " << name);
+    if (table.contains(name)) continue;
+    const CliResult r = parse({name});
+    CHECK_FALSE(r.config);
+    CHECK(r.exit_code == 0);
+    CHECK_FALSE(r.output.empty());
+    CHECK(documented.default_value.empty());
+  }
+}

@@ -55,3 +55,47 @@ TEST_CASE("bench-compare over rounds: who goes first rotates, and each ratio get
   CHECK(out.find("95% CI ") != std::string::npos);
   CHECK(out.find(" of 3 rounds") != std::string::npos);
 }
+
+TEST_CASE("bench-compare --baseline: a second parleyd under parley's flags, with paired Parley/baseline ratios") {
+  const std::string script = std::string(std::getenv("SOURCE_ROOT")) + "/tools/bench-compare";
+  // This build against itself: the smoke run checks the plumbing, not the speed.
+  ChildProcess run({"python3", script, "--quick", "--repeat", "3", "--scenarios", "rooms-5k", "--servers", "parley",
+                    "--baseline", program("PARLEYD"), "--no-install", "--parleyd", program("PARLEYD"), "--bench",
+                    program("PARLEY_BENCH")},
+                   "");
+  const int status = run.wait(120'000);
+  INFO(run.output());
+  REQUIRE(status == 0);
+  const std::string& out = run.output();
+  for (int round = 1; round <= 3; ++round)
+    CHECK(out.find("== rooms-5k: baseline (round " + std::to_string(round) + " of 3)") != std::string::npos);
+  CHECK(out.find("== rooms-5k: redis") == std::string::npos);
+  const auto header = out.find("scenario");
+  REQUIRE(header != std::string::npos);
+  const std::string header_line = out.substr(header, out.find('\n', header) - header);
+  CHECK(header_line.find(" baseline ") != std::string::npos);
+  CHECK(header_line.find("parley/baseline") != std::string::npos);
+  const auto intervals = out.find("95% confidence interval");
+  REQUIRE(intervals != std::string::npos);
+  for (const char* metric : {"deliveries/s", "server CPU per 1000 deliveries", "latency p50", "latency p99"}) {
+    const auto line = out.find(std::string("rooms-5k  ") + metric + " ", intervals);
+    REQUIRE_MESSAGE(line != std::string::npos, metric);
+    const std::string text = out.substr(line, out.find('\n', line) - line);
+    CHECK_MESSAGE(text.find("parley/baseline") != std::string::npos, text);
+    CHECK_MESSAGE(text.find("95% CI ") != std::string::npos, text);
+    CHECK_MESSAGE(text.find(" of 3 rounds") != std::string::npos, text);
+  }
+  CHECK(out.find("baseline: " + program("PARLEYD")) != std::string::npos);
+  CHECK(out.find("FAILED") == std::string::npos);
+}
+
+TEST_CASE("bench-compare: server baseline without --baseline or --baseline-rev is a usage error") {
+  const std::string script = std::string(std::getenv("SOURCE_ROOT")) + "/tools/bench-compare";
+  ChildProcess run({"python3", script, "--quick", "--servers", "parley,baseline", "--no-install"}, "");
+  CHECK(run.wait(30'000) == 2);
+  CHECK(run.output().find("--baseline") != std::string::npos);
+  ChildProcess both({"python3", script, "--quick", "--baseline", program("PARLEYD"), "--baseline-rev", "HEAD",
+                     "--no-install"},
+                    "");
+  CHECK(both.wait(30'000) == 2);
+}

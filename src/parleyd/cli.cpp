@@ -194,14 +194,16 @@ std::string help_text() {
   std::ostringstream out;
   out << "usage: parleyd [FLAGS]\n\n"
          "Parley chat server: newline-framed JSON over TCP and Unix sockets.\n\n";
-  for (const Flag& f : flags()) {
-    std::string left = std::string(f.name) + (f.arg ? std::string(" ") + f.arg : "");
-    out << "  " << left << std::string(left.size() < 26 ? 26 - left.size() : 1, ' ') << f.help
-        << " (default " << f.show(defaults) << ")\n";
-  }
-  out << "  --version                 print the version and exit\n"
-         "  --help                    print this help and exit\n\n"
-         "Exit status: 0 after a drain, 1 when a listen address cannot be used, 2 on bad flags.\n";
+  const auto line = [&out](const std::string& left, const std::string& help) {
+    constexpr std::size_t column = 26;
+    out << "  " << left << std::string(left.size() < column ? column - left.size() : 1, ' ') << help << "\n";
+  };
+  for (const Flag& f : flags())
+    line(std::string(f.name) + (f.arg ? std::string(" ") + f.arg : ""),
+         f.help + " (default " + f.show(defaults) + ")");
+  line("--version", "print the version and exit");
+  line("--help", "print this help and exit");
+  out << "\nExit status: 0 after a drain, 1 when a listen address cannot be used, 2 on bad flags.\n";
   return out.str();
 }
 

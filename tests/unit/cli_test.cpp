@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <string>
 #include <string_view>
 
 #include "parley/parleyd/cli.hpp"

@@ -3,7 +3,9 @@
 #include <charconv>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <sstream>
+#include <type_traits>
 
 #include "parley_version.h"
 
@@ -14,23 +16,58 @@ struct UsageError {
   std::string message;
 };
 
-unsigned long long number(const std::string& flag, const std::string& value,
-                          unsigned long long min, unsigned long long max) {
+struct Range {
+  unsigned long long min, max;
+};
+
+unsigned long long number(const std::string& flag, const std::string& value, Range range) {
   unsigned long long n = 0;
   const char* end = value.data() + value.size();
   auto [ptr, ec] = std::from_chars(value.data(), end, n);
-  if (value.empty() || ec != std::errc() || ptr != end || n < min || n > max)
-    throw UsageError{flag + " takes a whole number from " + std::to_string(min) + " to " +
-                     std::to_string(max) + ", not '" + value + "'"};
+  if (value.empty() || ec != std::errc() || ptr != end || n < range.min || n > range.max)
+    throw UsageError{flag + " takes a whole number from " + std::to_string(range.min) + " to " +
+                     std::to_string(range.max) + ", not '" + value + "'"};
   return n;
 }
 
 struct Flag {
   const char* name;
   const char* arg;  // nullptr for switches
-  const char* help;
+  std::string help;  // without the default, which help_text() appends from ServerConfig{}
   std::function<void(ServerConfig&, const std::string&)> apply;
+  std::function<std::string(const ServerConfig&)> show;  // the value as --help prints it
+  std::optional<Range> range = std::nullopt;
 };
+
+// A flag that sets one whole-number field; `field` is a generic lambda
+// returning a reference to it, so the same accessor reads and writes.
+template <typename Field>
+Flag number_flag(const char* name, const char* arg, Range range, std::string help, Field field) {
+  return {name, arg, std::move(help),
+          [name, range, field](ServerConfig& c, const std::string& v) {
+            auto& target = field(c);
+            target = static_cast<std::remove_reference_t<decltype(target)>>(number(name, v, range));
+          },
+          [field](const ServerConfig& c) { return std::to_string(field(c)); }, range};
+}
+
+constexpr unsigned long long max_line_ceiling = 16u << 20;
+
+struct LevelName {
+  const char* name;
+  LogLevel level;
+};
+
+constexpr LevelName level_names[] = {
+    {"error", LogLevel::error}, {"warn", LogLevel::warn}, {"info", LogLevel::info}, {"debug", LogLevel::debug}};
+
+// "error, warn, info or debug"
+std::string level_choices() {
+  std::string out;
+  for (std::size_t i = 0; i < std::size(level_names); ++i)
+    out += std::string(i == 0 ? "" : i + 1 == std::size(level_names) ? " or " : ", ") + level_names[i].name;
+  return out;
+}
 
 std::string read_token(const std::string& path) {
   std::ifstream in(path);
@@ -45,92 +82,78 @@ std::string read_token(const std::string& path) {
 const std::vector<Flag>& flags() {
   static const std::vector<Flag> table = {
       {"--listen", "ADDR",
-       "listen on HOST:PORT, [IPV6]:PORT or unix:PATH; repeatable; port 0 picks a free port "
-       "(default 127.0.0.1:7667)",
+       "listen on HOST:PORT, [IPV6]:PORT or unix:PATH; repeatable; port 0 picks a free port",
        [](ServerConfig& c, const std::string& v) {
          std::string error;
          auto address = parse_address(v, error);
          if (!address) throw UsageError{"--listen '" + v + "': " + error};
          c.listen.push_back(*address);
+       },
+       [](const ServerConfig& c) {
+         if (c.listen.empty()) return std::string(default_listen);
+         std::string out;
+         for (const Address& a : c.listen) out += (out.empty() ? "" : " ") + a.text();
+         return out;
        }},
-      {"--max-line", "BYTES", "longest request line, LF excluded (default 65536)",
-       [](ServerConfig& c, const std::string& v) {
-         c.limits.max_line = number("--max-line", v, 256, 16u << 20);
-       }},
-      {"--max-text", "BYTES", "longest text, topic or reason in UTF-8 bytes (default 4096)",
-       [](ServerConfig& c, const std::string& v) {
-         c.limits.max_text = number("--max-text", v, 1, 16u << 20);
-       }},
-      {"--history", "N", "messages kept per channel (default 100)",
-       [](ServerConfig& c, const std::string& v) {
-         c.limits.history = number("--history", v, 0, 1000000);
-       }},
-      {"--max-channels", "N", "channels one user may be in (default 100)",
-       [](ServerConfig& c, const std::string& v) {
-         c.limits.max_channels = number("--max-channels", v, 1, 100000);
-       }},
-      {"--rate", "N",
-       "requests per second per connection before rate_limited; 0 = unlimited (default 1000)",
-       [](ServerConfig& c, const std::string& v) {
-         c.limits.rate.per_second = number("--rate", v, 0, 1000000);
-       }},
-      {"--burst", "N", "requests a connection may send at once above --rate (default 2000)",
-       [](ServerConfig& c, const std::string& v) {
-         c.limits.rate.burst = number("--burst", v, 1, 1000000);
-       }},
-      {"--flood-limit", "N",
-       "requests refused by --rate in a row before the connection is closed; 0 = never (default 1000)",
-       [](ServerConfig& c, const std::string& v) {
-         c.limits.flood_limit = number("--flood-limit", v, 0, 1000000000);
-       }},
-      {"--idle-timeout", "SECONDS", "close a connection silent this long (default 120)",
-       [](ServerConfig& c, const std::string& v) {
-         c.idle_timeout_s = static_cast<unsigned>(number("--idle-timeout", v, 2, 86400));
-       }},
-      {"--ping-interval", "SECONDS",
-       "send a ping event after this much silence; at most idle-timeout/2 (default 25)",
-       [](ServerConfig& c, const std::string& v) {
-         c.ping_interval_s = static_cast<unsigned>(number("--ping-interval", v, 1, 86400));
-       }},
-      {"--max-clients", "N", "open connections at most; the next gets server_full (default 10000)",
-       [](ServerConfig& c, const std::string& v) {
-         c.max_clients = number("--max-clients", v, 1, 10000000);
-       }},
-      {"--max-conns-per-ip", "N",
-       "open connections from one IP address at most; the next gets server_full; 0 = no limit;"
-       " Unix-socket clients are exempt (default 1000)",
-       [](ServerConfig& c, const std::string& v) {
-         c.max_conns_per_ip = number("--max-conns-per-ip", v, 0, 10000000);
-       }},
-      {"--max-pending", "BYTES",
-       "unsent events past which a connection is dropped as slow_consumer (default 1048576)",
-       [](ServerConfig& c, const std::string& v) {
-         c.max_pending = number("--max-pending", v, 1024, 1ull << 32);
-       }},
-      {"--drain-timeout", "SECONDS",
-       "on SIGTERM/SIGINT, how long to flush before closing anyway (default 10)",
-       [](ServerConfig& c, const std::string& v) {
-         c.drain_timeout_s = static_cast<unsigned>(number("--drain-timeout", v, 1, 3600));
-       }},
-      {"--shutdown-retry-ms", "MS", "retry_ms told to clients when draining (default 2000)",
-       [](ServerConfig& c, const std::string& v) {
-         c.shutdown_retry_ms = static_cast<unsigned>(number("--shutdown-retry-ms", v, 0, 3600000));
-       }},
+      number_flag("--max-line", "BYTES", {256, max_line_ceiling}, "longest request line, LF excluded",
+                  [](auto& c) -> auto& { return c.limits.max_line; }),
+      number_flag("--max-text", "BYTES", {1, max_line_ceiling},
+                  "longest text, topic or reason in UTF-8 bytes; at most --max-line",
+                  [](auto& c) -> auto& { return c.limits.max_text; }),
+      number_flag("--history", "N", {0, 1000000}, "messages kept per channel",
+                  [](auto& c) -> auto& { return c.limits.history; }),
+      number_flag("--max-channels", "N", {1, 100000}, "channels one user may be in",
+                  [](auto& c) -> auto& { return c.limits.max_channels; }),
+      number_flag("--rate", "N", {0, 1000000},
+                  "requests per second per connection before rate_limited; 0 = unlimited",
+                  [](auto& c) -> auto& { return c.limits.rate.per_second; }),
+      number_flag("--burst", "N", {1, 1000000}, "requests a connection may send at once above --rate",
+                  [](auto& c) -> auto& { return c.limits.rate.burst; }),
+      number_flag("--flood-limit", "N", {0, 1000000000},
+                  "requests refused by --rate in a row before the connection is closed; 0 = never",
+                  [](auto& c) -> auto& { return c.limits.flood_limit; }),
+      number_flag("--idle-timeout", "SECONDS", {2, 86400}, "close a connection silent this long",
+                  [](auto& c) -> auto& { return c.idle_timeout_s; }),
+      number_flag("--ping-interval", "SECONDS", {1, 86400},
+                  "send a ping event after this much silence; at most idle-timeout/2",
+                  [](auto& c) -> auto& { return c.ping_interval_s; }),
+      number_flag("--max-clients", "N", {1, 10000000}, "open connections at most; the next gets server_full",
+                  [](auto& c) -> auto& { return c.max_clients; }),
+      number_flag("--max-conns-per-ip", "N", {0, 10000000},
+                  "open connections from one IP address at most; the next gets server_full; 0 = no limit;"
+                  " Unix-socket clients are exempt",
+                  [](auto& c) -> auto& { return c.max_conns_per_ip; }),
+      number_flag("--max-pending", "BYTES", {1024, 1ull << 32},
+                  "unsent events past which a connection is dropped as slow_consumer",
+                  [](auto& c) -> auto& { return c.max_pending; }),
+      number_flag("--drain-timeout", "SECONDS", {1, 3600},
+                  "on SIGTERM/SIGINT, how long to flush before closing anyway",
+                  [](auto& c) -> auto& { return c.drain_timeout_s; }),
+      number_flag("--shutdown-retry-ms", "MS", {0, 3600000}, "retry_ms told to clients when draining",
+                  [](auto& c) -> auto& { return c.shutdown_retry_ms; }),
       {"--proxy-protocol", nullptr,
-       "expect a PROXY v1/v2 header on every TCP connection (behind HAProxy etc.; default off)",
-       [](ServerConfig& c, const std::string&) { c.proxy_protocol = true; }},
-      {"--auth-token-file", "PATH", "require hello's token to equal the first line of PATH (default: none)",
+       "expect a PROXY v1/v2 header on every TCP connection, as behind HAProxy",
+       [](ServerConfig& c, const std::string&) { c.proxy_protocol = true; },
+       [](const ServerConfig& c) { return std::string(c.proxy_protocol ? "on" : "off"); }},
+      {"--auth-token-file", "PATH", "require hello's token to equal the first line of PATH",
        [](ServerConfig& c, const std::string& v) {
          c.auth_token_file = v;
          c.auth_token = read_token(v);
-       }},
-      {"--log-level", "LEVEL", "error, warn, info or debug (default info)",
+       },
+       [](const ServerConfig& c) { return c.auth_token_file.empty() ? std::string("none") : c.auth_token_file; }},
+      {"--log-level", "LEVEL", level_choices(),
        [](ServerConfig& c, const std::string& v) {
-         if (v == "error") c.log_level = LogLevel::error;
-         else if (v == "warn") c.log_level = LogLevel::warn;
-         else if (v == "info") c.log_level = LogLevel::info;
-         else if (v == "debug") c.log_level = LogLevel::debug;
-         else throw UsageError{"--log-level takes error, warn, info or debug, not '" + v + "'"};
+         for (const LevelName& l : level_names)
+           if (v == l.name) {
+             c.log_level = l.level;
+             return;
+           }
+         throw UsageError{"--log-level takes " + level_choices() + ", not '" + v + "'"};
+       },
+       [](const ServerConfig& c) {
+         for (const LevelName& l : level_names)
+           if (c.log_level == l.level) return std::string(l.name);
+         return std::string("?");
        }},
   };
   return table;
@@ -149,24 +172,38 @@ void check_consistency(ServerConfig& c) {
   c.ping_interval_s = std::min(c.ping_interval_s, c.idle_timeout_s / 2);
   if (c.listen.empty()) {
     std::string unused;
-    c.listen.push_back(*parse_address("127.0.0.1:7667", unused));
+    c.listen.push_back(*parse_address(default_listen, unused));
   }
 }
 
 }  // namespace
 
+std::vector<FlagInfo> flag_table() {
+  const ServerConfig defaults;
+  std::vector<FlagInfo> out;
+  for (const Flag& f : flags()) {
+    FlagInfo info{f.name, f.arg ? f.arg : "", f.show(defaults), std::nullopt};
+    if (f.range) info.range = std::pair(f.range->min, f.range->max);
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
 std::string help_text() {
+  const ServerConfig defaults;
   std::ostringstream out;
   out << "usage: parleyd [FLAGS]\n\n"
          "Parley chat server: newline-framed JSON over TCP and Unix sockets.\n\n";
-  for (const Flag& f : flags()) {
-    std::string left = std::string(f.name) + (f.arg ? std::string(" ") + f.arg : "");
-    out << "  " << left << std::string(left.size() < 26 ? 26 - left.size() : 1, ' ') << f.help
-        << "\n";
-  }
-  out << "  --version                 print the version and exit\n"
-         "  --help                    print this help and exit\n\n"
-         "Exit status: 0 after a drain, 1 when a listen address cannot be used, 2 on bad flags.\n";
+  const auto line = [&out](const std::string& left, const std::string& help) {
+    constexpr std::size_t column = 26;
+    out << "  " << left << std::string(left.size() < column ? column - left.size() : 1, ' ') << help << "\n";
+  };
+  for (const Flag& f : flags())
+    line(std::string(f.name) + (f.arg ? std::string(" ") + f.arg : ""),
+         f.help + " (default " + f.show(defaults) + ")");
+  line("--version", "print the version and exit");
+  line("--help", "print this help and exit");
+  out << "\nExit status: 0 after a drain, 1 when a listen address cannot be used, 2 on bad flags.\n";
   return out.str();
 }
 

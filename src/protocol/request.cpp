@@ -8,6 +8,10 @@
 namespace parley {
 namespace {
 
+constexpr unsigned history_limit_min = 1;
+// An unknown command's name is echoed in the error up to this many bytes.
+constexpr std::size_t max_echoed_command = 64;
+
 struct CommandName {
   std::string_view name;
   CommandKind kind;
@@ -55,16 +59,21 @@ class FieldReader {
 
   std::string nick(const char* field) {
     std::string value = required_string(field);
-    if (!error && !is_valid_nick(value))
-      fail(ErrorCode::invalid_nick,
-           "a nick is 1-32 of A-Z a-z 0-9 _ -, not starting with a digit or '-'");
+    if (!error && !is_valid_nick(value)) {
+      static const std::string message = "a nick is 1-" + std::to_string(max_nick_length) +
+                                         " of A-Z a-z 0-9 _ -, not starting with a digit or '-'";
+      fail(ErrorCode::invalid_nick, message);
+    }
     return value;
   }
 
   std::string channel(const char* field) {
     std::string value = required_string(field);
-    if (!error && !is_valid_channel(value))
-      fail(ErrorCode::invalid_channel, "a channel name is 1-64 of A-Z a-z 0-9 _ - . #");
+    if (!error && !is_valid_channel(value)) {
+      static const std::string message =
+          "a channel name is 1-" + std::to_string(max_channel_length) + " of A-Z a-z 0-9 _ - . #";
+      fail(ErrorCode::invalid_channel, message);
+    }
     return value;
   }
 
@@ -108,7 +117,8 @@ std::optional<Error> read_id(const Fields& fields, RequestId& id) {
   const FieldValue* value = fields.find("id");
   if (!value) return std::nullopt;
   if (const auto* text = std::get_if<std::string>(value)) {
-    if (text->size() > max_id_bytes) return Error{ErrorCode::bad_request, "'id' is longer than 64 bytes"};
+    if (text->size() > max_id_bytes)
+      return Error{ErrorCode::bad_request, "'id' is longer than " + std::to_string(max_id_bytes) + " bytes"};
     id.text = *text;
     id.kind = RequestId::Kind::string;
   } else if (const auto* u = std::get_if<std::uint64_t>(value)) {
@@ -169,8 +179,10 @@ Command read_command(CommandKind kind, FieldReader& in) {
       c.before = in.optional_count("before");
       c.after = in.optional_count("after");
       std::optional<std::uint64_t> limit = in.optional_count("limit");
-      if (limit && (*limit < 1 || *limit > history_limit_max) && !in.error)
-        in.error = Error{ErrorCode::bad_request, "'limit' must be an integer from 1 to 500"};
+      if (limit && (*limit < history_limit_min || *limit > history_limit_max) && !in.error)
+        in.error = Error{ErrorCode::bad_request, "'limit' must be an integer from " +
+                                                     std::to_string(history_limit_min) + " to " +
+                                                     std::to_string(history_limit_max)};
       else if (limit)
         c.limit = static_cast<unsigned>(*limit);
       return c;
@@ -210,7 +222,8 @@ Request parse_request(std::string_view line, const Limits& limits) {
   }
   request.kind = command_kind(*name);
   if (request.kind == CommandKind::unknown) {
-    request.body = Error{ErrorCode::unknown_command, "unknown command '" + name->substr(0, 64) + "'"};
+    request.body =
+        Error{ErrorCode::unknown_command, "unknown command '" + name->substr(0, max_echoed_command) + "'"};
     return request;
   }
   FieldReader reader(fields, limits);

@@ -6,16 +6,32 @@
 
 #include <cstdlib>
 #include <string>
+#include <vector>
 
 #include "support/harness.hpp"
 
 using namespace parley::test;
 
+namespace {
+
+std::string script() { return std::string(std::getenv("SOURCE_ROOT")) + "/tools/bench-compare"; }
+
+// python3 tools/bench-compare --quick ARGS, with this build's parleyd and
+// parley-bench and nothing installed.
+std::vector<std::string> quick(std::vector<std::string> args) {
+  args.insert(args.begin(), {"python3", script(), "--quick"});
+  args.insert(args.end(), {"--no-install", "--parleyd", program("PARLEYD"), "--bench", program("PARLEY_BENCH")});
+  return args;
+}
+
+// The metrics bench-compare shows for rooms-5k, as the lines under the table name them.
+constexpr const char* rooms_metrics[] = {"deliveries/s", "server CPU per 1000 deliveries", "latency p50",
+                                         "latency p99"};
+
+}  // namespace
+
 TEST_CASE("bench-compare --quick: every scenario runs clean against parleyd, redis-server and nats-server") {
-  const std::string script = std::string(std::getenv("SOURCE_ROOT")) + "/tools/bench-compare";
-  ChildProcess run({"python3", script, "--quick", "--no-install", "--parleyd", program("PARLEYD"), "--bench",
-                    program("PARLEY_BENCH")},
-                   "");
+  ChildProcess run(quick({}), "");
   const int status = run.wait(240'000);
   INFO(run.output());
   CHECK(status == 0);
@@ -28,10 +44,7 @@ TEST_CASE("bench-compare --quick: every scenario runs clean against parleyd, red
 }
 
 TEST_CASE("bench-compare over rounds: who goes first rotates, and each ratio gets a confidence interval") {
-  const std::string script = std::string(std::getenv("SOURCE_ROOT")) + "/tools/bench-compare";
-  ChildProcess run({"python3", script, "--quick", "--repeat", "3", "--scenarios", "rooms-5k", "--servers",
-                    "parley,redis", "--no-install", "--parleyd", program("PARLEYD"), "--bench", program("PARLEY_BENCH")},
-                   "");
+  ChildProcess run(quick({"--repeat", "3", "--scenarios", "rooms-5k", "--servers", "parley,redis"}), "");
   const int status = run.wait(120'000);
   INFO(run.output());
   REQUIRE(status == 0);
@@ -48,10 +61,48 @@ TEST_CASE("bench-compare over rounds: who goes first rotates, and each ratio get
   CHECK(std::string(first_of_round(2)) == "redis");
   CHECK(std::string(first_of_round(3)) == "parley");
   CHECK(out.find("95% confidence interval") != std::string::npos);
-  for (const char* metric : {"deliveries/s", "server CPU per 1000 deliveries", "latency p50", "latency p99"}) {
+  for (const char* metric : rooms_metrics) {
     const auto line = out.find(std::string("rooms-5k  ") + metric + " ", out.find("95% confidence interval"));
     CHECK_MESSAGE(line != std::string::npos, metric);
   }
   CHECK(out.find("95% CI ") != std::string::npos);
   CHECK(out.find(" of 3 rounds") != std::string::npos);
+}
+
+TEST_CASE("bench-compare --baseline: a second parleyd under parley's flags, with paired Parley/baseline ratios") {
+  // This build against itself: the smoke run checks the plumbing, not the speed.
+  ChildProcess run(
+      quick({"--repeat", "3", "--scenarios", "rooms-5k", "--servers", "parley", "--baseline", program("PARLEYD")}), "");
+  const int status = run.wait(120'000);
+  INFO(run.output());
+  REQUIRE(status == 0);
+  const std::string& out = run.output();
+  for (int round = 1; round <= 3; ++round)
+    CHECK(out.find("== rooms-5k: baseline (round " + std::to_string(round) + " of 3)") != std::string::npos);
+  CHECK(out.find("== rooms-5k: redis") == std::string::npos);
+  const auto header = out.find("scenario");
+  REQUIRE(header != std::string::npos);
+  const std::string header_line = out.substr(header, out.find('\n', header) - header);
+  CHECK(header_line.find(" baseline ") != std::string::npos);
+  CHECK(header_line.find("parley/baseline") != std::string::npos);
+  const auto intervals = out.find("95% confidence interval");
+  REQUIRE(intervals != std::string::npos);
+  for (const char* metric : rooms_metrics) {
+    const auto line = out.find(std::string("rooms-5k  ") + metric + " ", intervals);
+    REQUIRE_MESSAGE(line != std::string::npos, metric);
+    const std::string text = out.substr(line, out.find('\n', line) - line);
+    CHECK_MESSAGE(text.find("parley/baseline") != std::string::npos, text);
+    CHECK_MESSAGE(text.find("95% CI ") != std::string::npos, text);
+    CHECK_MESSAGE(text.find(" of 3 rounds") != std::string::npos, text);
+  }
+  CHECK(out.find("baseline: " + program("PARLEYD")) != std::string::npos);
+  CHECK(out.find("FAILED") == std::string::npos);
+}
+
+TEST_CASE("bench-compare: server baseline without --baseline or --baseline-rev is a usage error") {
+  ChildProcess run(quick({"--servers", "parley,baseline"}), "");
+  CHECK(run.wait(30'000) == 2);
+  CHECK(run.output().find("--baseline") != std::string::npos);
+  ChildProcess both(quick({"--baseline", program("PARLEYD"), "--baseline-rev", "HEAD"}), "");
+  CHECK(both.wait(30'000) == 2);
 }

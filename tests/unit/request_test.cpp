@@ -1,6 +1,9 @@
 #include <doctest/doctest.h>
 
+#include <string>
+
 #include "parley/protocol/request.hpp"
+#include "parley/chat/names.hpp"
 
 using namespace parley;
 
@@ -139,4 +142,19 @@ TEST_CASE("quit and part take an optional reason") {
   CHECK(command_of<Quit>("{\"cmd\":\"quit\",\"reason\":\"bye\"}").reason == "bye");
   CHECK(error_of("{\"cmd\":\"quit\",\"reason\":1}") == ErrorCode::bad_request);
   CHECK(command_of<Part>("{\"cmd\":\"part\",\"channel\":\"#a\",\"reason\":\"x\"}").reason == "x");
+}
+
+TEST_CASE("errors that state a limit state the limit's constant") {
+  const auto message_of = [](std::string_view line) {
+    Request r = parse(line);
+    REQUIRE(std::holds_alternative<Error>(r.body));
+    return std::get<Error>(r.body).message;
+  };
+  CHECK(message_of("{\"cmd\":\"nick\",\"nick\":\"9x\"}").starts_with("a nick is 1-" + std::to_string(max_nick_length) + " "));
+  CHECK(message_of("{\"cmd\":\"join\",\"channel\":\"a b\"}") ==
+        "a channel name is 1-" + std::to_string(max_channel_length) + " of A-Z a-z 0-9 _ - . #");
+  CHECK(message_of("{\"cmd\":\"ping\",\"id\":\"" + std::string(max_id_bytes + 1, 'i') + "\"}") ==
+        "'id' is longer than " + std::to_string(max_id_bytes) + " bytes");
+  CHECK(message_of("{\"cmd\":\"history\",\"channel\":\"#a\",\"limit\":0}") ==
+        "'limit' must be an integer from 1 to " + std::to_string(history_limit_max));
 }

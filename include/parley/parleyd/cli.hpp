@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "parley/parleyd/config.hpp"
@@ -17,6 +18,19 @@ struct CliResult {
 };
 
 CliResult parse_command_line(const std::vector<std::string>& args);
+
+// One flag as --help shows it; `default_value` is printed from a
+// default-constructed ServerConfig ("65536", "off", "none", ...).
+struct FlagInfo {
+  std::string name;           // "--max-line"
+  std::string arg;            // "BYTES"; empty for a switch
+  std::string default_value;
+  // For numeric flags, the accepted values, both ends included.
+  std::optional<std::pair<unsigned long long, unsigned long long>> range;
+};
+
+// Every flag but --help and --version, in --help's order.
+std::vector<FlagInfo> flag_table();
 
 std::string help_text();
 

@@ -1,9 +1,12 @@
-// Everything `parleyd` can be told on its command line, with the defaults
-// documented in docs/operations.md.
+// Everything `parleyd` can be told on its command line. The initialisers
+// here (and in Limits, RateLimit) are the defaults: --help prints them from a
+// default-constructed ServerConfig, and a unit test checks docs/operations.md
+// against them.
 #pragma once
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "parley/socket/address.hpp"
@@ -12,8 +15,11 @@
 
 namespace parley {
 
+// Where parleyd listens when no --listen is given.
+inline constexpr std::string_view default_listen = "127.0.0.1:7667";
+
 struct ServerConfig {
-  std::vector<Address> listen;           // default 127.0.0.1:7667
+  std::vector<Address> listen;           // empty: default_listen
   Limits limits;
   unsigned idle_timeout_s = 120;
   unsigned ping_interval_s = 25;         // lowered to idle_timeout_s / 2

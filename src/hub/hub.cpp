@@ -181,8 +181,10 @@ void Hub::mark_dirty(Session& s, bool replies_only) {
 void Hub::close(Session& s, CloseReason reason) {
   if (!s.open()) return;
   s.closing_ = true;
-  log::write(LogLevel::info, connection_number(s.id()), s.peer(),
-             std::string("disconnected: ") + std::string(wire_text(reason)));
+  // The wire text, and the precise reason where several share one text.
+  std::string what = "disconnected: " + std::string(wire_text(reason));
+  if (name(reason) != wire_text(reason)) what += " (" + std::string(name(reason)) + ")";
+  log::write(LogLevel::info, connection_number(s.id()), s.peer(), what);
   ++counters_.closed[static_cast<std::size_t>(reason)];
   // The slots free as soon as the close is decided, not when the socket is gone.
   if (s.counted_) admission_.leave();

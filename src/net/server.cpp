@@ -23,12 +23,16 @@ bool started(int rc, const char* what) {
 
 Server::Server(uv_loop_t* loop, Hub& hub, ServerOptions options, Listener::AcceptFn accept)
     : loop_(loop), hub_(hub), options_(std::move(options)), accept_(std::move(accept)) {
-  // These initialisers cannot fail (they allocate nothing; uv_signal_init
-  // only on a loop without its signal pipe, which uv_loop_init made).
+  // uv_prepare_init and uv_idle_init only fill in the struct; a signal
+  // handle can fail (the loop's signal pipe needs descriptors), and then it
+  // is neither started nor closed: start() reports the error.
   uv_prepare_init(loop_, &prepare_);
   uv_idle_init(loop_, &spin_);
-  uv_signal_init(loop_, &sigterm_);
-  uv_signal_init(loop_, &sigint_);
+  signal_init_error_ = uv_signal_init(loop_, &sigterm_);
+  if (signal_init_error_ == 0) {
+    signal_init_error_ = uv_signal_init(loop_, &sigint_);
+    if (signal_init_error_ != 0) uv_close(as_handle(&sigterm_), nullptr);
+  }
   prepare_.data = this;
   sigterm_.data = this;
   sigint_.data = this;
@@ -50,7 +54,8 @@ int Server::start() {
     std::fflush(stdout);
     log::info("listening on " + bound);
   }
-  if (!started(uv_prepare_start(&prepare_, on_prepare), "uv_prepare_start") ||
+  if (!started(signal_init_error_, "uv_signal_init") ||
+      !started(uv_prepare_start(&prepare_, on_prepare), "uv_prepare_start") ||
       !started(uv_signal_start(&sigterm_, on_signal, SIGTERM), "uv_signal_start SIGTERM") ||
       !started(uv_signal_start(&sigint_, on_signal, SIGINT), "uv_signal_start SIGINT")) {
     stop();
@@ -99,8 +104,10 @@ void Server::stop() {
   uv_idle_stop(&spin_);
   uv_close(as_handle(&prepare_), nullptr);
   uv_close(as_handle(&spin_), nullptr);
-  uv_close(as_handle(&sigterm_), nullptr);
-  uv_close(as_handle(&sigint_), nullptr);
+  if (signal_init_error_ == 0) {
+    uv_close(as_handle(&sigterm_), nullptr);
+    uv_close(as_handle(&sigint_), nullptr);
+  }
 }
 
 }  // namespace parley

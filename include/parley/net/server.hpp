@@ -48,6 +48,7 @@ class Server {
   uv_idle_t spin_;  // keeps the loop from blocking while work is left over
   uv_signal_t sigterm_;
   uv_signal_t sigint_;
+  int signal_init_error_ = 0;
   bool stopped_ = false;
 };
 

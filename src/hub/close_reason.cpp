@@ -1,5 +1,7 @@
 #include "parley/hub/close_reason.hpp"
 
+#include <cassert>
+
 namespace parley {
 
 std::string_view name(CloseReason reason) {
@@ -65,8 +67,11 @@ CloseReason close_reason_for(ErrorCode fatal) {
     case ErrorCode::server_full: return CloseReason::server_full;
     case ErrorCode::bad_proxy_header: return CloseReason::bad_proxy_header;
     case ErrorCode::rate_limited: return CloseReason::rate_limited;
-    default: return CloseReason::shutting_down;
+    case ErrorCode::shutting_down: return CloseReason::shutting_down;
+    default: break;  // a reply code: never fatal
   }
+  assert(!"close_reason_for: not a fatal error code");
+  return CloseReason::shutting_down;
 }
 
 }  // namespace parley

@@ -147,19 +147,23 @@ void Hub::send_batch() {
 
 // May run inside fan-out: closes at most decide, nothing is freed.
 void Hub::enqueue(Session& s, const Bytes& bytes, OutputKind kind) {
-  const bool event = kind == OutputKind::event;
-  // A closing session still gets what was made before the reap, but never
-  // more than the limit: it is leaving, and its memory stays bounded.
-  if (event && !s.open() && s.pending_event_bytes() + bytes->size() > config_.max_pending) return;
+  if (s.cut_) return;
   s.enqueue(bytes, kind);
-  mark_dirty(s, !event);
-  if (!event) return;
+  mark_dirty(s, kind == OutputKind::reply);
+  if (kind != OutputKind::event) return;
   ++counters_.deliveries;
-  if (s.pending_event_bytes() > config_.max_pending && s.open()) {
-    log::write(LogLevel::warn, connection_number(s.id()), s.peer(),
-               "slow consumer: " + std::to_string(s.pending_bytes()) + " bytes unsent");
-    close(s, CloseReason::slow_consumer);
-  }
+  if (s.pending_event_bytes() > config_.max_pending) drop_slow_consumer(s);
+}
+
+// Past --max-pending: an open session is closed as slow_consumer; one
+// already flushing to close (drained, quitting) is cut now, as it would have
+// been had it still been open, rather than kept until --drain-timeout.
+void Hub::drop_slow_consumer(Session& s) {
+  log::write(LogLevel::warn, connection_number(s.id()), s.peer(),
+             "slow consumer: " + std::to_string(s.pending_bytes()) + " bytes unsent");
+  if (s.open()) return close(s, CloseReason::slow_consumer);
+  s.cut_ = true;
+  s.abort(slow_consumer_farewell());
 }
 
 // A session with only replies queued is written after the ones with events,
@@ -193,10 +197,7 @@ void Hub::close(Session& s, CloseReason reason) {
   s.counted_ip_.clear();
   closing_.emplace_back(s.id(), reason);
   if (flushes_first(reason)) mark_dirty(s, false);
-  const Bytes farewell = reason == CloseReason::slow_consumer
-                             ? encode_fatal(ErrorCode::slow_consumer, "output not read fast enough")
-                             : Bytes();
-  s.close_transport(reason, farewell);
+  s.close_transport(reason, reason == CloseReason::slow_consumer ? slow_consumer_farewell() : Bytes());
 }
 
 void Hub::fatal(Session& s, ErrorCode code, std::string_view message) {
@@ -262,12 +263,16 @@ void Hub::drain(std::uint64_t retry_ms, std::function<void()> on_empty) {
 
 void Hub::close_all_now() {
   sessions_.for_each([&](Session& s) {
-    if (s.open())
+    if (s.open()) {
       close(s, CloseReason::drain_forced);
-    else
-      s.abort();
+    } else if (!s.cut_) {
+      s.cut_ = true;
+      s.abort(Bytes());
+    }
   });
 }
+
+Bytes Hub::slow_consumer_farewell() { return encode_fatal(ErrorCode::slow_consumer, "output not read fast enough"); }
 
 void Hub::maybe_drained() {
   if (!draining_ || !sessions_.empty() || !on_empty_) return;

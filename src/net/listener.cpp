@@ -147,7 +147,10 @@ void Listener::close() {
 void Listener::on_readable(uv_poll_t* handle, int status, int) {
   Listener& self = *static_cast<Listener*>(handle->data);
   if (status < 0) {
+    // libuv has stopped the poll: try again after the pause rather than
+    // stop accepting for good.
     log::warn(std::string("listener poll failed: ") + uv_strerror(status));
+    self.pause_accepting(0);
     return;
   }
   self.accept_pending();
@@ -172,16 +175,13 @@ void Listener::accept_pending() {
 
 void Listener::pause_accepting(int error) {
   const std::uint64_t now = uv_now(loop_);
-  if (last_error_log_ms_ == 0 || now - last_error_log_ms_ >= 1000) {
+  if (error != 0 && (last_error_log_ms_ == 0 || now - last_error_log_ms_ >= 1000)) {
     last_error_log_ms_ = now;
     log::warn(std::string("accept failed: ") + std::strerror(error) + "; pausing accepts for " +
               std::to_string(accept_pause_ms) + " ms");
   }
   uv_poll_stop(&poll_);
-  if (const int rc = uv_timer_start(&resume_timer_, on_resume, accept_pause_ms, 0); rc != 0) {
-    log::warn(std::string("cannot pause accepting: ") + uv_strerror(rc) + "; accepting again at once");
-    resume_polling();
-  }
+  (void)uv_timer_start(&resume_timer_, on_resume, accept_pause_ms, 0);  // a live timer: cannot fail
 }
 
 void Listener::on_resume(uv_timer_t* timer) {
@@ -189,9 +189,14 @@ void Listener::on_resume(uv_timer_t* timer) {
   if (!self.closed_) self.resume_polling();
 }
 
+// Accepting again; if even that fails, the resume timer tries once more
+// after the pause, for as long as it takes.
 void Listener::resume_polling() {
-  if (const int rc = uv_poll_start(&poll_, UV_READABLE, on_readable); rc != 0)
-    log::warn(std::string("listener stopped accepting: ") + uv_strerror(rc));
+  const int rc = uv_poll_start(&poll_, UV_READABLE, on_readable);
+  if (rc == 0) return;
+  log::warn(std::string("listener cannot poll: ") + uv_strerror(rc) + "; retrying in " +
+            std::to_string(accept_pause_ms) + " ms");
+  (void)uv_timer_start(&resume_timer_, on_resume, accept_pause_ms, 0);  // a live timer: cannot fail
 }
 
 }  // namespace parley

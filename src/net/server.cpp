@@ -39,6 +39,15 @@ Server::Server(uv_loop_t* loop, Hub& hub, ServerOptions options, Listener::Accep
 }
 
 int Server::start() {
+  // The loop's own handles first: once `listening on` is printed, a client
+  // may connect, and the server must not then fail to start.
+  if (!started(signal_init_error_, "uv_signal_init") ||
+      !started(uv_prepare_start(&prepare_, on_prepare), "uv_prepare_start") ||
+      !started(uv_signal_start(&sigterm_, on_signal, SIGTERM), "uv_signal_start SIGTERM") ||
+      !started(uv_signal_start(&sigint_, on_signal, SIGINT), "uv_signal_start SIGINT")) {
+    stop();
+    return 1;
+  }
   for (const Address& address : options_.listen) {
     auto listener = std::make_unique<Listener>(loop_, accept_);
     std::string error;
@@ -53,13 +62,6 @@ int Server::start() {
     std::printf("listening on %s\n", bound.c_str());
     std::fflush(stdout);
     log::info("listening on " + bound);
-  }
-  if (!started(signal_init_error_, "uv_signal_init") ||
-      !started(uv_prepare_start(&prepare_, on_prepare), "uv_prepare_start") ||
-      !started(uv_signal_start(&sigterm_, on_signal, SIGTERM), "uv_signal_start SIGTERM") ||
-      !started(uv_signal_start(&sigint_, on_signal, SIGINT), "uv_signal_start SIGINT")) {
-    stop();
-    return 1;
   }
   log::info(std::string("parleyd ") + PARLEY_VERSION + " started");
   return 0;

@@ -141,6 +141,8 @@ class Hub {
   void send_batch();
   void before_send(const Session& session);
   void enqueue(Session& session, const Bytes& bytes, OutputKind kind);
+  void drop_slow_consumer(Session& session);
+  static Bytes slow_consumer_farewell();
   void mark_dirty(Session& session, bool replies_only);
   bool input_backed_up(const Session& session) const;
   bool ready_for_input(const Session& session) const;

@@ -65,9 +65,10 @@ class Session {
   // whose queue is the problem: `farewell` is then that event, to be sent
   // only if it can go out whole right away.
   virtual void close_transport(CloseReason reason, const Bytes& farewell) = 0;
-  // A session already closing must stop now, whatever is still queued (a
-  // second signal while draining).
-  virtual void abort() = 0;
+  // A session already closing must stop now, whatever is still queued: a
+  // second signal while draining, or its queue passed --max-pending while
+  // it flushed. `farewell`, when set, goes out as for close_transport.
+  virtual void abort(const Bytes& farewell) = 0;
 
  protected:
   void set_peer(std::string peer) { peer_ = std::move(peer); }
@@ -84,6 +85,7 @@ class Session {
   bool replies_only_ = false;  // ... with only replies queued so far (written last)
   bool input_held_ = false;    // on_line said stop; resume_input() when ready
   bool awaiting_ = false;      // a request is being answered outside this turn
+  bool cut_ = false;           // abort() was called: nothing more is queued
   bool counted_ = false;       // counts against --max-clients
   std::string counted_ip_;     // counted against --max-conns-per-ip under this address
   RequestId awaiting_id_;      // the id the awaited answer echoes

@@ -43,7 +43,7 @@ class Listener {
   static void on_readable(uv_poll_t* handle, int status, int events);
   static void on_resume(uv_timer_t* timer);
   void accept_pending();
-  void pause_accepting(int error);
+  void pause_accepting(int error);  // errno of the failed accept; 0: already logged
   void resume_polling();
   bool open_tcp(const Address& address, std::string& error);
   bool open_unix(const Address& address, std::string& error);

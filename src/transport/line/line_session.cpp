@@ -167,6 +167,11 @@ void LineSession::close_transport(CloseReason reason, const Bytes& farewell) {
   stream_.close();
 }
 
+void LineSession::abort(const Bytes& farewell) {
+  stream_.write_farewell(farewell);
+  stream_.close();
+}
+
 // Everything owed is written: close. close() sends the FIN after whatever
 // the kernel still holds, so a shutdown() first would only cost a system
 // call and a loop turn per connection.

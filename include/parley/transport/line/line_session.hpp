@@ -52,7 +52,7 @@ class LineSession final : public Session, private Stream::Owner {
   void flush() override;
   void resume_input() override;
   void close_transport(CloseReason reason, const Bytes& farewell) override;
-  void abort() override { stream_.close(); }
+  void abort(const Bytes& farewell) override;
 
   // The peer's IP address without the port ("" for Unix sockets).
   std::string peer_ip() const;

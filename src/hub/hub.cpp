@@ -33,6 +33,7 @@ bool Hub::admit(Session& s) {
     return false;
   }
   s.counted_ = true;
+  s.connected_ = true;
   backend_.connect(s.id());
   return true;
 }
@@ -189,7 +190,8 @@ void Hub::close(Session& s, CloseReason reason) {
   s.counted_ = false;
   if (!s.counted_ip_.empty()) admission_.leave_ip(s.counted_ip_);
   s.counted_ip_.clear();
-  closing_.emplace_back(s.id(), reason);
+  // A session refused at admission never reached the backend: nothing to tell it.
+  if (s.connected_) closing_.emplace_back(s.id(), reason);
   if (flushes_first(reason)) mark_dirty(s, false);
   const Bytes farewell = reason == CloseReason::slow_consumer
                              ? encode_fatal(ErrorCode::slow_consumer, "output not read fast enough")

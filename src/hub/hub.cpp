@@ -54,10 +54,10 @@ bool Hub::peer_known(Session& s, const std::string& ip) {
 // flush, so no list being walked can hold the session.
 void Hub::release(Session& s) {
   assert(!s.open() && "a session is released only after its close was decided");
-  if (s.dirty_) {
-    std::erase(dirty_, &s);
-    std::erase(dirty_replies_, &s);
-  }
+  // Whatever its dirty_ flag says: a before_sleep that ran out of rounds can
+  // leave a stale entry behind (flushed from one list, still in another).
+  std::erase(dirty_, &s);
+  std::erase(dirty_replies_, &s);
   sessions_.erase(s.id());  // destroys it
   maybe_drained();
 }

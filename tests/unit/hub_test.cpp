@@ -162,6 +162,8 @@ HubConfig config(std::size_t max_pending = 1 << 20, std::size_t max_clients = 64
   return c;
 }
 
+// Parsed lines are kept non-const in the tests: a missing field then reads
+// as null and fails its CHECK, where const access would assert and abort.
 std::vector<Json> parse_lines(const std::string& text) {
   std::vector<Json> out;
   std::size_t start = 0;
@@ -284,7 +286,7 @@ TEST_CASE("messages of one turn reach each recipient as one buffer shared by all
   REQUIRE(c.written.size() == 1);
   CHECK(b.written[0].bytes.get() == c.written[0].bytes.get());  // shared, not copied
   CHECK(b.written[0].kind == OutputKind::event);
-  const std::vector<Json> got = f.lines_written(b);
+  std::vector<Json> got = f.lines_written(b);
   REQUIRE(got.size() == 2);
   CHECK(got[0]["event"] == "message");
   CHECK(got[0]["from"] == "alice");
@@ -293,7 +295,7 @@ TEST_CASE("messages of one turn reach each recipient as one buffer shared by all
   CHECK(got[1]["seq"].get<std::uint64_t>() == got[0]["seq"].get<std::uint64_t>() + 1);
   CHECK(got[0]["ts"].get<std::int64_t>() == f.clock.now);  // the hub's clock stamps messages
 
-  const std::vector<Json> replies = f.lines_written(a);
+  std::vector<Json> replies = f.lines_written(a);
   REQUIRE(replies.size() == 2);
   CHECK(replies[0]["ok"] == true);
   CHECK(replies[0]["id"] == 1);
@@ -314,7 +316,7 @@ TEST_CASE("a reply never overtakes an event queued for the same session before i
   CHECK(f.line(b, ping(7)));                    // bob's own reply in the same turn
   f.turn();
 
-  const std::vector<Json> got = f.lines_written(b);
+  std::vector<Json> got = f.lines_written(b);
   REQUIRE(got.size() == 2);
   CHECK(got[0]["event"] == "message");
   CHECK(got[0]["text"] == "first");
@@ -341,11 +343,11 @@ TEST_CASE("events for different recipients do not share a buffer") {
   REQUIRE(c.written.size() == 1);
   CHECK(b.written[0].bytes.get() != b.written[1].bytes.get());
   CHECK(b.written[1].bytes.get() == c.written[0].bytes.get());
-  const std::vector<Json> to_bob = f.lines_written(b);
+  std::vector<Json> to_bob = f.lines_written(b);
   REQUIRE(to_bob.size() == 2);
   CHECK(to_bob[0]["text"] == "to one");
   CHECK(to_bob[1]["text"] == "to two");
-  const std::vector<Json> to_carol = f.lines_written(c);
+  std::vector<Json> to_carol = f.lines_written(c);
   REQUIRE(to_carol.size() == 1);
   CHECK(to_carol[0]["text"] == "to two");
 }
@@ -367,7 +369,7 @@ TEST_CASE("sessions with events are flushed before sessions with only replies") 
 
   // Each flushed once: events first (bob, carol, in fan-out order), then the rest in order.
   CHECK(f.flush_order == std::vector<ConnId>{b.id(), c.id(), d.id(), a.id()});
-  const std::vector<Json> to_carol = f.lines_written(c);
+  std::vector<Json> to_carol = f.lines_written(c);
   REQUIRE(to_carol.size() == 2);
   CHECK(to_carol[0]["id"] == 2);
   CHECK(to_carol[1]["event"] == "message");
@@ -396,7 +398,7 @@ TEST_CASE("a client that does not read is dropped as a slow consumer; the others
   CHECK(b.transport_closed);  // slow_consumer does not wait for the queue to drain
   CHECK(b.written.empty());
   REQUIRE(b.farewell);
-  const std::vector<Json> farewell = parse_lines(*b.farewell);
+  std::vector<Json> farewell = parse_lines(*b.farewell);
   REQUIRE(farewell.size() == 1);
   CHECK(farewell[0]["event"] == "error");
   CHECK(farewell[0]["code"] == "slow_consumer");
@@ -404,7 +406,7 @@ TEST_CASE("a client that does not read is dropped as a slow consumer; the others
 
   // Reaped in that turn: the others hear bob left, and why.
   for (FakeSession* s : {&a, &c}) {
-    const std::vector<Json> quits = events(f.lines_written(*s), "quit");
+    std::vector<Json> quits = events(f.lines_written(*s), "quit");
     REQUIRE(quits.size() == 1);
     CHECK(quits[0]["nick"] == "bob");
     CHECK(quits[0]["reason"] == "slow_consumer");
@@ -451,13 +453,13 @@ TEST_CASE("a close decided during fan-out frees nothing until the reap, and its 
   f.turn();  // the reap
   CHECK(f.backend.disconnected == std::vector<ConnId>{bob});
   CHECK_FALSE(f.core.nick_of(bob));
-  const std::vector<Json> to_alice = f.lines_written(a);
+  std::vector<Json> to_alice = f.lines_written(a);
   REQUIRE(to_alice.size() == 3);  // say reply, members reply, quit
   CHECK(to_alice[1]["id"] == 4);
   CHECK(to_alice[1]["members"] == Json::array({"alice", "bob", "carol"}));
   CHECK(to_alice[2]["event"] == "quit");
   CHECK(to_alice[2]["nick"] == "bob");
-  const std::vector<Json> to_carol = f.lines_written(c);
+  std::vector<Json> to_carol = f.lines_written(c);
   REQUIRE(to_carol.size() == 3);  // message, ping reply, quit
   CHECK(to_carol[1]["id"] == 3);
   CHECK(to_carol[2]["event"] == "quit");
@@ -502,7 +504,7 @@ TEST_CASE("beyond max_clients a session is refused with server_full and never re
   CHECK_FALSE(contains(f.backend.connected, third.id()));
   CHECK_FALSE(contains(f.backend.disconnected, third.id()));
 
-  const std::vector<Json> got = f.lines_written(third);
+  std::vector<Json> got = f.lines_written(third);
   REQUIRE(got.size() == 1);
   CHECK(got[0]["event"] == "error");
   CHECK(got[0]["code"] == "server_full");
@@ -529,7 +531,7 @@ TEST_CASE("max_conns_per_ip refuses a second connection from one address, never 
   CHECK_FALSE(f.hub.peer_known(second, "10.0.0.1"));
   CHECK_FALSE(second.open());
   CHECK(second.close_reason == CloseReason::server_full);
-  const std::vector<Json> told = f.lines_pending(second);
+  std::vector<Json> told = f.lines_pending(second);
   REQUIRE(told.size() == 1);
   CHECK(told[0]["event"] == "error");
   CHECK(told[0]["code"] == "server_full");
@@ -571,7 +573,7 @@ TEST_CASE("drain tells each open session shutdown, then error shutting_down, the
   for (FakeSession* s : {&a, &b}) {
     CHECK(s->close_reason == CloseReason::shutting_down);
     CHECK(s->close_calls == 1);
-    const std::vector<Json> told = f.lines_pending(*s);
+    std::vector<Json> told = f.lines_pending(*s);
     REQUIRE(told.size() == 2);
     CHECK(told[0]["event"] == "shutdown");
     CHECK(told[0]["retry_ms"] == 1234);
@@ -586,7 +588,7 @@ TEST_CASE("drain tells each open session shutdown, then error shutting_down, the
   FakeSession& late = f.add();
   CHECK_FALSE(f.hub.admit(late));
   CHECK(late.close_reason == CloseReason::shutting_down);
-  const std::vector<Json> refused = f.lines_pending(late);
+  std::vector<Json> refused = f.lines_pending(late);
   REQUIRE(refused.size() == 1);
   CHECK(refused[0]["code"] == "shutting_down");
   CHECK(f.hub.counters().refused == 1);
@@ -661,12 +663,12 @@ TEST_CASE("a deferred answer holds the session's next requests and keeps replies
   f.turn();
   CHECK(a.resumes == 1);
   CHECK(a.held.empty());
-  const std::vector<Json> replies = f.lines_written(a);
+  std::vector<Json> replies = f.lines_written(a);
   REQUIRE(replies.size() == 2);
   CHECK(replies[0]["id"] == 1);
   CHECK(replies[0]["channel"] == "#room");
   CHECK(replies[1]["id"] == 2);
-  const std::vector<Json> to_bob = events(f.lines_written(b), "message");
+  std::vector<Json> to_bob = events(f.lines_written(b), "message");
   REQUIRE(to_bob.size() == 1);
   CHECK(to_bob[0]["from"] == "alice");
   CHECK(to_bob[0]["text"] == "later");
@@ -690,7 +692,7 @@ TEST_CASE("an answer for a session that is gone still delivers its events to the
   REQUIRE(f.backend.deferred.size() == 1);
   f.hub.answer(alice, std::move(f.backend.deferred[0].outcome));
   f.turn();
-  const std::vector<Json> to_bob = events(f.lines_written(b), "message");
+  std::vector<Json> to_bob = events(f.lines_written(b), "message");
   REQUIRE(to_bob.size() == 1);
   CHECK(to_bob[0]["text"] == "parting words");
   CHECK(b.open());
@@ -727,7 +729,7 @@ TEST_CASE("input pauses while a session's own replies back up, and resumes once 
   CHECK(a.resumes == 1);
   CHECK(a.held.empty());
   CHECK_FALSE(a.input_paused);
-  const std::vector<Json> replies = f.lines_written(a);
+  std::vector<Json> replies = f.lines_written(a);
   REQUIRE(replies.size() == static_cast<std::size_t>(n + 4));
   for (int i = 0; i < n + 4; ++i) CHECK(replies[static_cast<std::size_t>(i)]["id"] == long_id + std::to_string(i));
 }
@@ -740,7 +742,7 @@ TEST_CASE("a line that is not JSON is answered bad_json and the session stays op
   CHECK(f.line(a, "{not json"));
   CHECK(f.line(a, R"({"cmd":"dance","id":5})"));
   f.turn();
-  const std::vector<Json> got = f.lines_written(a);
+  std::vector<Json> got = f.lines_written(a);
   REQUIRE(got.size() == 2);
   CHECK(got[0]["ok"] == false);
   CHECK(got[0]["error"]["code"] == "bad_json");

@@ -192,6 +192,10 @@ std::string say(std::string_view channel, std::string_view text, int id) {
 
 std::string ping(int id) { return R"({"cmd":"ping","id":)" + std::to_string(id) + "}"; }
 
+// A ping whose reply is about 80 bytes: a few fill a small max_pending / 4.
+std::string long_id(int n) { return std::string(60, 'i') + std::to_string(n); }
+std::string long_ping(int n) { return R"({"cmd":"ping","id":")" + long_id(n) + "\"}"; }
+
 struct HubFixture {
   explicit HubFixture(HubConfig c = config()) : hub(c, backend, clock) {
     log::set_level(LogLevel::error);  // closes and refusals are logged at info and warn
@@ -226,6 +230,18 @@ struct HubFixture {
   void join(FakeSession& s, std::string_view channel) {
     REQUIRE(line(s, R"({"cmd":"join","channel":")" + std::string(channel) + "\"}"));
     settle();
+  }
+
+  // alice, bob and carol, each in `channel`.
+  struct Three {
+    FakeSession& a;
+    FakeSession& b;
+    FakeSession& c;
+  };
+  Three three_in(std::string_view channel) {
+    Three t{connect("alice"), connect("bob"), connect("carol")};
+    for (FakeSession* s : {&t.a, &t.b, &t.c}) join(*s, channel);
+    return t;
   }
 
   bool line(FakeSession& s, std::string_view json_text) { return s.feed(json_text); }
@@ -273,10 +289,7 @@ std::vector<Json> events(const std::vector<Json>& lines, std::string_view name) 
 
 TEST_CASE("messages of one turn reach each recipient as one buffer shared by all") {
   HubFixture f;
-  FakeSession& a = f.connect("alice");
-  FakeSession& b = f.connect("bob");
-  FakeSession& c = f.connect("carol");
-  for (FakeSession* s : {&a, &b, &c}) f.join(*s, "#room");
+  auto [a, b, c] = f.three_in("#room");
 
   CHECK(f.line(a, say("#room", "one", 1)));
   CHECK(f.line(a, say("#room", "two", 2)));
@@ -307,10 +320,7 @@ TEST_CASE("messages of one turn reach each recipient as one buffer shared by all
 
 TEST_CASE("a reply never overtakes an event queued for the same session before it") {
   HubFixture f;
-  FakeSession& a = f.connect("alice");
-  FakeSession& b = f.connect("bob");
-  FakeSession& c = f.connect("carol");
-  for (FakeSession* s : {&a, &b, &c}) f.join(*s, "#room");
+  auto [a, b, c] = f.three_in("#room");
 
   CHECK(f.line(a, say("#room", "first", 1)));  // a batch is open for bob and carol
   CHECK(f.line(b, ping(7)));                    // bob's own reply in the same turn
@@ -356,11 +366,8 @@ TEST_CASE("events for different recipients do not share a buffer") {
 
 TEST_CASE("sessions with events are flushed before sessions with only replies") {
   HubFixture f;
-  FakeSession& a = f.connect("alice");
-  FakeSession& b = f.connect("bob");
-  FakeSession& c = f.connect("carol");
+  auto [a, b, c] = f.three_in("#room");
   FakeSession& d = f.connect("dave");
-  for (FakeSession* s : {&a, &b, &c}) f.join(*s, "#room");
 
   CHECK(f.line(d, ping(1)));                   // replies only
   CHECK(f.line(c, ping(2)));                   // a reply first, then events
@@ -379,10 +386,7 @@ TEST_CASE("sessions with events are flushed before sessions with only replies") 
 
 TEST_CASE("a client that does not read is dropped as a slow consumer; the others are not") {
   HubFixture f(config(1024));
-  FakeSession& a = f.connect("alice");
-  FakeSession& b = f.connect("bob");
-  FakeSession& c = f.connect("carol");
-  for (FakeSession* s : {&a, &b, &c}) f.join(*s, "#room");
+  auto [a, b, c] = f.three_in("#room");
   b.reads = false;
 
   const std::string text(100, 'x');
@@ -423,10 +427,7 @@ TEST_CASE("a client that does not read is dropped as a slow consumer; the others
 
 TEST_CASE("a close decided during fan-out frees nothing until the reap, and its id is never reused") {
   HubFixture f(config(1024));
-  FakeSession& a = f.connect("alice");
-  FakeSession& b = f.connect("bob");
-  FakeSession& c = f.connect("carol");
-  for (FakeSession* s : {&a, &b, &c}) f.join(*s, "#room");
+  auto [a, b, c] = f.three_in("#room");
   b.reads = false;
   const ConnId bob = b.id();
 
@@ -636,9 +637,7 @@ TEST_CASE("close_all_now closes open sessions with drain_forced and aborts closi
 
 TEST_CASE("a deferred answer holds the session's next requests and keeps replies in request order") {
   HubFixture f;
-  FakeSession& a = f.connect("alice");
-  FakeSession& b = f.connect("bob");
-  for (FakeSession* s : {&a, &b}) f.join(*s, "#room");
+  auto [a, b, c] = f.three_in("#room");
   f.backend.defer_says = true;
 
   CHECK_FALSE(f.line(a, say("#room", "later", 1)));  // answered outside this turn
@@ -672,13 +671,12 @@ TEST_CASE("a deferred answer holds the session's next requests and keeps replies
   REQUIRE(to_bob.size() == 1);
   CHECK(to_bob[0]["from"] == "alice");
   CHECK(to_bob[0]["text"] == "later");
+  CHECK(events(f.lines_written(c), "message").size() == 1);
 }
 
 TEST_CASE("an answer for a session that is gone still delivers its events to the others") {
   HubFixture f;
-  FakeSession& a = f.connect("alice");
-  FakeSession& b = f.connect("bob");
-  for (FakeSession* s : {&a, &b}) f.join(*s, "#room");
+  auto [a, b, c] = f.three_in("#room");
   f.backend.defer_says = true;
 
   CHECK_FALSE(f.line(a, say("#room", "parting words", 1)));
@@ -695,6 +693,7 @@ TEST_CASE("an answer for a session that is gone still delivers its events to the
   std::vector<Json> to_bob = events(f.lines_written(b), "message");
   REQUIRE(to_bob.size() == 1);
   CHECK(to_bob[0]["text"] == "parting words");
+  CHECK(events(f.lines_written(c), "message").size() == 1);
   CHECK(b.open());
 }
 
@@ -703,11 +702,9 @@ TEST_CASE("an answer for a session that is gone still delivers its events to the
 TEST_CASE("input pauses while a session's own replies back up, and resumes once they are written") {
   HubFixture f(config(1024));  // a session's replies may reach 256 bytes
   FakeSession& a = f.connect("alice");
-  const std::string long_id(60, 'i');
-  const auto ping_with = [&](int n) { return R"({"cmd":"ping","id":")" + long_id + std::to_string(n) + "\"}"; };
 
   int n = 0;
-  while (f.line(a, ping_with(n)) && n < 50) {
+  while (f.line(a, long_ping(n)) && n < 50) {
     CHECK(a.pending_bytes() <= 1024 / 4);
     ++n;
   }
@@ -715,7 +712,7 @@ TEST_CASE("input pauses while a session's own replies back up, and resumes once 
   CHECK(n > 0);
   CHECK(a.input_paused);
   CHECK(a.pending_bytes() > 1024 / 4);
-  for (int i = 1; i <= 3; ++i) f.line(a, ping_with(n + i));  // held by the transport
+  for (int i = 1; i <= 3; ++i) f.line(a, long_ping(n + i));  // held by the transport
   CHECK(a.held.size() == 3);
 
   // A client that does not read keeps its input paused.
@@ -731,7 +728,7 @@ TEST_CASE("input pauses while a session's own replies back up, and resumes once 
   CHECK_FALSE(a.input_paused);
   std::vector<Json> replies = f.lines_written(a);
   REQUIRE(replies.size() == static_cast<std::size_t>(n + 4));
-  for (int i = 0; i < n + 4; ++i) CHECK(replies[static_cast<std::size_t>(i)]["id"] == long_id + std::to_string(i));
+  for (int i = 0; i < n + 4; ++i) CHECK(replies[static_cast<std::size_t>(i)]["id"] == long_id(i));
 }
 
 // ---- bad input ----------------------------------------------------------------------
@@ -767,10 +764,9 @@ TEST_CASE("a session released after a turn that ran out of rounds is not touched
     FakeSession& a = f.connect("alice");
     FakeSession& y = f.connect("yan");
     for (FakeSession* s : {&a, &y}) f.join(*s, "#room");
-    const std::string long_id(60, 'i');
     int n = 0;
-    while (f.line(y, R"({"cmd":"ping","id":")" + long_id + std::to_string(n) + "\"}") && n < 50) ++n;
-    for (int i = 0; i < held; ++i) f.line(y, R"({"cmd":"ping","id":")" + long_id + std::to_string(++n) + "\"}");
+    while (f.line(y, long_ping(n)) && n < 50) ++n;
+    for (int i = 0; i < held; ++i) f.line(y, long_ping(++n));
     f.line(y, R"({"cmd":"quit"})");
     REQUIRE(f.line(a, say("#room", "bye", 1)));
     const bool left = f.turn();

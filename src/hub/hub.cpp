@@ -33,6 +33,7 @@ bool Hub::admit(Session& s) {
     return false;
   }
   s.counted_ = true;
+  s.connected_ = true;
   backend_.connect(s.id());
   return true;
 }
@@ -53,10 +54,10 @@ bool Hub::peer_known(Session& s, const std::string& ip) {
 // flush, so no list being walked can hold the session.
 void Hub::release(Session& s) {
   assert(!s.open() && "a session is released only after its close was decided");
-  if (s.dirty_) {
-    std::erase(dirty_, &s);
-    std::erase(dirty_replies_, &s);
-  }
+  // Whatever its dirty_ flag says: a before_sleep that ran out of rounds can
+  // leave a stale entry behind (flushed from one list, still in another).
+  std::erase(dirty_, &s);
+  std::erase(dirty_replies_, &s);
   sessions_.erase(s.id());  // destroys it
   maybe_drained();
 }
@@ -195,7 +196,8 @@ void Hub::close(Session& s, CloseReason reason) {
   s.counted_ = false;
   if (!s.counted_ip_.empty()) admission_.leave_ip(s.counted_ip_);
   s.counted_ip_.clear();
-  closing_.emplace_back(s.id(), reason);
+  // A session refused at admission never reached the backend: nothing to tell it.
+  if (s.connected_) closing_.emplace_back(s.id(), reason);
   if (flushes_first(reason)) mark_dirty(s, false);
   s.close_transport(reason, reason == CloseReason::slow_consumer ? slow_consumer_farewell() : Bytes());
 }

@@ -87,6 +87,7 @@ class Session {
   bool awaiting_ = false;      // a request is being answered outside this turn
   bool cut_ = false;           // abort() was called: nothing more is queued
   bool counted_ = false;       // counts against --max-clients
+  bool connected_ = false;     // admitted: the backend knows it and hears of its close
   std::string counted_ip_;     // counted against --max-conns-per-ip under this address
   RequestId awaiting_id_;      // the id the awaited answer echoes
 };

@@ -61,6 +61,7 @@ class FakeSession final : public Session {
   int close_calls = 0;
   std::optional<CloseReason> close_reason;
   Bytes farewell;
+  Bytes abort_farewell;
   bool transport_closed = false;  // the transport is done: release() may follow
 
   // Hands a line to the hub, or holds it. Returns whether the hub takes the next line now.
@@ -101,8 +102,9 @@ class FakeSession final : public Session {
     farewell = last;
     if (!flushes_first(reason)) transport_closed = true;
   }
-  void abort() override {
+  void abort(const Bytes& last) override {
     ++aborts;
+    abort_farewell = last;
     transport_closed = true;
   }
 
@@ -423,6 +425,31 @@ TEST_CASE("a client that does not read is dropped as a slow consumer; the others
   CHECK(replies.size() == static_cast<std::size_t>(said));
   for (const Json& r : replies) CHECK(r["ok"] == true);
   CHECK(events(f.lines_written(c), "message").size() == static_cast<std::size_t>(said));
+}
+
+TEST_CASE("a session past max_pending while it flushes to close is cut at once, with its farewell, once") {
+  HubFixture f(config(2500));
+  auto [a, b, c] = f.three_in("#room");
+  b.reads = false;
+  const std::string text(1000, 'x');
+  REQUIRE(f.line(a, say("#room", text, 1)));
+  f.turn();  // carol reads hers; bob's stays queued
+  f.hub.fatal(b, ErrorCode::idle_timeout, "no request for 120 s");
+  REQUIRE_FALSE(b.open());
+  CHECK_FALSE(b.transport_closed);  // idle_timeout flushes first
+  // Said before the reap, so the batch still goes to bob, who now holds more than he may.
+  for (int i = 2; i <= 3; ++i) REQUIRE(f.line(a, say("#room", text, i)));
+  f.turn();
+  CHECK(b.aborts == 1);
+  REQUIRE(b.abort_farewell);
+  std::vector<Json> farewell = parse_lines(*b.abort_farewell);
+  REQUIRE(farewell.size() == 1);
+  CHECK(farewell[0]["code"] == "slow_consumer");
+  CHECK(b.close_reason == CloseReason::idle_timeout);  // the close decided first stays the reason
+  CHECK(c.open());  // the same batch, read in time
+  REQUIRE(f.line(a, say("#room", text, 4)));
+  f.turn();
+  CHECK(b.aborts == 1);
 }
 
 TEST_CASE("a close decided during fan-out frees nothing until the reap, and its id is never reused") {

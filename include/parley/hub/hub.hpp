@@ -81,9 +81,9 @@ class Hub {
 
   // One complete request line. Returns whether the transport may hand over
   // the next one now; when false it keeps the rest and waits for
-  // Session::resume_input(). (Reasons: the session is closing, its own
-  // replies back up past max_pending / 4, or the request is being answered
-  // outside this turn.)
+  // Session::resume_input(). (Reasons: the session is closing, its unsent
+  // output, replies and events alike, backs up past max_pending / 4, or
+  // the request is being answered outside this turn.)
   bool on_line(Session& session, std::string_view line);
   // The answer to the request the backend deferred for `conn`.
   void answer(ConnId conn, Outcome outcome);

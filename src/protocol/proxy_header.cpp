@@ -1,7 +1,5 @@
 #include "parley/protocol/proxy_header.hpp"
 
-#include "parley/socket/address.hpp"
-
 #include <arpa/inet.h>
 
 #include <array>
@@ -9,6 +7,8 @@
 #include <cstring>
 #include <string>
 #include <vector>
+
+#include "parley/socket/address.hpp"
 
 namespace parley {
 namespace {

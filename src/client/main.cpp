@@ -3,26 +3,23 @@
 // Typed lines become requests one at a time (each waits for its reply, so a
 // script piped in behaves exactly like a person typing); events print as they
 // come. With stdin not a terminal it exits once the last command is answered.
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
-#include <cstring>
+#include <cstdlib>
 #include <ctime>
 #include <deque>
 #include <string>
 #include <vector>
 
-#include "parley/socket/address.hpp"
-#include "parley/client/client.hpp"
 #include "parley/chat/names.hpp"
+#include "parley/client/client.hpp"
+#include "parley/socket/address.hpp"
+#include "parley/socket/endpoint.hpp"
 
 namespace {
 
@@ -34,42 +31,6 @@ const char* usage =
     "  --nick    nick to register (default: $USER, else 'guest')\n"
     "  --json    print every line from the server as it came\n"
     "Type /help once connected for the commands.\n";
-
-int connect_to(const parley::Address& address, std::string& error) {
-  if (address.kind == parley::Address::Kind::unix_socket) {
-    const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, address.path.c_str(), sizeof addr.sun_path - 1);
-    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return fd;
-    error = std::strerror(errno);
-    close(fd);
-    return -1;
-  }
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  const std::string port = std::to_string(address.port);
-  if (int rc = getaddrinfo(address.host.c_str(), port.c_str(), &hints, &found); rc != 0) {
-    error = gai_strerror(rc);
-    return -1;
-  }
-  int fd = -1;
-  for (addrinfo* a = found; a && fd < 0; a = a->ai_next) {
-    fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
-      error = std::strerror(errno);
-      close(fd);
-      fd = -1;
-    }
-  }
-  freeaddrinfo(found);
-  if (fd >= 0) {
-    const int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  }
-  return fd;
-}
 
 std::string default_nick() {
   const char* user = std::getenv("USER");
@@ -253,7 +214,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "parley: '%s': %s\n", address_text.c_str(), error.c_str());
     return 2;
   }
-  const int fd = connect_to(*address, error);
+  const int fd = parley::connect_to(*address, error);
   if (fd < 0) {
     std::fprintf(stderr, "parley: cannot connect to %s: %s\n", address_text.c_str(), error.c_str());
     return 1;

@@ -1,27 +1,28 @@
 #include "harness.hpp"
 
-#include <doctest/doctest.h>
+#include <dirent.h>
 #include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
-#include <exception>
 #include <cstdlib>
 #include <cstring>
-#include <dirent.h>
+#include <exception>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+
+#include <doctest/doctest.h>
+
+#include "parley/socket/address.hpp"
+#include "parley/socket/endpoint.hpp"
 
 extern char** environ;
 
@@ -264,41 +265,24 @@ int ChildProcess::wait(int timeout_ms) {
   return -1;
 }
 
+namespace {
+
+int connect_or_explain(const std::string& address, std::string& error) {
+  const std::optional<Address> parsed = parse_address(address, error);
+  return parsed ? connect_to(*parsed, error) : -1;
+}
+
+}  // namespace
+
 int connect_socket(const std::string& address) {
-  if (address.starts_with("unix:")) {
-    const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, address.c_str() + 5, sizeof addr.sun_path - 1);
-    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-      close(fd);
-      return -1;
-    }
-    return fd;
-  }
-  const std::size_t colon = address.rfind(':');
-  std::string host = address.substr(0, colon);
-  if (host.starts_with('[')) host = host.substr(1, host.size() - 2);
-  const std::string port = address.substr(colon + 1);
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  if (getaddrinfo(host.c_str(), port.c_str(), &hints, &found) != 0) return -1;
-  const int fd = socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  const int rc = connect(fd, found->ai_addr, found->ai_addrlen);
-  freeaddrinfo(found);
-  if (rc != 0) {
-    close(fd);
-    return -1;
-  }
-  const int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  return fd;
+  std::string error;
+  return connect_or_explain(address, error);
 }
 
 Client::Client(const std::string& address, int) {
-  fd_ = connect_socket(address);
-  REQUIRE_MESSAGE(fd_ >= 0, "cannot connect to " << address << ": " << std::strerror(errno));
+  std::string error;
+  fd_ = connect_or_explain(address, error);
+  REQUIRE_MESSAGE(fd_ >= 0, "cannot connect to " << address << ": " << error);
 }
 
 Client::Client(Client&& other) noexcept

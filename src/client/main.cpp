@@ -18,6 +18,7 @@
 
 #include "parley/chat/names.hpp"
 #include "parley/client/client.hpp"
+#include "parley/client/fields.hpp"
 #include "parley/socket/address.hpp"
 #include "parley/socket/endpoint.hpp"
 
@@ -85,8 +86,9 @@ class Client {
   void request(json body, bool silent, bool raw = false) {
     const long long id = next_id_++;
     body["id"] = id;
-    pending_.push_back({id, body, silent, raw});
-    const std::string line = body.dump() + "\n";
+    // Typed text need not be UTF-8; JSON must be, so bad bytes go as U+FFFD.
+    const std::string line = body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+    pending_.push_back({id, std::move(body), silent, raw});
     std::size_t sent = 0;
     while (sent < line.size()) {
       const ssize_t n = send(fd_, line.data() + sent, line.size() - sent, MSG_NOSIGNAL);
@@ -143,21 +145,22 @@ class Client {
     if (message.is_discarded() || !message.is_object()) return;
     const std::time_t now = std::time(nullptr);
     if (message.contains("ok")) return on_reply(message, now);
-    if (message.value("event", "") == "ping") request({{"cmd", "ping"}}, true);
+    if (parley::client::field_text(message, "event") == "ping") request({{"cmd", "ping"}}, true);
     if (!json_mode_) out(parley::client::render_event(message, session_, now));
   }
 
   void on_reply(const json& reply, std::time_t now) {
     if (pending_.empty()) return;
-    const Pending answered = pending_.front();
+    const Pending answered = std::move(pending_.front());
     pending_.pop_front();
     if (answered.silent) return;
     const std::string text = answered.raw ? reply.dump() + "\n"
                                           : parley::client::render_reply(answered.request, reply, session_, now);
     if (!json_mode_) out(text);
-    const bool ok = reply.value("ok", false);
-    if (answered.request["cmd"] == "hello" && !ok) return finish(1, "");
-    if (answered.request["cmd"] == "quit" && ok) return finish(0, "");
+    const bool ok = parley::client::field_is_true(reply, "ok");
+    const std::string cmd = parley::client::field_text(answered.request, "cmd");
+    if (cmd == "hello" && !ok) return finish(1, "");
+    if (cmd == "quit" && ok) return finish(0, "");
   }
 
   void finish(int status, const std::string& message) {

@@ -2,8 +2,6 @@
 // front of parleyd, handing each client's address on in a PROXY v2 header.
 // Every scenario must come out clean through it, and parleyd must take each
 // client's address from the header. Smoke runs: counts, not speed.
-#include <doctest/doctest.h>
-
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -17,7 +15,9 @@
 #include <thread>
 #include <vector>
 
-#include "support/harness.hpp"
+#include <doctest/doctest.h>
+
+#include "harness.hpp"
 
 using namespace parley::test;
 

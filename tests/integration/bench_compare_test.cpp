@@ -2,12 +2,12 @@
 // redis-server and nats-server (installed from Debian by tools/install-deps)
 // and this build's parleyd. A smoke run: it checks that every scenario runs
 // clean on every server, never how fast.
-#include <doctest/doctest.h>
-
 #include <cstdlib>
 #include <string>
 
-#include "support/harness.hpp"
+#include <doctest/doctest.h>
+
+#include "harness.hpp"
 
 using namespace parley::test;
 

@@ -2,14 +2,14 @@
 // own correctness accounting must come out clean (every message reached every
 // recipient exactly once, seq in order). These are smoke runs that check
 // counts, never speed.
-#include <doctest/doctest.h>
-
 #include <unistd.h>
 
 #include <chrono>
 #include <csignal>
 
-#include "support/harness.hpp"
+#include <doctest/doctest.h>
+
+#include "harness.hpp"
 
 using namespace parley::test;
 

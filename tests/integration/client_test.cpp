@@ -1,7 +1,7 @@
 // The `parley` terminal client, driven by a script on its stdin.
 #include <doctest/doctest.h>
 
-#include "../support/harness.hpp"
+#include "harness.hpp"
 
 using namespace parley::test;
 

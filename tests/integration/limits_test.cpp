@@ -1,13 +1,13 @@
 // Flood control and connection limits against the real server: a client
 // that ignores retry_ms is closed; one IP address cannot take every slot.
-#include <doctest/doctest.h>
-
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../support/harness.hpp"
+#include <doctest/doctest.h>
+
+#include "harness.hpp"
 
 using namespace parley::test;
 

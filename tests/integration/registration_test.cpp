@@ -1,9 +1,10 @@
 // Registration over TCP and Unix sockets against the real parleyd.
-#include <doctest/doctest.h>
 #include <signal.h>
 #include <unistd.h>
 
-#include "../support/harness.hpp"
+#include <doctest/doctest.h>
+
+#include "harness.hpp"
 
 using namespace parley::test;
 

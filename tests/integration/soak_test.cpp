@@ -1,11 +1,11 @@
 // tools/soak for a minute against this build's parleyd: well-behaved users
 // lose nothing and see every seq, misbehaving ones are dropped, memory stays
 // flat (not checked under the sanitizers, whose allocator keeps freed memory).
-#include <doctest/doctest.h>
-
 #include <cstdlib>
 
-#include "../support/harness.hpp"
+#include <doctest/doctest.h>
+
+#include "harness.hpp"
 
 using namespace parley::test;
 

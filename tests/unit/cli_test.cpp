@@ -1,6 +1,6 @@
-#include <doctest/doctest.h>
-
 #include <netinet/in.h>
+
+#include <doctest/doctest.h>
 
 #include "parley/parleyd/cli.hpp"
 

@@ -1,11 +1,11 @@
-#include <doctest/doctest.h>
-
-#include "parley/protocol/encode.hpp"
-
 #include <functional>
 #include <random>
 #include <string>
 #include <vector>
+
+#include <doctest/doctest.h>
+
+#include "parley/protocol/encode.hpp"
 
 using namespace parley;
 

@@ -50,7 +50,7 @@ class Balancer {
   explicit Balancer(const std::string& backend) {
     const std::string binary = haproxy_path();
     REQUIRE_MESSAGE(!binary.empty(), "haproxy is not installed: tools/install-deps installs it");
-    dir_ = std::string(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") + "/parley-haproxy-XXXXXX";
+    dir_ = temp_dir() + "/parley-haproxy-XXXXXX";
     REQUIRE(mkdtemp(dir_.data()) != nullptr);
     address_ = "127.0.0.1:" + std::to_string(free_port());
     std::ofstream(dir_ + "/haproxy.cfg") << "global\n"
@@ -95,11 +95,7 @@ class Balancer {
 };
 
 BenchRun through(const Balancer& balancer, std::vector<std::string> args) {
-  for (const std::string& extra : std::vector<std::string>{"--server", balancer.address(), "--json", "--warmup", "0.1",
-                                                           "--duration", "0.5", "--drain-timeout", "5",
-                                                           "--setup-timeout", "20"})
-    args.push_back(extra);
-  return run_bench(args, 60000);
+  return run_bench_smoke(std::move(args), balancer.address(), "0.5");
 }
 
 }  // namespace

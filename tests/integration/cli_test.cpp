@@ -46,7 +46,7 @@ TEST_CASE("a TCP address in use exits 1") {
 }
 
 TEST_CASE("unix: a stale socket file is replaced, a live one is refused") {
-  const std::string path = "/tmp/parley-stale-" + std::to_string(getpid()) + ".sock";
+  const std::string path = temp_socket_path("stale");
   {
     std::string error;
     const int fd = parley::bind_to(*parley::parse_address("unix:" + path, error), 0, error);

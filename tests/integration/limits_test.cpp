@@ -66,7 +66,7 @@ TEST_CASE("a client slightly over the rate is refused some requests but never cl
 }
 
 TEST_CASE("--max-conns-per-ip: the next connection from that address gets server_full; others are not affected") {
-  const std::string path = "/tmp/parley-limits-" + std::to_string(getpid()) + ".sock";
+  const std::string path = temp_socket_path("limits");
   ServerProcess server({"--max-conns-per-ip", "3", "--listen", "127.0.0.1:0", "--listen", "unix:" + path});
   std::vector<Client> three;
   for (int i = 0; i < 3; ++i) {

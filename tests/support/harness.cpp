@@ -7,6 +7,7 @@
 #include <spawn.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -62,16 +63,34 @@ bool sanitized_build() {
   return value && std::string(value) == "1";
 }
 
+std::string temp_dir() {
+  const char* dir = std::getenv("TMPDIR");
+  return dir && *dir ? dir : "/tmp";
+}
+
+namespace {
+std::string process_path(const std::string& dir, std::string_view name) {
+  return dir + "/parley-" + std::to_string(getpid()) + "-" + std::string(name);
+}
+}  // namespace
+
+std::string temp_path(std::string_view name) { return process_path(temp_dir(), name); }
+
+std::string temp_socket_path(std::string_view name) {
+  const std::string file = std::string(name) + ".sock";
+  const std::string path = temp_path(file);
+  return path.size() < sizeof(sockaddr_un::sun_path) ? path : process_path("/tmp", file);
+}
+
 ServerProcess::ServerProcess(std::vector<std::string> args, bool expect_start, unsigned fd_limit) {
   if (!has_listen_flag(args)) {
     args.insert(args.begin(), "127.0.0.1:0");
     args.insert(args.begin(), "--listen");
   }
   const std::string path = program("PARLEYD");
-  char log_template[] = "/tmp/parleyd-test-XXXXXX";
-  const int log_fd = mkstemp(log_template);
+  log_path_ = temp_dir() + "/parleyd-test-XXXXXX";
+  const int log_fd = mkstemp(log_path_.data());
   REQUIRE(log_fd >= 0);
-  log_path_ = log_template;
   int out[2];
   REQUIRE(pipe2(out, O_CLOEXEC) == 0);
   posix_spawn_file_actions_t actions;
@@ -426,6 +445,15 @@ BenchRun run_bench(const std::vector<std::string>& args, int timeout_ms) {
     at = end + 1;
   }
   return run;
+}
+
+BenchRun run_bench_smoke(std::vector<std::string> args, const std::string& server, const std::string& duration,
+                         pid_t server_pid) {
+  args.insert(args.end(), {"--server", server});
+  if (server_pid > 0) args.insert(args.end(), {"--server-pid", std::to_string(server_pid)});
+  args.insert(args.end(), {"--json", "--warmup", "0.1", "--duration", duration, "--drain-timeout", "5",
+                           "--setup-timeout", "20"});
+  return run_bench(args, 60000);
 }
 
 void check_bench_clean(const BenchRun& run) {

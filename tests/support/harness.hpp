@@ -24,6 +24,15 @@ std::string program(const char* env_name);
 // True in ASan/UBSan builds, whose allocator makes RSS measurements meaningless.
 bool sanitized_build();
 
+// $TMPDIR, or /tmp when it is unset or empty.
+std::string temp_dir();
+// A path in temp_dir() that is this process's and `name`'s alone:
+// "parley-PID-NAME". Nothing is created there.
+std::string temp_path(std::string_view name);
+// temp_path("NAME.sock") for a Unix socket, in /tmp instead when $TMPDIR is
+// too long for sun_path.
+std::string temp_socket_path(std::string_view name);
+
 class ServerProcess {
  public:
   // Starts parleyd with `args`; adds `--listen 127.0.0.1:0` unless args listen
@@ -143,6 +152,12 @@ struct BenchRun {
   std::string output;
 };
 BenchRun run_bench(const std::vector<std::string>& args, int timeout_ms = 120000);
+
+// A brief smoke run: `args` (a scenario and its options) against `server`
+// with --json, a 0.1 s warm-up, `duration` seconds measured, a 5 s drain and
+// 20 s to set up; with `server_pid`, the server's CPU and memory measured.
+BenchRun run_bench_smoke(std::vector<std::string> args, const std::string& server, const std::string& duration,
+                         pid_t server_pid = 0);
 
 // The run's own accounting came out clean: every acked message reached every
 // recipient exactly once, in order, with no errors or disconnects.

@@ -14,17 +14,26 @@
 #include <ctime>
 #include <deque>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "parley/chat/names.hpp"
 #include "parley/client/client.hpp"
 #include "parley/client/fields.hpp"
+#include "parley/protocol/framer.hpp"
 #include "parley/socket/address.hpp"
 #include "parley/socket/endpoint.hpp"
 
 namespace {
 
 using parley::client::json;
+
+// Bounds on one line: past them the client gives up rather than buffer
+// without end. A server with the default limits sends nothing longer than a
+// full history page, under 13 MiB even if every byte of 500 texts of 4096
+// bytes had to be escaped as \u00XX; a typed line becomes one request.
+constexpr std::size_t max_server_line = 16 << 20;
+constexpr std::size_t max_typed_line = 1 << 20;
 
 const char* usage =
     "usage: parley [--nick NICK] [--json] ADDRESS\n"
@@ -45,15 +54,6 @@ void out(const std::string& text) {
   std::fflush(stdout);
 }
 
-bool pop_line(std::string& buffer, std::string& line) {
-  const std::size_t lf = buffer.find('\n');
-  if (lf == std::string::npos) return false;
-  line = buffer.substr(0, lf);
-  buffer.erase(0, lf + 1);
-  if (!line.empty() && line.back() == '\r') line.pop_back();
-  return true;
-}
-
 class Client {
  public:
   Client(int fd, bool json_mode) : fd_(fd), json_mode_(json_mode) {}
@@ -71,7 +71,8 @@ class Client {
       }
       if (fds[0].revents) read_socket();
       if (done_) return status_;
-      if (want_stdin && fds[1].revents) read_stdin();
+      // A server ping read just now is answered first: typed lines wait for that.
+      if (want_stdin && fds[1].revents && may_send_typed()) read_stdin();
     }
   }
 
@@ -102,27 +103,37 @@ class Client {
   }
 
   // Typed lines go out one at a time: the next waits for the previous reply.
+  // The framer is fed and resumed only while nothing is pending; a line that
+  // sends a request pauses it until the reply.
+  bool may_send_typed() const { return !done_ && !quitting_ && pending_.empty(); }
+
+  bool on_typed_line(std::string_view line) {
+    parley::client::Action action = parley::client::interpret(line, session_);
+    out(action.print);
+    if (action.request) request(*action.request, false, action.raw);
+    quitting_ = action.quit;
+    return may_send_typed();
+  }
+
+  void check_typed(parley::LineFramer::Status status) {
+    if (status == parley::LineFramer::Status::line_too_long)
+      finish(1, "! a typed line is longer than " + std::to_string(max_typed_line) + " bytes\n");
+  }
+
   void feed_typed_lines() {
-    std::string line;
-    while (!done_ && !quitting_ && pending_.empty() && pop_line(typed_, line)) {
-      parley::client::Action action = parley::client::interpret(line, session_);
-      out(action.print);
-      if (action.request) request(*action.request, false, action.raw);
-      quitting_ = action.quit;
-    }
-    if (!stdin_open_ && pending_.empty() && !quitting_ && typed_.find('\n') == std::string::npos)
-      finish(0, "");
+    if (may_send_typed() && typed_.has_pending_lines())
+      check_typed(typed_.resume([this](std::string_view line) { return on_typed_line(line); }));
+    if (!stdin_open_ && may_send_typed() && !typed_.has_pending_lines()) finish(0, "");
   }
 
   void read_stdin() {
     char chunk[4096];
     const ssize_t n = read(0, chunk, sizeof chunk);
-    if (n > 0) {
-      typed_.append(chunk, static_cast<std::size_t>(n));
-      return;
-    }
-    stdin_open_ = false;
-    if (!typed_.empty() && typed_.back() != '\n') typed_ += '\n';  // a last line without LF
+    if (n < 0 && errno == EINTR) return;
+    if (n <= 0) stdin_open_ = false;
+    // At the end of input a last line without LF still counts.
+    const std::string_view data = n > 0 ? std::string_view(chunk, static_cast<std::size_t>(n)) : "\n";
+    check_typed(typed_.feed(data, [this](std::string_view line) { return on_typed_line(line); }));
   }
 
   void read_socket() {
@@ -134,14 +145,18 @@ class Client {
              quitting_ ? "" : "* connection closed by the server\n");
       return;
     }
-    received_.append(chunk, static_cast<std::size_t>(n));
-    std::string line;
-    while (!done_ && pop_line(received_, line)) on_server_line(line);
+    const std::string_view data(chunk, static_cast<std::size_t>(n));
+    const auto status = received_.feed(data, [this](std::string_view line) {
+      on_server_line(line);
+      return !done_;
+    });
+    if (status == parley::LineFramer::Status::line_too_long)
+      finish(1, "! the server sent a line longer than " + std::to_string(max_server_line) + " bytes\n");
   }
 
-  void on_server_line(const std::string& line) {
-    if (json_mode_) out(line + "\n");
-    const json message = json::parse(line, nullptr, false);
+  void on_server_line(std::string_view line) {
+    if (json_mode_) out(std::string(line) + "\n");
+    const json message = json::parse(line.begin(), line.end(), nullptr, false);
     if (message.is_discarded() || !message.is_object()) return;
     const std::time_t now = std::time(nullptr);
     if (message.contains("ok")) return on_reply(message, now);
@@ -173,8 +188,8 @@ class Client {
   bool json_mode_;
   parley::client::Session session_;
   std::deque<Pending> pending_;
-  std::string typed_;
-  std::string received_;
+  parley::LineFramer typed_{max_typed_line};
+  parley::LineFramer received_{max_server_line};
   long long next_id_ = 1;
   bool stdin_open_ = true;
   bool quitting_ = false;

@@ -95,6 +95,8 @@ class Client {
  public:
   // Connects to HOST:PORT, [V6]:PORT or unix:PATH.
   explicit Client(const std::string& address, int timeout_ms = default_timeout_ms);
+  // Takes over a connected socket, such as one a test's own listener accepted.
+  explicit Client(int connected_fd) : fd_(connected_fd) {}
   ~Client();
   Client(Client&& other) noexcept;
   Client(const Client&) = delete;

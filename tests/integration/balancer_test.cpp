@@ -18,6 +18,7 @@
 #include <doctest/doctest.h>
 
 #include "harness.hpp"
+#include "parley/socket/endpoint.hpp"
 
 using namespace parley::test;
 
@@ -34,10 +35,9 @@ std::string haproxy_path() {
 // A port nobody listens on now (HAProxy cannot report one it chose itself).
 int free_port() {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const parley::Endpoint any_port = resolve_one("127.0.0.1:0");
+  REQUIRE(bind(fd, any_port.get(), any_port.length) == 0);
   sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
   socklen_t len = sizeof addr;
   REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
   close(fd);

@@ -2,8 +2,8 @@
 // redis-server and nats-server (installed from Debian by tools/install-deps)
 // and this build's parleyd. A smoke run: it checks that every scenario runs
 // clean on every server, never how fast.
-#include <cstdlib>
 #include <string>
+#include <vector>
 
 #include <doctest/doctest.h>
 
@@ -11,11 +11,21 @@
 
 using namespace parley::test;
 
+namespace {
+
+// tools/bench-compare --quick with `args`, against this build's parleyd and
+// parley-bench, installing nothing.
+std::vector<std::string> bench_compare(const std::vector<std::string>& args) {
+  std::vector<std::string> argv{"python3", source_file("tools/bench-compare"), "--quick"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  argv.insert(argv.end(), {"--no-install", "--parleyd", program("PARLEYD"), "--bench", program("PARLEY_BENCH")});
+  return argv;
+}
+
+}  // namespace
+
 TEST_CASE("bench-compare --quick: every scenario runs clean against parleyd, redis-server and nats-server") {
-  const std::string script = std::string(std::getenv("SOURCE_ROOT")) + "/tools/bench-compare";
-  ChildProcess run({"python3", script, "--quick", "--no-install", "--parleyd", program("PARLEYD"), "--bench",
-                    program("PARLEY_BENCH")},
-                   "");
+  ChildProcess run(bench_compare({}), "");
   const int status = run.wait(240'000);
   INFO(run.output());
   CHECK(status == 0);
@@ -28,10 +38,7 @@ TEST_CASE("bench-compare --quick: every scenario runs clean against parleyd, red
 }
 
 TEST_CASE("bench-compare over rounds: who goes first rotates, and each ratio gets a confidence interval") {
-  const std::string script = std::string(std::getenv("SOURCE_ROOT")) + "/tools/bench-compare";
-  ChildProcess run({"python3", script, "--quick", "--repeat", "3", "--scenarios", "rooms-5k", "--servers",
-                    "parley,redis", "--no-install", "--parleyd", program("PARLEYD"), "--bench", program("PARLEY_BENCH")},
-                   "");
+  ChildProcess run(bench_compare({"--repeat", "3", "--scenarios", "rooms-5k", "--servers", "parley,redis"}), "");
   const int status = run.wait(120'000);
   INFO(run.output());
   REQUIRE(status == 0);

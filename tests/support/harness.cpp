@@ -58,6 +58,8 @@ std::string program(const char* env_name) {
   return path;
 }
 
+std::string source_file(std::string_view relative) { return program("SOURCE_ROOT") + "/" + std::string(relative); }
+
 bool sanitized_build() {
   const char* value = std::getenv("PARLEY_SANITIZED");
   return value && std::string(value) == "1";
@@ -296,6 +298,15 @@ int connect_or_explain(const std::string& address, std::string& error) {
 int connect_socket(const std::string& address) {
   std::string error;
   return connect_or_explain(address, error);
+}
+
+Endpoint resolve_one(const std::string& address) {
+  std::string error;
+  const std::optional<Address> parsed = parse_address(address, error);
+  REQUIRE_MESSAGE(parsed, address << ": " << error);
+  const std::vector<Endpoint> endpoints = resolve(*parsed, error);
+  REQUIRE_MESSAGE(!endpoints.empty(), address << ": " << error);
+  return endpoints.front();
 }
 
 Client::Client(const std::string& address, int) {

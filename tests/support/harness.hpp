@@ -13,6 +13,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "parley/socket/endpoint.hpp"
+
 namespace parley::test {
 
 using json = nlohmann::json;
@@ -20,6 +22,9 @@ constexpr int default_timeout_ms = 5000;
 
 // Path of a built program, from the environment meson sets (PARLEYD, PARLEY).
 std::string program(const char* env_name);
+
+// A file of the source tree, from $SOURCE_ROOT (which meson sets): "tools/soak".
+std::string source_file(std::string_view relative);
 
 // True in ASan/UBSan builds, whose allocator makes RSS measurements meaningless.
 bool sanitized_build();
@@ -167,5 +172,9 @@ void check_bench_clean(const BenchRun& run);
 
 // Connects a raw socket with no test assertions (for load/churn helpers).
 int connect_socket(const std::string& address);
+
+// The first endpoint `address` resolves to, for tests that bind or connect a
+// socket of their own; REQUIREs that it resolves.
+parley::Endpoint resolve_one(const std::string& address);
 
 }  // namespace parley::test

@@ -37,12 +37,6 @@ int remaining_ms(Clock::time_point deadline) {
   return left.count() < 0 ? 0 : static_cast<int>(left.count());
 }
 
-bool has_listen_flag(const std::vector<std::string>& args) {
-  for (const auto& a : args)
-    if (a == "--listen" || a.starts_with("--listen=")) return true;
-  return false;
-}
-
 std::size_t listen_count(const std::vector<std::string>& args) {
   std::size_t n = 0;
   for (const auto& a : args)
@@ -85,7 +79,7 @@ std::string temp_socket_path(std::string_view name) {
 }
 
 ServerProcess::ServerProcess(std::vector<std::string> args, bool expect_start, unsigned fd_limit) {
-  if (!has_listen_flag(args)) {
+  if (listen_count(args) == 0) {
     args.insert(args.begin(), "127.0.0.1:0");
     args.insert(args.begin(), "--listen");
   }

@@ -1,5 +1,7 @@
 #include "parley/client/client.hpp"
 
+#include <charconv>
+
 namespace parley::client {
 namespace {
 
@@ -83,7 +85,8 @@ Action interpret(std::string_view line, const Session& session) {
   if (command == "history") {
     json request = {{"cmd", "history"}, {"limit", 20}};
     if (!rest.empty()) {
-      const int n = std::atoi(rest.c_str());
+      int n = 0;  // from_chars, not atoi: a number out of int's range is no undefined behaviour
+      std::from_chars(rest.data(), rest.data() + rest.size(), n);
       if (n < 1 || n > 500) return print("usage: /history [N], N from 1 to 500");
       request["limit"] = n;
     }

@@ -3,30 +3,37 @@
 // Typed lines become requests one at a time (each waits for its reply, so a
 // script piped in behaves exactly like a person typing); events print as they
 // come. With stdin not a terminal it exits once the last command is answered.
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
-#include <cstring>
+#include <cstdlib>
 #include <ctime>
 #include <deque>
 #include <string>
+#include <string_view>
 #include <vector>
 
-#include "parley/socket/address.hpp"
-#include "parley/client/client.hpp"
 #include "parley/chat/names.hpp"
+#include "parley/client/client.hpp"
+#include "parley/client/fields.hpp"
+#include "parley/protocol/framer.hpp"
+#include "parley/socket/address.hpp"
+#include "parley/socket/endpoint.hpp"
 
 namespace {
 
 using parley::client::json;
+
+// Bounds on one line: past them the client gives up rather than buffer
+// without end. A server with the default limits sends nothing longer than a
+// full history page, under 13 MiB even if every byte of 500 texts of 4096
+// bytes had to be escaped as \u00XX; a typed line becomes one request.
+constexpr std::size_t max_server_line = 16 << 20;
+constexpr std::size_t max_typed_line = 1 << 20;
 
 const char* usage =
     "usage: parley [--nick NICK] [--json] ADDRESS\n"
@@ -34,42 +41,6 @@ const char* usage =
     "  --nick    nick to register (default: $USER, else 'guest')\n"
     "  --json    print every line from the server as it came\n"
     "Type /help once connected for the commands.\n";
-
-int connect_to(const parley::Address& address, std::string& error) {
-  if (address.kind == parley::Address::Kind::unix_socket) {
-    const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, address.path.c_str(), sizeof addr.sun_path - 1);
-    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) return fd;
-    error = std::strerror(errno);
-    close(fd);
-    return -1;
-  }
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  const std::string port = std::to_string(address.port);
-  if (int rc = getaddrinfo(address.host.c_str(), port.c_str(), &hints, &found); rc != 0) {
-    error = gai_strerror(rc);
-    return -1;
-  }
-  int fd = -1;
-  for (addrinfo* a = found; a && fd < 0; a = a->ai_next) {
-    fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
-      error = std::strerror(errno);
-      close(fd);
-      fd = -1;
-    }
-  }
-  freeaddrinfo(found);
-  if (fd >= 0) {
-    const int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  }
-  return fd;
-}
 
 std::string default_nick() {
   const char* user = std::getenv("USER");
@@ -81,15 +52,6 @@ void out(const std::string& text) {
   if (text.empty()) return;
   std::fwrite(text.data(), 1, text.size(), stdout);
   std::fflush(stdout);
-}
-
-bool pop_line(std::string& buffer, std::string& line) {
-  const std::size_t lf = buffer.find('\n');
-  if (lf == std::string::npos) return false;
-  line = buffer.substr(0, lf);
-  buffer.erase(0, lf + 1);
-  if (!line.empty() && line.back() == '\r') line.pop_back();
-  return true;
 }
 
 class Client {
@@ -109,7 +71,8 @@ class Client {
       }
       if (fds[0].revents) read_socket();
       if (done_) return status_;
-      if (want_stdin && fds[1].revents) read_stdin();
+      // A server ping read just now is answered first: typed lines wait for that.
+      if (want_stdin && fds[1].revents && may_send_typed()) read_stdin();
     }
   }
 
@@ -124,8 +87,9 @@ class Client {
   void request(json body, bool silent, bool raw = false) {
     const long long id = next_id_++;
     body["id"] = id;
-    pending_.push_back({id, body, silent, raw});
-    const std::string line = body.dump() + "\n";
+    // Typed text need not be UTF-8; JSON must be, so bad bytes go as U+FFFD.
+    const std::string line = body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+    pending_.push_back({id, std::move(body), silent, raw});
     std::size_t sent = 0;
     while (sent < line.size()) {
       const ssize_t n = send(fd_, line.data() + sent, line.size() - sent, MSG_NOSIGNAL);
@@ -139,27 +103,37 @@ class Client {
   }
 
   // Typed lines go out one at a time: the next waits for the previous reply.
+  // The framer is fed and resumed only while nothing is pending; a line that
+  // sends a request pauses it until the reply.
+  bool may_send_typed() const { return !done_ && !quitting_ && pending_.empty(); }
+
+  bool on_typed_line(std::string_view line) {
+    parley::client::Action action = parley::client::interpret(line, session_);
+    out(action.print);
+    if (action.request) request(*action.request, false, action.raw);
+    quitting_ = action.quit;
+    return may_send_typed();
+  }
+
+  void check_typed(parley::LineFramer::Status status) {
+    if (status == parley::LineFramer::Status::line_too_long)
+      finish(1, "! a typed line is longer than " + std::to_string(max_typed_line) + " bytes\n");
+  }
+
   void feed_typed_lines() {
-    std::string line;
-    while (!done_ && !quitting_ && pending_.empty() && pop_line(typed_, line)) {
-      parley::client::Action action = parley::client::interpret(line, session_);
-      out(action.print);
-      if (action.request) request(*action.request, false, action.raw);
-      quitting_ = action.quit;
-    }
-    if (!stdin_open_ && pending_.empty() && !quitting_ && typed_.find('\n') == std::string::npos)
-      finish(0, "");
+    if (may_send_typed() && typed_.has_pending_lines())
+      check_typed(typed_.resume([this](std::string_view line) { return on_typed_line(line); }));
+    if (!stdin_open_ && may_send_typed() && !typed_.has_pending_lines()) finish(0, "");
   }
 
   void read_stdin() {
     char chunk[4096];
     const ssize_t n = read(0, chunk, sizeof chunk);
-    if (n > 0) {
-      typed_.append(chunk, static_cast<std::size_t>(n));
-      return;
-    }
-    stdin_open_ = false;
-    if (!typed_.empty() && typed_.back() != '\n') typed_ += '\n';  // a last line without LF
+    if (n < 0 && errno == EINTR) return;
+    if (n <= 0) stdin_open_ = false;
+    // At the end of input a last line without LF still counts.
+    const std::string_view data = n > 0 ? std::string_view(chunk, static_cast<std::size_t>(n)) : "\n";
+    check_typed(typed_.feed(data, [this](std::string_view line) { return on_typed_line(line); }));
   }
 
   void read_socket() {
@@ -171,32 +145,37 @@ class Client {
              quitting_ ? "" : "* connection closed by the server\n");
       return;
     }
-    received_.append(chunk, static_cast<std::size_t>(n));
-    std::string line;
-    while (!done_ && pop_line(received_, line)) on_server_line(line);
+    const std::string_view data(chunk, static_cast<std::size_t>(n));
+    const auto status = received_.feed(data, [this](std::string_view line) {
+      on_server_line(line);
+      return !done_;
+    });
+    if (status == parley::LineFramer::Status::line_too_long)
+      finish(1, "! the server sent a line longer than " + std::to_string(max_server_line) + " bytes\n");
   }
 
-  void on_server_line(const std::string& line) {
-    if (json_mode_) out(line + "\n");
-    const json message = json::parse(line, nullptr, false);
+  void on_server_line(std::string_view line) {
+    if (json_mode_) out(std::string(line) + "\n");
+    const json message = json::parse(line.begin(), line.end(), nullptr, false);
     if (message.is_discarded() || !message.is_object()) return;
     const std::time_t now = std::time(nullptr);
     if (message.contains("ok")) return on_reply(message, now);
-    if (message.value("event", "") == "ping") request({{"cmd", "ping"}}, true);
+    if (parley::client::field_text(message, "event") == "ping") request({{"cmd", "ping"}}, true);
     if (!json_mode_) out(parley::client::render_event(message, session_, now));
   }
 
   void on_reply(const json& reply, std::time_t now) {
     if (pending_.empty()) return;
-    const Pending answered = pending_.front();
+    const Pending answered = std::move(pending_.front());
     pending_.pop_front();
     if (answered.silent) return;
     const std::string text = answered.raw ? reply.dump() + "\n"
                                           : parley::client::render_reply(answered.request, reply, session_, now);
     if (!json_mode_) out(text);
-    const bool ok = reply.value("ok", false);
-    if (answered.request["cmd"] == "hello" && !ok) return finish(1, "");
-    if (answered.request["cmd"] == "quit" && ok) return finish(0, "");
+    const bool ok = parley::client::field_is_true(reply, "ok");
+    const std::string cmd = parley::client::field_text(answered.request, "cmd");
+    if (cmd == "hello" && !ok) return finish(1, "");
+    if (cmd == "quit" && ok) return finish(0, "");
   }
 
   void finish(int status, const std::string& message) {
@@ -209,8 +188,8 @@ class Client {
   bool json_mode_;
   parley::client::Session session_;
   std::deque<Pending> pending_;
-  std::string typed_;
-  std::string received_;
+  parley::LineFramer typed_{max_typed_line};
+  parley::LineFramer received_{max_server_line};
   long long next_id_ = 1;
   bool stdin_open_ = true;
   bool quitting_ = false;
@@ -253,7 +232,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "parley: '%s': %s\n", address_text.c_str(), error.c_str());
     return 2;
   }
-  const int fd = connect_to(*address, error);
+  const int fd = parley::connect_to(*address, error);
   if (fd < 0) {
     std::fprintf(stderr, "parley: cannot connect to %s: %s\n", address_text.c_str(), error.c_str());
     return 1;

@@ -1,16 +1,14 @@
 #include "parley/net/listener.hpp"
 
-#include <netdb.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
 
 #include "parley/socket/address.hpp"
+#include "parley/socket/endpoint.hpp"
 #include "parley/log/log.hpp"
 
 namespace parley {
@@ -22,20 +20,11 @@ constexpr int max_accepts_per_wakeup = 64;
 
 // A Unix socket file left behind by a server that died can be replaced; one a
 // live server still accepts on cannot.
-bool unix_socket_is_live(const std::string& path) {
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return false;
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
-  const bool live = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
-  ::close(fd);
-  return live;
-}
-
-std::string describe(int error) {
-  if (error == EADDRINUSE) return "address already in use";
-  return std::strerror(error);
+bool unix_socket_is_live(const Address& address) {
+  std::string ignored;
+  const int fd = connect_to(address, ignored);
+  if (fd >= 0) ::close(fd);
+  return fd >= 0;
 }
 
 }  // namespace
@@ -50,27 +39,11 @@ bool Listener::open(const Address& address, std::string& error) {
 }
 
 bool Listener::open_tcp(const Address& address, std::string& error) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  addrinfo* found = nullptr;
-  const std::string port = std::to_string(address.port);
-  if (const int rc = getaddrinfo(address.host.c_str(), port.c_str(), &hints, &found); rc != 0) {
-    error = std::string("cannot resolve host: ") + gai_strerror(rc);
-    return false;
-  }
   transport_ = TransportKind::tcp;
-  fd_ = ::socket(found->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  const int one = 1;
-  const int zero = 0;
-  bool ok = fd_ >= 0 && setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0;
-  if (ok && found->ai_family == AF_INET6)  // [::] serves IPv4 clients too
-    setsockopt(fd_, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
-  ok = ok && ::bind(fd_, found->ai_addr, found->ai_addrlen) == 0 && ::listen(fd_, backlog) == 0;
-  freeaddrinfo(found);
-  if (!ok) {
-    error = describe(errno);
+  fd_ = bind_to(address, SOCK_NONBLOCK, error);
+  if (fd_ < 0) return false;
+  if (::listen(fd_, backlog) != 0) {
+    error = socket_error_text(errno);
     return false;
   }
   return start_polling(error);
@@ -83,24 +56,18 @@ bool Listener::open_unix(const Address& address, std::string& error) {
       error = "the path exists and is not a socket";
       return false;
     }
-    if (unix_socket_is_live(address.path)) {
+    if (unix_socket_is_live(address)) {
       error = "address already in use (a server is listening there)";
       return false;
     }
     ::unlink(address.path.c_str());
   }
   transport_ = TransportKind::unix_socket;
-  fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::strncpy(addr.sun_path, address.path.c_str(), sizeof addr.sun_path - 1);
-  if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    error = describe(errno);
-    return false;
-  }
+  fd_ = bind_to(address, SOCK_NONBLOCK, error);
+  if (fd_ < 0) return false;
   unix_path_ = address.path;
   if (::listen(fd_, backlog) != 0) {
-    error = describe(errno);
+    error = socket_error_text(errno);
     return false;
   }
   return start_polling(error);

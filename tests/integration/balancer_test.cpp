@@ -2,8 +2,6 @@
 // front of parleyd, handing each client's address on in a PROXY v2 header.
 // Every scenario must come out clean through it, and parleyd must take each
 // client's address from the header. Smoke runs: counts, not speed.
-#include <doctest/doctest.h>
-
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -17,7 +15,10 @@
 #include <thread>
 #include <vector>
 
-#include "support/harness.hpp"
+#include <doctest/doctest.h>
+
+#include "harness.hpp"
+#include "parley/socket/endpoint.hpp"
 
 using namespace parley::test;
 
@@ -34,10 +35,9 @@ std::string haproxy_path() {
 // A port nobody listens on now (HAProxy cannot report one it chose itself).
 int free_port() {
   const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const parley::Endpoint any_port = resolve_one("127.0.0.1:0");
+  REQUIRE(bind(fd, any_port.get(), any_port.length) == 0);
   sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
   socklen_t len = sizeof addr;
   REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
   close(fd);
@@ -50,7 +50,7 @@ class Balancer {
   explicit Balancer(const std::string& backend) {
     const std::string binary = haproxy_path();
     REQUIRE_MESSAGE(!binary.empty(), "haproxy is not installed: tools/install-deps installs it");
-    dir_ = std::string(std::getenv("TMPDIR") ? std::getenv("TMPDIR") : "/tmp") + "/parley-haproxy-XXXXXX";
+    dir_ = temp_dir() + "/parley-haproxy-XXXXXX";
     REQUIRE(mkdtemp(dir_.data()) != nullptr);
     address_ = "127.0.0.1:" + std::to_string(free_port());
     std::ofstream(dir_ + "/haproxy.cfg") << "global\n"
@@ -95,11 +95,7 @@ class Balancer {
 };
 
 BenchRun through(const Balancer& balancer, std::vector<std::string> args) {
-  for (const std::string& extra : std::vector<std::string>{"--server", balancer.address(), "--json", "--warmup", "0.1",
-                                                           "--duration", "0.5", "--drain-timeout", "5",
-                                                           "--setup-timeout", "20"})
-    args.push_back(extra);
-  return run_bench(args, 60000);
+  return run_bench_smoke(std::move(args), balancer.address(), "0.5");
 }
 
 }  // namespace

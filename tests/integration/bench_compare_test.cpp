@@ -2,19 +2,18 @@
 // redis-server and nats-server (installed from Debian by tools/install-deps)
 // and this build's parleyd. A smoke run: it checks that every scenario runs
 // clean on every server, never how fast.
-#include <doctest/doctest.h>
-
-#include <cstdlib>
 #include <string>
 #include <vector>
 
-#include "support/harness.hpp"
+#include <doctest/doctest.h>
+
+#include "harness.hpp"
 
 using namespace parley::test;
 
 namespace {
 
-std::string script() { return std::string(std::getenv("SOURCE_ROOT")) + "/tools/bench-compare"; }
+std::string script() { return source_file("tools/bench-compare"); }
 
 // python3 tools/bench-compare --quick ARGS, with this build's parleyd and
 // parley-bench and nothing installed.

@@ -2,26 +2,19 @@
 // own correctness accounting must come out clean (every message reached every
 // recipient exactly once, seq in order). These are smoke runs that check
 // counts, never speed.
-#include <doctest/doctest.h>
-
-#include <unistd.h>
-
 #include <chrono>
 #include <csignal>
 
-#include "support/harness.hpp"
+#include <doctest/doctest.h>
+
+#include "harness.hpp"
 
 using namespace parley::test;
 
 namespace {
 
 BenchRun bench(const ServerProcess& server, std::vector<std::string> args, bool want_json = true) {
-  for (const std::string& extra : std::vector<std::string>{"--server", server.address(), "--server-pid",
-                                                           std::to_string(server.pid()), "--json", "--warmup", "0.1",
-                                                           "--duration", "0.4", "--drain-timeout", "5",
-                                                           "--setup-timeout", "20"})
-    args.push_back(extra);
-  BenchRun run = run_bench(args, 60000);
+  BenchRun run = run_bench_smoke(std::move(args), server.address(), "0.4", server.pid());
   INFO(run.output);
   if (want_json) REQUIRE(run.result.is_object());
   return run;
@@ -106,7 +99,7 @@ TEST_CASE("bench ramp: every step up to --ramp-max is sustained at a modest rate
 }
 
 TEST_CASE("bench over a unix socket") {
-  const std::string path = "/tmp/parley-bench-test-" + std::to_string(getpid()) + ".sock";
+  const std::string path = temp_socket_path("bench");
   ServerProcess server({"--listen", "unix:" + path, "--rate", "0"});
   check_bench_clean(bench(server, {"fanout", "--subscribers", "10"}));
 }

@@ -1,12 +1,14 @@
 // parleyd's command line: help, version, bad flags, addresses in use.
-#include <doctest/doctest.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
-#include <cstring>
+#include <string>
+#include <vector>
 
-#include "../support/harness.hpp"
+#include <doctest/doctest.h>
+
+#include "harness.hpp"
+#include "parley/socket/address.hpp"
+#include "parley/socket/endpoint.hpp"
 
 using namespace parley::test;
 
@@ -44,13 +46,11 @@ TEST_CASE("a TCP address in use exits 1") {
 }
 
 TEST_CASE("unix: a stale socket file is replaced, a live one is refused") {
-  const std::string path = "/tmp/parley-stale-" + std::to_string(getpid()) + ".sock";
+  const std::string path = temp_socket_path("stale");
   {
-    const int fd = socket(AF_UNIX, SOCK_STREAM, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
-    REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    std::string error;
+    const int fd = parley::bind_to(*parley::parse_address("unix:" + path, error), 0, error);
+    REQUIRE_MESSAGE(fd >= 0, error);
     close(fd);  // leaves the file behind, as a crashed server would
   }
   ServerProcess server({"--listen", "unix:" + path});

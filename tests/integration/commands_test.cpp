@@ -1,8 +1,9 @@
 // Every command of protocol v1 end to end, with its events and error codes.
-#include <doctest/doctest.h>
 #include <sys/socket.h>
 
-#include "../support/harness.hpp"
+#include <doctest/doctest.h>
+
+#include "harness.hpp"
 
 using namespace parley::test;
 

@@ -1,11 +1,12 @@
 // Running out of file descriptors: the server pauses accepting instead of
 // spinning or crashing, and serves waiting clients once descriptors free up.
-#include <doctest/doctest.h>
 #include <poll.h>
 
 #include <vector>
 
-#include "../support/harness.hpp"
+#include <doctest/doctest.h>
+
+#include "harness.hpp"
 
 using namespace parley::test;
 

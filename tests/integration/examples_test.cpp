@@ -1,9 +1,9 @@
 // The example clients in other languages, run against the real server.
-#include <doctest/doctest.h>
-
 #include <cstdlib>
 
-#include "../support/harness.hpp"
+#include <doctest/doctest.h>
+
+#include "harness.hpp"
 
 using namespace parley::test;
 

@@ -1,9 +1,9 @@
 // Fan-out to many members: every member gets every message once, in seq order.
-#include <doctest/doctest.h>
-
 #include <vector>
 
-#include "../support/harness.hpp"
+#include <doctest/doctest.h>
+
+#include "harness.hpp"
 
 using namespace parley::test;
 

@@ -1,8 +1,6 @@
 // Hostile input and faults against the real server: garbage, mutated
 // requests, churn, 10,000 idle connections, a drain under load, and two
 // identical bursts of load that must leave memory where it was.
-#include <doctest/doctest.h>
-
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -14,7 +12,9 @@
 #include <set>
 #include <thread>
 
-#include "../support/harness.hpp"
+#include <doctest/doctest.h>
+
+#include "harness.hpp"
 
 using namespace parley::test;
 using namespace std::string_literals;

@@ -1,9 +1,10 @@
 // Framing over real sockets: pipelining, partial lines, CRLF, line_too_long.
-#include <doctest/doctest.h>
 #include <poll.h>
 #include <sys/socket.h>
 
-#include "../support/harness.hpp"
+#include <doctest/doctest.h>
+
+#include "harness.hpp"
 
 using namespace parley::test;
 

@@ -1,12 +1,13 @@
 // Connection lifecycles: half-close, idle ping and timeout, --max-clients,
 // slow consumers, SIGTERM drain.
-#include <doctest/doctest.h>
 #include <signal.h>
 
 #include <chrono>
 #include <vector>
 
-#include "../support/harness.hpp"
+#include <doctest/doctest.h>
+
+#include "harness.hpp"
 
 using namespace parley::test;
 using Clock = std::chrono::steady_clock;

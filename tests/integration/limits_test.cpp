@@ -1,13 +1,15 @@
 // Flood control and connection limits against the real server: a client
 // that ignores retry_ms is closed; one IP address cannot take every slot.
-#include <doctest/doctest.h>
-
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "../support/harness.hpp"
+#include <string>
+#include <vector>
+
+#include <doctest/doctest.h>
+
+#include "harness.hpp"
+#include "parley/socket/endpoint.hpp"
 
 using namespace parley::test;
 
@@ -66,7 +68,7 @@ TEST_CASE("a client slightly over the rate is refused some requests but never cl
 }
 
 TEST_CASE("--max-conns-per-ip: the next connection from that address gets server_full; others are not affected") {
-  const std::string path = "/tmp/parley-limits-" + std::to_string(getpid()) + ".sock";
+  const std::string path = temp_socket_path("limits");
   ServerProcess server({"--max-conns-per-ip", "3", "--listen", "127.0.0.1:0", "--listen", "unix:" + path});
   std::vector<Client> three;
   for (int i = 0; i < 3; ++i) {
@@ -80,15 +82,10 @@ TEST_CASE("--max-conns-per-ip: the next connection from that address gets server
   CHECK(fourth.wait_closed());
   // Another source address and Unix-socket clients have their own allowance.
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in source{};
-  source.sin_family = AF_INET;
-  source.sin_addr.s_addr = htonl(0x7f000002);  // 127.0.0.2
-  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&source), sizeof source) == 0);
-  sockaddr_in target{};
-  target.sin_family = AF_INET;
-  target.sin_addr.s_addr = htonl(0x7f000001);
-  target.sin_port = htons(static_cast<std::uint16_t>(std::stoi(server.address(0).substr(10))));
-  REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&target), sizeof target) == 0);
+  const parley::Endpoint source = resolve_one("127.0.0.2:0");
+  REQUIRE(bind(fd, source.get(), source.length) == 0);
+  const parley::Endpoint target = resolve_one(server.address(0));
+  REQUIRE(connect(fd, target.get(), target.length) == 0);
   const std::string hello = "{\"cmd\":\"hello\",\"nick\":\"other\"}\n";
   REQUIRE(write(fd, hello.data(), hello.size()) == static_cast<ssize_t>(hello.size()));
   char buffer[512];

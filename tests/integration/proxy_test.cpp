@@ -1,7 +1,7 @@
 // --proxy-protocol: the balancer's PROXY header names the real client.
 #include <doctest/doctest.h>
 
-#include "../support/harness.hpp"
+#include "harness.hpp"
 
 using namespace parley::test;
 

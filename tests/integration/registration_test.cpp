@@ -1,17 +1,14 @@
 // Registration over TCP and Unix sockets against the real parleyd.
-#include <doctest/doctest.h>
 #include <signal.h>
 #include <unistd.h>
 
-#include "../support/harness.hpp"
+#include <doctest/doctest.h>
+
+#include "harness.hpp"
 
 using namespace parley::test;
 
 namespace {
-
-std::string unix_path(const char* name) {
-  return "/tmp/parley-" + std::to_string(getpid()) + "-" + name + ".sock";
-}
 
 void check_registration(const std::string& address) {
   Client a(address);
@@ -40,7 +37,7 @@ TEST_CASE("registration over TCP") {
 }
 
 TEST_CASE("registration over a Unix socket, the socket file removed at exit") {
-  const std::string path = unix_path("reg");
+  const std::string path = temp_socket_path("reg");
   ServerProcess server({"--listen", "unix:" + path});
   CHECK(server.address() == "unix:" + path);
   check_registration(server.address());
@@ -49,7 +46,7 @@ TEST_CASE("registration over a Unix socket, the socket file removed at exit") {
 }
 
 TEST_CASE("IPv6 loopback and several listeners at once") {
-  const std::string path = unix_path("multi");
+  const std::string path = temp_socket_path("multi");
   ServerProcess server({"--listen", "[::1]:0", "--listen", "127.0.0.1:0", "--listen", "unix:" + path});
   CHECK(server.address(0).starts_with("[::1]:"));
   CHECK(server.address(1).starts_with("127.0.0.1:"));
@@ -66,7 +63,7 @@ TEST_CASE("IPv6 loopback and several listeners at once") {
 }
 
 TEST_CASE("hello with --auth-token-file: auth_failed unless the token matches") {
-  const std::string path = "/tmp/parley-token-" + std::to_string(getpid());
+  const std::string path = temp_path("token");
   FILE* f = fopen(path.c_str(), "w");
   REQUIRE(f);
   fputs("letmein\n", f);

@@ -1,10 +1,7 @@
 #include "harness.hpp"
 
-#include <doctest/doctest.h>
+#include <dirent.h>
 #include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -14,14 +11,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
-#include <exception>
 #include <cstdlib>
 #include <cstring>
-#include <dirent.h>
+#include <exception>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
+
+#include <doctest/doctest.h>
+
+#include "parley/socket/address.hpp"
+#include "parley/socket/endpoint.hpp"
 
 extern char** environ;
 
@@ -33,12 +35,6 @@ using Clock = std::chrono::steady_clock;
 int remaining_ms(Clock::time_point deadline) {
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
   return left.count() < 0 ? 0 : static_cast<int>(left.count());
-}
-
-bool has_listen_flag(const std::vector<std::string>& args) {
-  for (const auto& a : args)
-    if (a == "--listen" || a.starts_with("--listen=")) return true;
-  return false;
 }
 
 std::size_t listen_count(const std::vector<std::string>& args) {
@@ -56,21 +52,41 @@ std::string program(const char* env_name) {
   return path;
 }
 
+std::string source_file(std::string_view relative) { return program("SOURCE_ROOT") + "/" + std::string(relative); }
+
 bool sanitized_build() {
   const char* value = std::getenv("PARLEY_SANITIZED");
   return value && std::string(value) == "1";
 }
 
+std::string temp_dir() {
+  const char* dir = std::getenv("TMPDIR");
+  return dir && *dir ? dir : "/tmp";
+}
+
+namespace {
+std::string process_path(const std::string& dir, std::string_view name) {
+  return dir + "/parley-" + std::to_string(getpid()) + "-" + std::string(name);
+}
+}  // namespace
+
+std::string temp_path(std::string_view name) { return process_path(temp_dir(), name); }
+
+std::string temp_socket_path(std::string_view name) {
+  const std::string file = std::string(name) + ".sock";
+  const std::string path = temp_path(file);
+  return path.size() < sizeof(sockaddr_un::sun_path) ? path : process_path("/tmp", file);
+}
+
 ServerProcess::ServerProcess(std::vector<std::string> args, bool expect_start, unsigned fd_limit) {
-  if (!has_listen_flag(args)) {
+  if (listen_count(args) == 0) {
     args.insert(args.begin(), "127.0.0.1:0");
     args.insert(args.begin(), "--listen");
   }
   const std::string path = program("PARLEYD");
-  char log_template[] = "/tmp/parleyd-test-XXXXXX";
-  const int log_fd = mkstemp(log_template);
+  log_path_ = temp_dir() + "/parleyd-test-XXXXXX";
+  const int log_fd = mkstemp(log_path_.data());
   REQUIRE(log_fd >= 0);
-  log_path_ = log_template;
   int out[2];
   REQUIRE(pipe2(out, O_CLOEXEC) == 0);
   posix_spawn_file_actions_t actions;
@@ -264,41 +280,33 @@ int ChildProcess::wait(int timeout_ms) {
   return -1;
 }
 
+namespace {
+
+int connect_or_explain(const std::string& address, std::string& error) {
+  const std::optional<Address> parsed = parse_address(address, error);
+  return parsed ? connect_to(*parsed, error) : -1;
+}
+
+}  // namespace
+
 int connect_socket(const std::string& address) {
-  if (address.starts_with("unix:")) {
-    const int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, address.c_str() + 5, sizeof addr.sun_path - 1);
-    if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-      close(fd);
-      return -1;
-    }
-    return fd;
-  }
-  const std::size_t colon = address.rfind(':');
-  std::string host = address.substr(0, colon);
-  if (host.starts_with('[')) host = host.substr(1, host.size() - 2);
-  const std::string port = address.substr(colon + 1);
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  if (getaddrinfo(host.c_str(), port.c_str(), &hints, &found) != 0) return -1;
-  const int fd = socket(found->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  const int rc = connect(fd, found->ai_addr, found->ai_addrlen);
-  freeaddrinfo(found);
-  if (rc != 0) {
-    close(fd);
-    return -1;
-  }
-  const int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  return fd;
+  std::string error;
+  return connect_or_explain(address, error);
+}
+
+Endpoint resolve_one(const std::string& address) {
+  std::string error;
+  const std::optional<Address> parsed = parse_address(address, error);
+  REQUIRE_MESSAGE(parsed, address << ": " << error);
+  const std::vector<Endpoint> endpoints = resolve(*parsed, error);
+  REQUIRE_MESSAGE(!endpoints.empty(), address << ": " << error);
+  return endpoints.front();
 }
 
 Client::Client(const std::string& address, int) {
-  fd_ = connect_socket(address);
-  REQUIRE_MESSAGE(fd_ >= 0, "cannot connect to " << address << ": " << std::strerror(errno));
+  std::string error;
+  fd_ = connect_or_explain(address, error);
+  REQUIRE_MESSAGE(fd_ >= 0, "cannot connect to " << address << ": " << error);
 }
 
 Client::Client(Client&& other) noexcept
@@ -442,6 +450,15 @@ BenchRun run_bench(const std::vector<std::string>& args, int timeout_ms) {
     at = end + 1;
   }
   return run;
+}
+
+BenchRun run_bench_smoke(std::vector<std::string> args, const std::string& server, const std::string& duration,
+                         pid_t server_pid) {
+  args.insert(args.end(), {"--server", server});
+  if (server_pid > 0) args.insert(args.end(), {"--server-pid", std::to_string(server_pid)});
+  args.insert(args.end(), {"--json", "--warmup", "0.1", "--duration", duration, "--drain-timeout", "5",
+                           "--setup-timeout", "20"});
+  return run_bench(args, 60000);
 }
 
 void check_bench_clean(const BenchRun& run) {

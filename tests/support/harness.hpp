@@ -13,6 +13,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "parley/socket/endpoint.hpp"
+
 namespace parley::test {
 
 using json = nlohmann::json;
@@ -21,8 +23,20 @@ constexpr int default_timeout_ms = 5000;
 // Path of a built program, from the environment meson sets (PARLEYD, PARLEY).
 std::string program(const char* env_name);
 
+// A file of the source tree, from $SOURCE_ROOT (which meson sets): "tools/soak".
+std::string source_file(std::string_view relative);
+
 // True in ASan/UBSan builds, whose allocator makes RSS measurements meaningless.
 bool sanitized_build();
+
+// $TMPDIR, or /tmp when it is unset or empty.
+std::string temp_dir();
+// A path in temp_dir() that is this process's and `name`'s alone:
+// "parley-PID-NAME". Nothing is created there.
+std::string temp_path(std::string_view name);
+// temp_path("NAME.sock") for a Unix socket, in /tmp instead when $TMPDIR is
+// too long for sun_path.
+std::string temp_socket_path(std::string_view name);
 
 class ServerProcess {
  public:
@@ -86,6 +100,8 @@ class Client {
  public:
   // Connects to HOST:PORT, [V6]:PORT or unix:PATH.
   explicit Client(const std::string& address, int timeout_ms = default_timeout_ms);
+  // Takes over a connected socket, such as one a test's own listener accepted.
+  explicit Client(int connected_fd) : fd_(connected_fd) {}
   ~Client();
   Client(Client&& other) noexcept;
   Client(const Client&) = delete;
@@ -144,11 +160,21 @@ struct BenchRun {
 };
 BenchRun run_bench(const std::vector<std::string>& args, int timeout_ms = 120000);
 
+// A brief smoke run: `args` (a scenario and its options) against `server`
+// with --json, a 0.1 s warm-up, `duration` seconds measured, a 5 s drain and
+// 20 s to set up; with `server_pid`, the server's CPU and memory measured.
+BenchRun run_bench_smoke(std::vector<std::string> args, const std::string& server, const std::string& duration,
+                         pid_t server_pid = 0);
+
 // The run's own accounting came out clean: every acked message reached every
 // recipient exactly once, in order, with no errors or disconnects.
 void check_bench_clean(const BenchRun& run);
 
 // Connects a raw socket with no test assertions (for load/churn helpers).
 int connect_socket(const std::string& address);
+
+// The first endpoint `address` resolves to, for tests that bind or connect a
+// socket of their own; REQUIREs that it resolves.
+parley::Endpoint resolve_one(const std::string& address);
 
 }  // namespace parley::test

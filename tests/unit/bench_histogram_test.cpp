@@ -1,7 +1,7 @@
-#include <doctest/doctest.h>
-
 #include <cstdint>
 #include <random>
+
+#include <doctest/doctest.h>
 
 #include "histogram.hpp"
 #include "stamp.hpp"

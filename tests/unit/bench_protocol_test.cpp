@@ -1,8 +1,8 @@
-#include <doctest/doctest.h>
-
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include <doctest/doctest.h>
 
 #include "protocol.hpp"
 

@@ -1,5 +1,3 @@
-#include <doctest/doctest.h>
-
 #include <netinet/in.h>
 
 #include <algorithm>
@@ -8,6 +6,8 @@
 #include <map>
 #include <string>
 #include <string_view>
+
+#include <doctest/doctest.h>
 
 #include "parley/parleyd/cli.hpp"
 

@@ -1,7 +1,7 @@
-#include <doctest/doctest.h>
-
 #include <algorithm>
 #include <string>
+
+#include <doctest/doctest.h>
 
 #include "parley/chat/core.hpp"
 #include "parley/protocol/request.hpp"

@@ -2,11 +2,11 @@
 // random values of every type, the bytes must be exactly what the library's
 // dump() writes for the document the value stands for; strings of any bytes
 // (controls, quotes, UTF-8, invalid UTF-8) are escaped as the library does.
-#include <doctest/doctest.h>
-
 #include <random>
 #include <string>
 #include <vector>
+
+#include <doctest/doctest.h>
 
 #include "parley/protocol/encode.hpp"
 #include "wire.hpp"

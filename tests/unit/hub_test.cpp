@@ -2,8 +2,6 @@
 // clock for time, the real chat core answers. No loop, no sockets, no
 // processes: a test's "turn" is one call of Hub::before_sleep(), and a
 // transport's last close callback is a call of Hub::release() between turns.
-#include <doctest/doctest.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <deque>
@@ -12,6 +10,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <doctest/doctest.h>
 
 #include "parley/chat/core.hpp"
 #include "parley/hub/backend.hpp"

@@ -1,8 +1,8 @@
-#include <doctest/doctest.h>
-
 #include <random>
 #include <string>
 #include <vector>
+
+#include <doctest/doctest.h>
 
 #include "parley/protocol/request_fields.hpp"
 

@@ -2,13 +2,10 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/timerfd.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -33,34 +30,19 @@ std::runtime_error system_error(const std::string& what) {
 
 }  // namespace
 
-Endpoint resolve_endpoint(const std::string& text) {
+Endpoint resolve_server(const std::string& text) {
   std::string error;
   const auto address = parse_address(text, error);
   if (!address) throw std::runtime_error("--server: " + error);
-  Endpoint e;
-  if (address->kind == Address::Kind::unix_socket) {
-    sockaddr_un un{};
-    un.sun_family = AF_UNIX;
-    if (address->path.size() >= sizeof un.sun_path) throw std::runtime_error("--server: unix path too long");
-    std::memcpy(un.sun_path, address->path.c_str(), address->path.size() + 1);
-    std::memcpy(&e.addr, &un, sizeof un);
-    e.length = sizeof un;
-    return e;
-  }
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  addrinfo* found = nullptr;
-  const std::string port = std::to_string(address->port);
-  if (int rc = getaddrinfo(address->host.c_str(), port.c_str(), &hints, &found); rc != 0)
-    throw std::runtime_error("--server: cannot resolve " + address->host + ": " + gai_strerror(rc));
-  std::memcpy(&e.addr, found->ai_addr, found->ai_addrlen);
-  e.length = found->ai_addrlen;
-  freeaddrinfo(found);
-  if (e.addr.ss_family == AF_INET) {
-    const auto* in = reinterpret_cast<const sockaddr_in*>(&e.addr);
-    e.loopback_v4 = (ntohl(in->sin_addr.s_addr) >> 24) == 127;
-  }
-  return e;
+  const std::vector<Endpoint> endpoints = resolve(*address, error);
+  if (endpoints.empty()) throw std::runtime_error("--server: " + error);
+  return endpoints.front();
+}
+
+bool is_loopback_v4(const Endpoint& endpoint) {
+  if (endpoint.family() != AF_INET) return false;
+  const auto* in = reinterpret_cast<const sockaddr_in*>(&endpoint.storage);
+  return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
 }
 
 std::uint64_t raise_fd_limit(std::uint64_t wanted) {
@@ -78,7 +60,7 @@ std::uint64_t raise_fd_limit(std::uint64_t wanted) {
 }
 
 Loader::Loader(const Options& options, const Protocol& protocol)
-    : options_(options), protocol_(protocol), endpoint_(resolve_endpoint(options.server)),
+    : options_(options), protocol_(protocol), endpoint_(resolve_server(options.server)),
       read_buffer_(read_buffer_size) {
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   timer_fd_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
@@ -87,7 +69,7 @@ Loader::Loader(const Options& options, const Protocol& protocol)
   ev.events = EPOLLIN;
   ev.data.ptr = nullptr;  // the timer
   epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, timer_fd_, &ev);
-  if (endpoint_.loopback_v4) source_addrs_ = std::max(1, options.source_addrs);
+  if (is_loopback_v4(endpoint_)) source_addrs_ = std::max(1, options.source_addrs);
 }
 
 Loader::~Loader() {
@@ -115,22 +97,15 @@ void Loader::bind_source(int fd, std::uint32_t id) {
 // other. That saves the connect scenario a getsockopt and two epoll_ctl
 // calls per cycle, which would otherwise make the loader its bottleneck.
 void Loader::open(Conn& conn) {
-  conn.fd = ::socket(endpoint_.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  conn.fd = open_socket(endpoint_, SOCK_NONBLOCK, nodelay_);
   if (conn.fd < 0) throw system_error("socket");
   conn.closed = false;
   conn.pending_acks = 0;
   conn.out.clear();
   conn.out_sent = 0;
   conn.partial.clear();
-  if (endpoint_.addr.ss_family != AF_UNIX) {
-    if (nodelay_) {
-      int on = 1;
-      setsockopt(conn.fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-    }
-    bind_source(conn.fd, conn.source);
-  }
-  const int rc = ::connect(conn.fd, reinterpret_cast<const sockaddr*>(&endpoint_.addr), endpoint_.length);
-  if (rc != 0 && errno != EINPROGRESS && errno != EAGAIN) throw system_error("connect " + options_.server);
+  if (endpoint_.is_tcp()) bind_source(conn.fd, conn.source);
+  if (!start_connect(conn.fd, endpoint_)) throw system_error("connect " + options_.server);
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.ptr = &conn;

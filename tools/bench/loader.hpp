@@ -12,19 +12,17 @@
 #include <string_view>
 #include <vector>
 
+#include "parley/socket/endpoint.hpp"
 #include "protocol.hpp"
 
 namespace parley::bench {
 
 struct Options;
 
-// Where to connect, resolved once.
-struct Endpoint {
-  sockaddr_storage addr{};
-  socklen_t length = 0;
-  bool loopback_v4 = false;  // 127.0.0.0/8: source addresses can be spread
-};
-Endpoint resolve_endpoint(const std::string& text);  // throws std::runtime_error
+// Where to connect: the first endpoint --server names, resolved once.
+Endpoint resolve_server(const std::string& text);  // throws std::runtime_error
+// 127.0.0.0/8: source addresses can be spread over it.
+bool is_loopback_v4(const Endpoint& endpoint);
 
 // Raises RLIMIT_NOFILE to at least `wanted` descriptors (raising the hard
 // limit too when allowed). Returns the soft limit in force afterwards.

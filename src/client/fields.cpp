@@ -1,0 +1,21 @@
+#include "parley/client/fields.hpp"
+
+namespace parley::client {
+
+const nlohmann::json& field(const nlohmann::json& object, const char* key) {
+  static const nlohmann::json missing;
+  const auto it = object.find(key);  // end() for anything but an object
+  return it == object.end() ? missing : *it;
+}
+
+std::string field_text(const nlohmann::json& object, const char* key) {
+  const nlohmann::json& value = field(object, key);
+  return value.is_string() ? value.get<std::string>() : std::string();
+}
+
+bool field_is_true(const nlohmann::json& object, const char* key) {
+  const nlohmann::json& value = field(object, key);
+  return value.is_boolean() && value.get<bool>();
+}
+
+}  // namespace parley::client

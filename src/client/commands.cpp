@@ -1,6 +1,9 @@
 #include "parley/client/client.hpp"
 
 #include <charconv>
+#include <string>
+
+#include "parley/protocol/request.hpp"
 
 namespace parley::client {
 namespace {
@@ -87,7 +90,8 @@ Action interpret(std::string_view line, const Session& session) {
     if (!rest.empty()) {
       int n = 0;  // from_chars, not atoi: a number out of int's range is no undefined behaviour
       std::from_chars(rest.data(), rest.data() + rest.size(), n);
-      if (n < 1 || n > 500) return print("usage: /history [N], N from 1 to 500");
+      if (n < 1 || n > static_cast<int>(history_limit_max))
+        return print("usage: /history [N], N from 1 to " + std::to_string(history_limit_max));
       request["limit"] = n;
     }
     return needs_channel(session, std::move(request));

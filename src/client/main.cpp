@@ -35,12 +35,14 @@ using parley::client::json;
 constexpr std::size_t max_server_line = 16 << 20;
 constexpr std::size_t max_typed_line = 1 << 20;
 
-const char* usage =
+const std::string usage_text = std::string(
     "usage: parley [--nick NICK] [--json] ADDRESS\n"
-    "  ADDRESS   HOST:PORT, [IPV6]:PORT or unix:PATH (parleyd's default: 127.0.0.1:7667)\n"
+    "  ADDRESS   HOST:PORT, [IPV6]:PORT or unix:PATH (parleyd's default: ") +
+    std::string(parley::default_address) + ")\n"
     "  --nick    nick to register (default: $USER, else 'guest')\n"
     "  --json    print every line from the server as it came\n"
     "Type /help once connected for the commands.\n";
+const char* const usage = usage_text.c_str();
 
 std::string default_nick() {
   const char* user = std::getenv("USER");

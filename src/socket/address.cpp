@@ -37,6 +37,12 @@ std::string format_socket_address(const sockaddr_storage& addr) {
   return {};
 }
 
+namespace {
+
+std::string port_error() { return "port must be a number from 0 to " + std::to_string(max_port); }
+
+}  // namespace
+
 std::optional<Address> parse_address(std::string_view text, std::string& error) {
   Address address;
   if (text.starts_with("unix:")) {
@@ -46,8 +52,8 @@ std::optional<Address> parse_address(std::string_view text, std::string& error) 
       error = "unix: needs a path";
       return std::nullopt;
     }
-    if (address.path.size() > 107) {  // sockaddr_un.sun_path on Linux, with its NUL
-      error = "unix socket path is longer than 107 bytes";
+    if (address.path.size() > max_unix_path) {
+      error = "unix socket path is longer than " + std::to_string(max_unix_path) + " bytes";
       return std::nullopt;
     }
     return address;
@@ -71,18 +77,18 @@ std::optional<Address> parse_address(std::string_view text, std::string& error) 
   }
   unsigned long value = 0;
   if (port.empty() || port.size() > 5) {
-    error = "port must be a number from 0 to 65535";
+    error = port_error();
     return std::nullopt;
   }
   for (char c : port) {
     if (c < '0' || c > '9') {
-      error = "port must be a number from 0 to 65535";
+      error = port_error();
       return std::nullopt;
     }
     value = value * 10 + static_cast<unsigned long>(c - '0');
   }
-  if (value > 65535) {
-    error = "port must be a number from 0 to 65535";
+  if (value > max_port) {
+    error = port_error();
     return std::nullopt;
   }
   address.host = std::string(host);

@@ -16,7 +16,7 @@
 namespace parley {
 
 // Where parleyd listens when no --listen is given.
-inline constexpr std::string_view default_listen = "127.0.0.1:7667";
+inline constexpr std::string_view default_listen = default_address;
 
 struct ServerConfig {
   std::vector<Address> listen;           // empty: default_listen

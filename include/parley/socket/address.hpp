@@ -13,6 +13,12 @@
 
 namespace parley {
 
+// Where parleyd listens and the client connects when told nothing else.
+inline constexpr std::string_view default_address = "127.0.0.1:7667";
+// The longest Unix socket path: Linux's sockaddr_un.sun_path less its NUL.
+inline constexpr std::size_t max_unix_path = 107;
+inline constexpr unsigned max_port = 65535;
+
 struct Address {
   enum class Kind { tcp, unix_socket } kind = Kind::tcp;
   std::string host;  // without brackets

@@ -58,6 +58,7 @@ void Hub::release(Session& s) {
   // leave a stale entry behind (flushed from one list, still in another).
   std::erase(dirty_, &s);
   std::erase(dirty_replies_, &s);
+  if (s.awaiting_) awaited_ids_.erase(s.id());  // its answer, when it comes, finds no one
   sessions_.erase(s.id());  // destroys it
   maybe_drained();
 }
@@ -74,7 +75,7 @@ bool Hub::on_line(Session& s, std::string_view line) {
                                                    clock_.wall_ms());
   if (!outcome) {
     s.awaiting_ = true;
-    s.awaiting_id_ = std::move(request.id);
+    awaited_ids_[s.id()] = std::move(request.id);
     s.input_held_ = true;
     return false;
   }
@@ -95,8 +96,9 @@ void Hub::answer(ConnId conn, Outcome outcome) {
     return;
   }
   s->awaiting_ = false;
-  const RequestId id = std::move(s->awaiting_id_);
-  s->awaiting_id_ = {};
+  auto awaited = awaited_ids_.find(conn);
+  const RequestId id = awaited == awaited_ids_.end() ? RequestId{} : std::move(awaited->second);
+  if (awaited != awaited_ids_.end()) awaited_ids_.erase(awaited);
   dispatch(*s, id, outcome);
   mark_dirty(*s, true);  // its flush hands over the requests held meanwhile
 }

@@ -26,8 +26,7 @@ std::size_t to_uv(const Slice* slices, std::size_t count, uv_buf_t* bufs) {
 
 }  // namespace
 
-Stream::Stream(uv_loop_t* loop, TransportKind kind, ReadBuffer& read_buffer, Owner& owner)
-    : loop_(loop), kind_(kind), read_buffer_(read_buffer), owner_(owner) {
+Stream::Stream(uv_loop_t* loop, TransportKind kind, Owner& owner) : owner_(owner), kind_(kind) {
   init_error_ = kind == TransportKind::tcp ? uv_tcp_init(loop, &handle_.tcp) : uv_pipe_init(loop, &handle_.pipe, 0);
   const int timer_rc = uv_timer_init(loop, &timer_);  // never fails: it allocates nothing
   assert(timer_rc == 0);
@@ -66,7 +65,7 @@ void Stream::stop_reading() {
 }
 
 void Stream::on_alloc(uv_handle_t* handle, std::size_t, uv_buf_t* buf) {
-  *buf = owner_of(handle->data).read_buffer_.get();
+  *buf = owner_of(handle->data).owner_.read_buffer().get();
 }
 
 void Stream::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {

@@ -74,10 +74,10 @@ int serve(const ServerConfig& config) {
     WallClock clock;
     Hub hub(hub_config(config), backend, clock);
     ReadBuffer read_buffer;
-    const LineOptions options = line_options(config);
+    LineContext lines{hub, &loop, read_buffer, line_options(config)};
     Server server(&loop, hub, {config.listen, config.shutdown_retry_ms},
                   [&](int fd, TransportKind transport, std::string peer) {
-                    accept_line_session(hub, &loop, read_buffer, options, fd, transport, std::move(peer));
+                    accept_line_session(lines, fd, transport, std::move(peer));
                   });
     status = server.start();
     uv_run(&loop, UV_RUN_DEFAULT);  // until drained (or, after a failed start, until closed)

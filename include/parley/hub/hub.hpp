@@ -22,6 +22,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -167,6 +168,9 @@ class Hub {
   std::vector<Session*> flushing_replies_;
   std::vector<std::pair<ConnId, CloseReason>> closing_;  // to tell the backend about
   std::vector<std::pair<ConnId, CloseReason>> reaping_;  // being told
+  // The ids the deferred answers will echo, one per awaiting session: kept
+  // here rather than in every session, since few ever wait.
+  std::unordered_map<ConnId, RequestId> awaited_ids_;
   bool draining_ = false;
   std::function<void()> on_empty_;
 };

@@ -89,7 +89,6 @@ class Session {
   bool counted_ = false;       // counts against --max-clients
   bool connected_ = false;     // admitted: the backend knows it and hears of its close
   std::string counted_ip_;     // counted against --max-conns-per-ip under this address
-  RequestId awaiting_id_;      // the id the awaited answer echoes
 };
 
 }  // namespace parley

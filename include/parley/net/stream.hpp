@@ -35,13 +35,15 @@ class Stream {
     virtual void on_stream_written() = 0;
     // Both handles are closed: the owner may free itself now.
     virtual void on_stream_closed() = 0;
+    // Where reads land: the loop's one buffer, lent for one read callback.
+    virtual ReadBuffer& read_buffer() = 0;
 
    protected:
     ~Owner() = default;
   };
 
   // Initialises the handles; check ok() before use (then close() anyway).
-  Stream(uv_loop_t* loop, TransportKind kind, ReadBuffer& read_buffer, Owner& owner);
+  Stream(uv_loop_t* loop, TransportKind kind, Owner& owner);
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
 
@@ -68,7 +70,7 @@ class Stream {
 
   // The one timer (re)armed; `ms` from now.
   void start_timer(std::uint64_t ms);
-  std::uint64_t now_ms() const { return uv_now(loop_); }
+  std::uint64_t now_ms() const { return uv_now(timer_.loop); }
 
   // Starts closing both handles; what is queued is dropped (UV_ECANCELED).
   void close();
@@ -82,10 +84,10 @@ class Stream {
   static void on_close(uv_handle_t* handle);
   uv_stream_t* handle() { return reinterpret_cast<uv_stream_t*>(&handle_); }
 
-  uv_loop_t* loop_;
-  TransportKind kind_;
-  ReadBuffer& read_buffer_;
+  // No loop pointer or read buffer of its own: the handles know their loop
+  // and the owner lends the buffer, which keeps an idle connection small.
   Owner& owner_;
+  TransportKind kind_;
   union {
     uv_tcp_t tcp;
     uv_pipe_t pipe;

@@ -8,10 +8,10 @@
 
 namespace parley {
 
-void accept_line_session(Hub& hub, uv_loop_t* loop, ReadBuffer& read_buffer, const LineOptions& options,
-                         int fd, TransportKind transport, std::string peer) {
-  auto owned = std::make_unique<LineSession>(hub, loop, read_buffer, options, hub.next_id(), transport,
-                                             std::move(peer));
+void accept_line_session(LineContext& context, int fd, TransportKind transport, std::string peer) {
+  Hub& hub = context.hub;
+  const LineOptions& options = context.options;
+  auto owned = std::make_unique<LineSession>(context, hub.next_id(), transport, std::move(peer));
   LineSession& session = *owned;
   hub.add(std::move(owned));
   if (!session.adopt(fd)) {
@@ -25,10 +25,9 @@ void accept_line_session(Hub& hub, uv_loop_t* loop, ReadBuffer& read_buffer, con
   session.start(admitted && proxied);
 }
 
-LineSession::LineSession(Hub& hub, uv_loop_t* loop, ReadBuffer& read_buffer, const LineOptions& options,
-                         ConnId id, TransportKind transport, std::string peer)
-    : Session(id, transport, std::move(peer)), hub_(hub), options_(options),
-      stream_(loop, transport, read_buffer, *this), framer_(options.max_line) {
+LineSession::LineSession(LineContext& context, ConnId id, TransportKind transport, std::string peer)
+    : Session(id, transport, std::move(peer)), context_(context), stream_(context.loop, transport, *this),
+      framer_(context.options.max_line) {
   last_input_ms_ = stream_.now_ms();
 }
 
@@ -37,7 +36,7 @@ void LineSession::start(bool expect_proxy_header) {
   awaiting_proxy_header_ = expect_proxy_header;
   if (!stream_.start_reading()) return fail(CloseReason::read_error);
   arm_idle_timer();
-  if (transport() == TransportKind::tcp && !awaiting_proxy_header_) hub_.peer_known(*this, peer_ip());
+  if (transport() == TransportKind::tcp && !awaiting_proxy_header_) hub().peer_known(*this, peer_ip());
 }
 
 std::string LineSession::peer_ip() const {
@@ -66,13 +65,13 @@ bool LineSession::read_proxy_header(std::string_view& data) {
   const ProxyHeader header = parse_proxy_header(proxy_buffer_);
   if (header.status == ProxyHeader::Status::incomplete && proxy_buffer_.size() < max_proxy_header) return false;
   if (header.status != ProxyHeader::Status::complete) {
-    hub_.fatal(*this, ErrorCode::bad_proxy_header, "expected a PROXY protocol v1 or v2 header");
+    hub().fatal(*this, ErrorCode::bad_proxy_header, "expected a PROXY protocol v1 or v2 header");
     return false;
   }
   const std::string balancer = peer();
   if (!header.source.empty()) set_peer(header.source);
   log::write(LogLevel::info, connection_number(id()), peer(), "connected through proxy " + balancer);
-  if (!hub_.peer_known(*this, peer_ip())) return false;
+  if (!hub().peer_known(*this, peer_ip())) return false;
   awaiting_proxy_header_ = false;
   data.remove_prefix(header.length - had);
   std::string().swap(proxy_buffer_);
@@ -83,20 +82,20 @@ bool LineSession::on_line(std::string_view line) {
   if (!open()) return false;
   last_input_ms_ = stream_.now_ms();
   pings_sent_ = 0;
-  return hub_.on_line(*this, line);
+  return hub().on_line(*this, line);
 }
 
 void LineSession::after_framing(LineFramer::Status status) {
   if (!open()) return;
   switch (status) {
     case LineFramer::Status::line_too_long:
-      hub_.fatal(*this, ErrorCode::line_too_long, "line longer than " + std::to_string(options_.max_line) + " bytes");
+      hub().fatal(*this, ErrorCode::line_too_long, "line longer than " + std::to_string(options().max_line) + " bytes");
       return;
     case LineFramer::Status::paused:
       pause_reading();
       return;
     case LineFramer::Status::drained:
-      if (eof_) hub_.close(*this, CloseReason::eof);
+      if (eof_) hub().close(*this, CloseReason::eof);
       return;
   }
 }
@@ -105,7 +104,7 @@ void LineSession::after_framing(LineFramer::Status status) {
 void LineSession::on_stream_eof() {
   eof_ = true;
   stream_.stop_reading();
-  if (open() && !input_paused_) hub_.close(*this, CloseReason::eof);
+  if (open() && !input_paused_) hub().close(*this, CloseReason::eof);
 }
 
 void LineSession::on_stream_error(CloseReason reason) { fail(reason); }
@@ -141,7 +140,7 @@ void LineSession::flush() {
 }
 
 void LineSession::on_stream_written() {
-  if (!stream_.outbox().empty() || flushing_to_close_ || input_paused_) hub_.mark_dirty(*this);
+  if (!stream_.outbox().empty() || flushing_to_close_ || input_paused_) hub().mark_dirty(*this);
 }
 
 // ---- closing --------------------------------------------------------------
@@ -149,7 +148,7 @@ void LineSession::on_stream_written() {
 // The socket failed: a close to decide, or one already decided to finish now.
 void LineSession::fail(CloseReason reason) {
   if (open())
-    hub_.close(*this, reason);
+    hub().close(*this, reason);
   else
     stream_.close();
 }
@@ -160,7 +159,7 @@ void LineSession::close_transport(CloseReason reason, const Bytes& farewell) {
   if (flushes_first(reason)) {
     flushing_to_close_ = true;
     // A client that never reads cannot hold the socket open forever.
-    stream_.start_timer(options_.drain_timeout_ms);
+    stream_.start_timer(options().drain_timeout_ms);
     return;
   }
   stream_.write_farewell(farewell);
@@ -180,14 +179,14 @@ void LineSession::maybe_finish_close() {
 }
 
 void LineSession::on_stream_closed() {
-  hub_.release(*this);  // destroys this: nothing may follow
+  hub().release(*this);  // destroys this: nothing may follow
 }
 
 // ---- idle and ping --------------------------------------------------------
 
 void LineSession::arm_idle_timer() {
   const std::uint64_t deadline =
-      last_input_ms_ + std::min<std::uint64_t>(options_.ping_interval_ms * (pings_sent_ + 1ull), options_.idle_timeout_ms);
+      last_input_ms_ + std::min<std::uint64_t>(options().ping_interval_ms * (pings_sent_ + 1ull), options().idle_timeout_ms);
   const std::uint64_t now = stream_.now_ms();
   stream_.start_timer(deadline > now ? deadline - now : 0);
 }
@@ -203,13 +202,13 @@ void LineSession::on_stream_timer() {
 // finds out when it fires and re-arms for the real deadline.
 void LineSession::on_idle_timer() {
   const std::uint64_t silent = stream_.now_ms() - last_input_ms_;
-  if (silent >= options_.idle_timeout_ms) {
-    hub_.fatal(*this, ErrorCode::idle_timeout, "no request for " + std::to_string(options_.idle_timeout_ms / 1000) + " s");
+  if (silent >= options().idle_timeout_ms) {
+    hub().fatal(*this, ErrorCode::idle_timeout, "no request for " + std::to_string(options().idle_timeout_ms / 1000) + " s");
     return;
   }
-  if (silent >= options_.ping_interval_ms * (pings_sent_ + 1ull)) {
+  if (silent >= options().ping_interval_ms * (pings_sent_ + 1ull)) {
     ++pings_sent_;
-    hub_.send(*this, encode_ping(), OutputKind::reply);
+    hub().send(*this, encode_ping(), OutputKind::reply);
   }
   arm_idle_timer();
 }

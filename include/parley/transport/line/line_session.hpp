@@ -29,16 +29,23 @@ struct LineOptions {
   std::uint64_t drain_timeout_ms = 10000;  // a closing client's time to read what it is owed
 };
 
+// What every line session of one server shares; each session holds one
+// reference to it, not a copy of each part.
+struct LineContext {
+  Hub& hub;
+  uv_loop_t* loop;
+  ReadBuffer& read_buffer;
+  LineOptions options;
+};
+
 // Takes an accepted, non-blocking descriptor: makes its session, admits it
 // (or tells it why not) and starts reading. `peer` is the client's address
 // as the logs show it ("unix" for Unix sockets).
-void accept_line_session(Hub& hub, uv_loop_t* loop, ReadBuffer& read_buffer, const LineOptions& options,
-                         int fd, TransportKind transport, std::string peer);
+void accept_line_session(LineContext& context, int fd, TransportKind transport, std::string peer);
 
 class LineSession final : public Session, private Stream::Owner {
  public:
-  LineSession(Hub& hub, uv_loop_t* loop, ReadBuffer& read_buffer, const LineOptions& options, ConnId id,
-              TransportKind transport, std::string peer);
+  LineSession(LineContext& context, ConnId id, TransportKind transport, std::string peer);
 
   bool adopt(int fd) { return stream_.adopt(fd); }
   // Starts reading (after the PROXY header, when `expect_proxy_header`)
@@ -65,6 +72,7 @@ class LineSession final : public Session, private Stream::Owner {
   void on_stream_timer() override;
   void on_stream_written() override;
   void on_stream_closed() override;
+  ReadBuffer& read_buffer() override { return context_.read_buffer; }
 
   bool read_proxy_header(std::string_view& data);
   bool on_line(std::string_view line);
@@ -76,8 +84,9 @@ class LineSession final : public Session, private Stream::Owner {
   void on_idle_timer();
   void maybe_finish_close();
 
-  Hub& hub_;
-  const LineOptions& options_;
+  LineContext& context_;
+  Hub& hub() { return context_.hub; }
+  const LineOptions& options() const { return context_.options; }
   Stream stream_;
   LineFramer framer_;
   std::string proxy_buffer_;          // bytes of a PROXY header still incomplete

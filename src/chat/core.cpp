@@ -311,6 +311,15 @@ std::optional<std::string> Core::nick_of(ConnId conn) const {
   return it->second.nick;
 }
 
+std::vector<std::string> Core::channels_of(ConnId conn) const {
+  std::vector<std::string> names;
+  auto it = sessions_.find(conn);
+  if (it == sessions_.end()) return names;
+  names.reserve(it->second.channels.size());
+  for (const Channel* channel : it->second.channels) names.push_back(channel->name);
+  return names;
+}
+
 Core::Channel* Core::find_channel(std::string_view name) {
   auto it = channels_.find(fold(name));
   return it == channels_.end() ? nullptr : &it->second;

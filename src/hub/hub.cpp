@@ -17,6 +17,8 @@ Session& Hub::add(std::unique_ptr<Session> session) {
   Session& s = *session;
   sessions_.put(std::move(session));
   ++counters_.accepted;
+  ++counters_.open[static_cast<std::size_t>(s.transport())];
+  s.stats_.connected_ms = clock_.wall_ms();
   return s;
 }
 
@@ -58,7 +60,8 @@ void Hub::release(Session& s) {
   // leave a stale entry behind (flushed from one list, still in another).
   std::erase(dirty_, &s);
   std::erase(dirty_replies_, &s);
-  if (s.awaiting_) awaited_ids_.erase(s.id());  // its answer, when it comes, finds no one
+  if (s.awaiting_) awaited_.erase(s.id());  // its answer, when it comes, finds no one
+  --counters_.open[static_cast<std::size_t>(s.transport())];
   sessions_.erase(s.id());  // destroys it
   maybe_drained();
 }
@@ -68,18 +71,21 @@ void Hub::release(Session& s) {
 bool Hub::on_line(Session& s, std::string_view line) {
   if (!s.open()) return false;
   ++counters_.lines_in;
+  ++s.stats_.lines_in;
+  const std::int64_t now = clock_.wall_ms();
+  s.stats_.last_line_ms = now;
   Request request = parse_request(line, config_.limits);
   // The chat part moves to the backend (the text travels on into its event);
   // the id stays here for the reply.
   std::optional<Outcome> outcome = backend_.handle(s.id(), std::move(static_cast<ChatRequest&>(request)),
-                                                   clock_.wall_ms());
+                                                   now);
   if (!outcome) {
     s.awaiting_ = true;
-    awaited_ids_[s.id()] = std::move(request.id);
+    awaited_[s.id()] = {request.kind, std::move(request.id)};
     s.input_held_ = true;
     return false;
   }
-  dispatch(s, request.id, *outcome);
+  dispatch(s, request.kind, request.id, *outcome);
   if (!s.open()) return false;
   if (input_backed_up(s)) {
     s.input_held_ = true;
@@ -96,10 +102,12 @@ void Hub::answer(ConnId conn, Outcome outcome) {
     return;
   }
   s->awaiting_ = false;
-  auto awaited = awaited_ids_.find(conn);
-  const RequestId id = awaited == awaited_ids_.end() ? RequestId{} : std::move(awaited->second);
-  if (awaited != awaited_ids_.end()) awaited_ids_.erase(awaited);
-  dispatch(*s, id, outcome);
+  Awaited awaited{CommandKind::unknown, {}};
+  if (auto it = awaited_.find(conn); it != awaited_.end()) {
+    awaited = std::move(it->second);
+    awaited_.erase(it);
+  }
+  dispatch(*s, awaited.kind, awaited.id, outcome);
   mark_dirty(*s, true);  // its flush hands over the requests held meanwhile
 }
 
@@ -113,7 +121,9 @@ bool Hub::ready_for_input(const Session& s) const {
 
 // The reply goes to the sender; each event is written once, into the open
 // batch, whose bytes are later queued once for every recipient.
-void Hub::dispatch(Session& from, const RequestId& id, const Outcome& outcome) {
+void Hub::dispatch(Session& from, CommandKind kind, const RequestId& id, const Outcome& outcome) {
+  const auto* error = std::get_if<ErrorReply>(&outcome.reply);
+  ++counters_.requests[static_cast<std::size_t>(kind)][error ? 1 + static_cast<std::size_t>(error->code) : 0];
   send(from, encode_reply(id, outcome.reply), OutputKind::reply);
   for (const Delivery& delivery : outcome.deliveries) deliver(delivery);
   if (outcome.fatal) fatal(from, outcome.fatal->code, outcome.fatal->message);
@@ -141,20 +151,25 @@ void Hub::before_send(const Session& s) {
 
 void Hub::send_batch() {
   if (!batch_.open()) return;
+  const std::size_t events = batch_.events();
   const auto [to, bytes] = batch_.take();
   for (ConnId id : *to.list) {
     if (id == to.except) continue;
-    if (Session* s = sessions_.find(id)) enqueue(*s, bytes, OutputKind::event);
+    if (Session* s = sessions_.find(id)) enqueue(*s, bytes, OutputKind::event, events);
   }
 }
 
 // May run inside fan-out: closes at most decide, nothing is freed.
-void Hub::enqueue(Session& s, const Bytes& bytes, OutputKind kind) {
+void Hub::enqueue(Session& s, const Bytes& bytes, OutputKind kind, std::size_t lines) {
   if (s.cut_) return;
   s.enqueue(bytes, kind);
   mark_dirty(s, kind == OutputKind::reply);
+  s.stats_.lines_out += lines;
+  s.stats_.bytes_out += bytes->size();
+  counters_.lines_out += lines;
+  counters_.bytes_out += bytes->size();
   if (kind != OutputKind::event) return;
-  ++counters_.deliveries;
+  counters_.deliveries += lines;
   if (s.pending_event_bytes() > config_.max_pending) drop_slow_consumer(s);
 }
 
@@ -210,6 +225,12 @@ void Hub::fatal(Session& s, ErrorCode code, std::string_view message) {
              std::string("fatal ") + std::string(to_string(code)) + ": " + std::string(message));
   send(s, encode_fatal(code, message), OutputKind::reply);
   close(s, close_reason_for(code));
+}
+
+Readiness Hub::readiness() const {
+  if (draining_) return {false, "draining"};
+  if (admission_.clients() >= config_.max_clients) return {false, "full"};
+  return {};
 }
 
 // ---- the loop's turn ------------------------------------------------------------

@@ -12,23 +12,9 @@ constexpr unsigned history_limit_min = 1;
 // An unknown command's name is echoed in the error up to this many bytes.
 constexpr std::size_t max_echoed_command = 64;
 
-struct CommandName {
-  std::string_view name;
-  CommandKind kind;
-};
-
-constexpr CommandName command_names[] = {
-    {"hello", CommandKind::hello}, {"nick", CommandKind::nick},
-    {"join", CommandKind::join},   {"part", CommandKind::part},
-    {"say", CommandKind::say},     {"msg", CommandKind::msg},
-    {"topic", CommandKind::topic}, {"list", CommandKind::list},
-    {"members", CommandKind::members}, {"history", CommandKind::history},
-    {"ping", CommandKind::ping},   {"quit", CommandKind::quit},
-};
-
 CommandKind command_kind(std::string_view name) {
-  for (const auto& c : command_names)
-    if (c.name == name) return c.kind;
+  for (std::size_t k = 1; k < command_kind_count; ++k)  // 0 is `unknown`
+    if (command_name(static_cast<CommandKind>(k)) == name) return static_cast<CommandKind>(k);
   return CommandKind::unknown;
 }
 

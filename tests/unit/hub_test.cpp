@@ -151,6 +151,8 @@ class TestBackend final : public Backend {
     disconnected.push_back(conn);
     return local_.disconnect(conn, reason);
   }
+  SessionView view(ConnId conn) const override { return local_.view(conn); }
+  ChatSizes sizes() const override { return local_.sizes(); }
 
  private:
   LocalBackend local_;
@@ -808,4 +810,63 @@ TEST_CASE("a session released after a turn that ran out of rounds is not touched
     CHECK(events(f.lines_written(a), "quit").size() == 1);
   }
   CHECK(reached > 0);  // the case above happened at least once
+}
+
+// ---- counters, per-session stats, readiness ---------------------------------------
+
+TEST_CASE("counters: requests by command and result, lines and bytes both ways, deliveries, sessions by transport") {
+  HubFixture f;
+  auto [a, b, c] = f.three_in("#room");
+  const HubCounters before = f.hub.counters();
+  const SessionStats a_before = a.stats();
+  const std::string said = say("#room", "hello", 1);
+  CHECK(f.line(a, said));
+  CHECK(f.line(a, "{not json"));
+  f.turn();
+  const HubCounters& after = f.hub.counters();
+  const auto say_kind = static_cast<std::size_t>(CommandKind::say);
+  const auto unknown = static_cast<std::size_t>(CommandKind::unknown);
+  CHECK(after.requests[say_kind][0] == before.requests[say_kind][0] + 1);
+  CHECK(after.requests[unknown][1 + static_cast<std::size_t>(ErrorCode::bad_json)] ==
+        before.requests[unknown][1 + static_cast<std::size_t>(ErrorCode::bad_json)] + 1);
+  CHECK(after.requests[static_cast<std::size_t>(CommandKind::join)][0] == 3);
+  CHECK(after.lines_in == before.lines_in + 2);
+  CHECK(after.deliveries == before.deliveries + 2);  // bob and carol, one message each
+  CHECK(after.lines_out == before.lines_out + 4);    // two replies for alice, one event each for the others
+  std::size_t written = 0;
+  for (FakeSession* s : {&a, &b, &c})
+    for (const Queued& q : s->written) written += q.bytes->size();
+  CHECK(after.bytes_out - before.bytes_out <= written);
+  CHECK(after.bytes_out > before.bytes_out);
+  CHECK(after.open[static_cast<std::size_t>(TransportKind::unix_socket)] == 3);
+  CHECK(after.open[static_cast<std::size_t>(TransportKind::tcp)] == 0);
+
+  CHECK(a.stats().lines_in == a_before.lines_in + 2);
+  CHECK(a.stats().lines_out == a_before.lines_out + 2);
+  CHECK(a.stats().last_line_ms == f.clock.now);
+  CHECK(a.stats().connected_ms == f.clock.now);
+  f.hub.bytes_read(a, 100);
+  CHECK(a.stats().bytes_in == a_before.bytes_in + 100);
+  CHECK(f.hub.counters().bytes_in == before.bytes_in + 100);
+
+  const SessionView view = f.hub.backend().view(a.id());
+  CHECK(view.nick == "alice");
+  CHECK(view.channels == std::vector<std::string>{"#room"});
+  CHECK(f.hub.backend().sizes().users == 3);
+  CHECK(f.hub.backend().sizes().channels == 1);
+}
+
+TEST_CASE("readiness: ready until full or draining, and says which") {
+  HubFixture f(config(1 << 20, 2));
+  CHECK(f.hub.readiness().ready);
+  FakeSession& a = f.connect("alice");
+  CHECK(f.hub.readiness().ready);
+  f.connect("bob");
+  CHECK_FALSE(f.hub.readiness().ready);
+  CHECK(f.hub.readiness().why == "full");
+  f.hub.close(a, CloseReason::eof);  // the slot frees with the decision
+  CHECK(f.hub.readiness().ready);
+  f.hub.drain(1000, [] {});
+  CHECK_FALSE(f.hub.readiness().ready);
+  CHECK(f.hub.readiness().why == "draining");
 }

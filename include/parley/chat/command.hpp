@@ -3,9 +3,11 @@
 // lines into these is the protocol layer's part (protocol/request.hpp).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <variant>
 
 #include "parley/chat/errors.hpp"
@@ -37,6 +39,10 @@ using Command = std::variant<Hello, NickCmd, Join, Part, Say, Msg, TopicCmd, Lis
 // core can answer `not_registered` ahead of field errors.
 enum class CommandKind { unknown, hello, nick, join, part, say, msg, topic, list,
                          members, history, ping, quit };
+inline constexpr std::size_t command_kind_count = static_cast<std::size_t>(CommandKind::quit) + 1;
+
+// The command's name on the wire ("unknown" for lines that named none).
+std::string_view command_name(CommandKind kind);
 
 // One request as the core sees it: the command, or why it could not be read.
 // Every request, even an unreadable one, takes a token of the rate limit.

@@ -57,6 +57,8 @@ class Core {
   std::size_t user_count() const { return nicks_.size(); }
   std::size_t channel_count() const { return channels_.size(); }
   std::optional<std::string> nick_of(ConnId conn) const;
+  // The channels `conn` is in, as first named, in the order joined.
+  std::vector<std::string> channels_of(ConnId conn) const;
   const Limits& limits() const { return limits_; }
 
  private:

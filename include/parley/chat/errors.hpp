@@ -1,6 +1,7 @@
 // The error codes of protocol v1, replies and fatal ones alike.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -32,6 +33,8 @@ enum class ErrorCode {
   bad_proxy_header,
   shutting_down,
 };
+
+inline constexpr std::size_t error_code_count = static_cast<std::size_t>(ErrorCode::shutting_down) + 1;
 
 std::string_view to_string(ErrorCode code);
 

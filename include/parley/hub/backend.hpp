@@ -10,13 +10,27 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
 
 #include "parley/chat/command.hpp"
 #include "parley/chat/core.hpp"
 #include "parley/chat/outcome.hpp"
 
 namespace parley {
+
+// What the chat state says of one session, for the admin endpoints.
+struct SessionView {
+  std::optional<std::string> nick;  // nullopt before `hello`
+  std::vector<std::string> channels;
+};
+
+// Sizes of the chat state, for the metrics.
+struct ChatSizes {
+  std::size_t users = 0;     // registered nicks
+  std::size_t channels = 0;
+};
 
 class Backend {
  public:
@@ -26,6 +40,9 @@ class Backend {
   virtual std::optional<Outcome> handle(ConnId conn, ChatRequest request, std::int64_t now_ms) = 0;
   // The connection is gone; `reason` is the `quit` event's.
   virtual Outcome disconnect(ConnId conn, std::string_view reason) = 0;
+  // Read-only views (the admin endpoints; never on the hot path).
+  virtual SessionView view(ConnId conn) const = 0;
+  virtual ChatSizes sizes() const = 0;
 };
 
 // The chat state of this process alone.
@@ -37,6 +54,8 @@ class LocalBackend final : public Backend {
     return core_.handle(conn, std::move(request), now_ms);
   }
   Outcome disconnect(ConnId conn, std::string_view reason) override { return core_.disconnect(conn, reason); }
+  SessionView view(ConnId conn) const override { return {core_.nick_of(conn), core_.channels_of(conn)}; }
+  ChatSizes sizes() const override { return {core_.user_count(), core_.channel_count()}; }
 
  private:
   Core& core_;

@@ -24,6 +24,7 @@ class EventBatch {
   explicit EventBatch(std::size_t max_bytes) : max_bytes_(max_bytes) {}
 
   bool open() const { return !text_.empty(); }
+  std::size_t events() const { return events_; }  // in the open batch
   const Recipients& recipients() const { return to_; }
 
   // Whether `event` for `to` can join the open batch (or start one).
@@ -40,6 +41,7 @@ class EventBatch {
   std::size_t max_bytes_;
   Recipients to_;
   std::string text_;
+  std::size_t events_ = 0;
 };
 
 }  // namespace parley

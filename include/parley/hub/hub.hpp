@@ -47,13 +47,26 @@ struct HubConfig {
   std::size_t max_pending{};       // bytes of unsent events per session
 };
 
-// Plain counters, incremented on the paths they count (no lookups).
+// Plain counters, incremented on the paths they count: array slots, no
+// lookups, nothing per delivery but additions.
 struct HubCounters {
   std::uint64_t accepted = 0;
   std::uint64_t refused = 0;      // admission said server_full or shutting_down
   std::uint64_t lines_in = 0;
-  std::uint64_t deliveries = 0;   // event buffers queued for a recipient
+  std::uint64_t bytes_in = 0;
+  std::uint64_t lines_out = 0;    // queued for a session
+  std::uint64_t bytes_out = 0;
+  std::uint64_t deliveries = 0;   // events queued for a recipient (one per recipient per event)
   std::array<std::uint64_t, close_reason_count> closed{};  // by reason
+  // Requests by command and result: [kind][0] answered ok, [kind][1 + code] with that error.
+  std::array<std::array<std::uint64_t, error_code_count + 1>, command_kind_count> requests{};
+  std::array<std::uint64_t, transport_kind_count> open{};  // sessions now, by transport
+};
+
+// Whether to send this server clients (/readyz), and if not, why.
+struct Readiness {
+  bool ready = true;
+  std::string_view why;  // "draining", "full"; empty when ready
 };
 
 class Hub {
@@ -77,6 +90,11 @@ class Hub {
   bool peer_known(Session& session, const std::string& ip);
   // Its transport has closed its last handle: the session is destroyed.
   void release(Session& session);
+  // The transport read `bytes` from the session's client.
+  void bytes_read(Session& session, std::size_t bytes) {
+    session.stats_.bytes_in += bytes;
+    counters_.bytes_in += bytes;
+  }
 
   // ---- input -----------------------------------------------------------------
 
@@ -127,6 +145,13 @@ class Hub {
   std::size_t size() const { return sessions_.size(); }
   Session* find(ConnId id) const { return sessions_.find(id); }
   const HubCounters& counters() const { return counters_; }
+  Readiness readiness() const;
+  const Backend& backend() const { return backend_; }
+  // Every session in id order's slot order (the admin's /connz); read-only.
+  template <class Visit>
+  void for_each_session(Visit&& visit) const {
+    sessions_.for_each([&](const Session& s) { visit(s); });
+  }
   const Admission& admission() const { return admission_; }
   const HubConfig& config() const { return config_; }
 
@@ -137,11 +162,11 @@ class Hub {
   // Rounds of reap-then-flush per turn; more work waits for the next turn.
   static constexpr int max_rounds = 8;
 
-  void dispatch(Session& from, const RequestId& id, const Outcome& outcome);
+  void dispatch(Session& from, CommandKind kind, const RequestId& id, const Outcome& outcome);
   void deliver(const Delivery& delivery);
   void send_batch();
   void before_send(const Session& session);
-  void enqueue(Session& session, const Bytes& bytes, OutputKind kind);
+  void enqueue(Session& session, const Bytes& bytes, OutputKind kind, std::size_t lines = 1);
   void drop_slow_consumer(Session& session);
   static Bytes slow_consumer_farewell();
   void mark_dirty(Session& session, bool replies_only);
@@ -170,7 +195,11 @@ class Hub {
   std::vector<std::pair<ConnId, CloseReason>> reaping_;  // being told
   // The ids the deferred answers will echo, one per awaiting session: kept
   // here rather than in every session, since few ever wait.
-  std::unordered_map<ConnId, RequestId> awaited_ids_;
+  struct Awaited {
+    CommandKind kind;
+    RequestId id;
+  };
+  std::unordered_map<ConnId, Awaited> awaited_;
   bool draining_ = false;
   std::function<void()> on_empty_;
 };

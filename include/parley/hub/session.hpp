@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "parley/chat/outcome.hpp"
 #include "parley/hub/close_reason.hpp"
@@ -28,6 +29,18 @@ class Hub;
 enum class OutputKind : unsigned char { reply, event };
 
 enum class TransportKind : unsigned char { tcp, unix_socket };
+inline constexpr std::size_t transport_kind_count = 2;
+std::string_view transport_name(TransportKind kind);  // "tcp", "unix"
+
+// What one session has done, for /connz. Output is counted when queued.
+struct SessionStats {
+  std::uint64_t lines_in = 0;
+  std::uint64_t bytes_in = 0;
+  std::uint64_t lines_out = 0;
+  std::uint64_t bytes_out = 0;
+  std::int64_t connected_ms = 0;   // wall clock at accept
+  std::int64_t last_line_ms = 0;   // wall clock of the last complete line (0: none yet)
+};
 
 class Session {
  public:
@@ -44,6 +57,7 @@ class Session {
   const std::string& peer() const { return peer_; }
   // Open: the hub has not decided to close it; requests are read and run.
   bool open() const { return !closing_; }
+  const SessionStats& stats() const { return stats_; }
 
   // ---- the transport's part -------------------------------------------------
 
@@ -86,6 +100,7 @@ class Session {
   bool input_held_ = false;    // on_line said stop; resume_input() when ready
   bool awaiting_ = false;      // a request is being answered outside this turn
   bool cut_ = false;           // abort() was called: nothing more is queued
+  SessionStats stats_;
   bool counted_ = false;       // counts against --max-clients
   bool connected_ = false;     // admitted: the backend knows it and hears of its close
   std::string counted_ip_;     // counted against --max-conns-per-ip under this address

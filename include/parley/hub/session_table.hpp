@@ -37,6 +37,11 @@ class SessionTable {
     for (const auto& conn : slots_)
       if (conn) visit(*conn);
   }
+  template <class Visit>
+  void for_each(Visit&& visit) const {
+    for (const auto& conn : slots_)
+      if (conn) visit(static_cast<const Session&>(*conn));
+  }
 
  private:
   std::vector<std::unique_ptr<Session>> slots_;

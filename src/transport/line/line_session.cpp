@@ -52,6 +52,7 @@ std::string LineSession::peer_ip() const {
 // ---- input ----------------------------------------------------------------
 
 void LineSession::on_stream_data(std::string_view data) {
+  hub().bytes_read(*this, data.size());
   if (!open()) return;
   if (awaiting_proxy_header_ && !read_proxy_header(data)) return;
   after_framing(framer_.feed(data, [this](std::string_view line) { return on_line(line); }));

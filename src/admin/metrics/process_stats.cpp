@@ -136,27 +136,18 @@ ProcessStats read_process_stats() noexcept {
 }
 
 void write_process_stats(PrometheusWriter& out, const ProcessStats& stats) {
-  if (stats.cpu_seconds) {
-    out.family("process_cpu_seconds_total", MetricType::counter, "Total user and system CPU time spent in seconds.");
-    out.sample(*stats.cpu_seconds);
-  }
-  if (stats.resident_bytes) {
-    out.family("process_resident_memory_bytes", MetricType::gauge, "Resident memory size in bytes.");
-    out.sample(*stats.resident_bytes);
-  }
-  if (stats.open_fds) {
-    out.family("process_open_fds", MetricType::gauge, "Number of open file descriptors.");
-    out.sample(*stats.open_fds);
-  }
-  if (stats.max_fds) {
-    out.family("process_max_fds", MetricType::gauge, "Maximum number of open file descriptors.");
-    out.sample(*stats.max_fds);
-  }
-  if (stats.start_time_seconds) {
-    out.family("process_start_time_seconds", MetricType::gauge,
-               "Start time of the process since unix epoch in seconds.");
-    out.sample(*stats.start_time_seconds);
-  }
+  auto write = [&out](std::string_view name, MetricType type, std::string_view help, const auto& value) {
+    if (!value) return;
+    out.family(name, type, help);
+    out.sample(*value);
+  };
+  write("process_cpu_seconds_total", MetricType::counter, "Total user and system CPU time spent in seconds.",
+        stats.cpu_seconds);
+  write("process_resident_memory_bytes", MetricType::gauge, "Resident memory size in bytes.", stats.resident_bytes);
+  write("process_open_fds", MetricType::gauge, "Number of open file descriptors.", stats.open_fds);
+  write("process_max_fds", MetricType::gauge, "Maximum number of open file descriptors.", stats.max_fds);
+  write("process_start_time_seconds", MetricType::gauge, "Start time of the process since unix epoch in seconds.",
+        stats.start_time_seconds);
 }
 
 }  // namespace parley::admin

@@ -110,6 +110,7 @@ void Server::stop() {
     uv_close(as_handle(&sigterm_), nullptr);
     uv_close(as_handle(&sigint_), nullptr);
   }
+  if (options_.on_stop) options_.on_stop();
 }
 
 }  // namespace parley

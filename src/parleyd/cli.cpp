@@ -141,6 +141,20 @@ const std::vector<Flag>& flags() {
          c.auth_token = read_token(v);
        },
        [](const ServerConfig& c) { return c.auth_token_file.empty() ? std::string("none") : c.auth_token_file; }},
+      {"--admin", "ADDR",
+       "serve /healthz, /readyz, /metrics and /connz over HTTP on HOST:PORT or unix:PATH (never a PROXY header)",
+       [](ServerConfig& c, const std::string& v) {
+         std::string error;
+         auto address = parse_address(v, error);
+         if (!address) throw UsageError{"--admin '" + v + "': " + error};
+         c.admin = *address;
+       },
+       [](const ServerConfig& c) { return c.admin ? c.admin->text() : std::string("off"); }},
+      number_flag("--admin-max-conns", "N", {1, 10000}, "admin HTTP connections at once; more are closed at accept",
+                  [](auto& c) -> auto& { return c.admin_max_conns; }),
+      number_flag("--admin-timeout", "SECONDS", {1, 3600},
+                  "how long an admin connection may take to send each request whole",
+                  [](auto& c) -> auto& { return c.admin_timeout_s; }),
       {"--log-level", "LEVEL", level_choices(),
        [](ServerConfig& c, const std::string& v) {
          for (const LevelName& l : level_names)

@@ -6,12 +6,16 @@
 #include <uv.h>
 
 #include <chrono>
+#include <memory>
 #include <csignal>
 #include <cstdio>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "parley/admin/admin_server.hpp"
+#include "parley/admin/loop_monitor.hpp"
+#include "parley/admin/metrics_text.hpp"
 #include "parley/chat/core.hpp"
 #include "parley/hub/backend.hpp"
 #include "parley/hub/clock.hpp"
@@ -61,12 +65,40 @@ LineOptions line_options(const ServerConfig& config) {
   return options;
 }
 
+AdminOptions admin_options(const ServerConfig& config) {
+  AdminOptions options;
+  options.address = *config.admin;
+  options.max_connections = config.admin_max_conns;
+  options.timeout_ms = config.admin_timeout_s * 1000ull;
+  return options;
+}
+
+// Opens the admin listener and says where; false after saying why not.
+bool open_admin(AdminServer& admin, LoopMonitor& monitor, const ServerConfig& config) {
+  std::string error;
+  if (!admin.open(error)) {
+    std::fprintf(stderr, "parleyd: cannot listen on %s (admin): %s\n", config.admin->text().c_str(), error.c_str());
+    return false;
+  }
+  if (!monitor.start()) {
+    std::fprintf(stderr, "parleyd: cannot start the event-loop monitor\n");
+    return false;
+  }
+  std::printf("admin listening on %s\n", admin.bound_address().c_str());
+  std::fflush(stdout);
+  log::info("admin listening on " + admin.bound_address());
+  return true;
+}
+
 int serve(const ServerConfig& config) {
   uv_loop_t loop;
   if (const int rc = uv_loop_init(&loop); rc != 0) {
     std::fprintf(stderr, "parleyd: uv_loop_init: %s\n", uv_strerror(rc));
     return 1;
   }
+  // /metrics reports the loop's busy share; libuv counts idle time only when asked.
+  if (const int rc = uv_loop_configure(&loop, UV_METRICS_IDLE_TIME); rc != 0)
+    log::warn(std::string("uv_loop_configure(UV_METRICS_IDLE_TIME): ") + uv_strerror(rc));
   int status = 0;
   {
     Core core(config.limits, server_info(config));
@@ -74,8 +106,24 @@ int serve(const ServerConfig& config) {
     WallClock clock;
     Hub hub(hub_config(config), backend, clock);
     ReadBuffer read_buffer;
+    LoopMonitor monitor(&loop);
+    std::unique_ptr<AdminServer> admin;
+    if (config.admin)
+      admin = std::make_unique<AdminServer>(&loop, read_buffer, hub, admin_options(config),
+                                            [&] { return metrics_text(hub, monitor); });
+    // The admin listener closes last: /readyz says 503 through the drain.
+    auto close_admin = [&] {
+      if (admin) admin->close();
+      monitor.close();
+    };
+    if (admin && !open_admin(*admin, monitor, config)) {
+      close_admin();
+      uv_run(&loop, UV_RUN_DEFAULT);  // let the handles close
+      uv_loop_close(&loop);
+      return 1;
+    }
     LineContext lines{hub, &loop, read_buffer, line_options(config)};
-    Server server(&loop, hub, {config.listen, config.shutdown_retry_ms},
+    Server server(&loop, hub, {config.listen, config.shutdown_retry_ms, close_admin},
                   [&](int fd, TransportKind transport, std::string peer) {
                     accept_line_session(lines, fd, transport, std::move(peer));
                   });

@@ -21,6 +21,9 @@ namespace parley {
 struct ServerOptions {
   std::vector<Address> listen;
   std::uint64_t shutdown_retry_ms = 2000;  // the `shutdown` event's retry_ms
+  // Runs once when the server stops (drained, or a failed start): what must
+  // outlive the drain, such as the admin listener, closes here.
+  std::function<void()> on_stop;
 };
 
 class Server {

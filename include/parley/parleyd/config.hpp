@@ -33,6 +33,10 @@ struct ServerConfig {
   std::optional<std::string> auth_token; // read from --auth-token-file
   std::string auth_token_file;
   LogLevel log_level = LogLevel::info;
+  // The admin HTTP listener (/healthz, /readyz, /metrics, /connz); off when unset.
+  std::optional<Address> admin;
+  std::size_t admin_max_conns = 16;      // admin connections at once
+  unsigned admin_timeout_s = 10;         // for each admin request to arrive whole
 };
 
 }  // namespace parley

@@ -1,0 +1,17 @@
+// The /metrics page: the hub's counters, the chat state's sizes, the loop's
+// lag and utilisation, the build and the process, as Prometheus text 0.0.4.
+// Names are `parley_...` in base units, `_total` on counters; no nick or
+// channel name is ever a label. Made only when scraped: the hot path only
+// increments the counters it reads.
+#pragma once
+
+#include <string>
+
+#include "parley/admin/loop_monitor.hpp"
+#include "parley/hub/hub.hpp"
+
+namespace parley {
+
+std::string metrics_text(const Hub& hub, LoopMonitor& loop);
+
+}  // namespace parley

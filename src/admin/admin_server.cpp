@@ -1,0 +1,56 @@
+#include "parley/admin/admin_server.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "parley/admin/admin_session.hpp"
+#include "parley/log/log.hpp"
+
+namespace parley {
+
+AdminServer::AdminServer(uv_loop_t* loop, ReadBuffer& read_buffer, const Hub& hub, AdminOptions options,
+                         std::function<std::string()> metrics)
+    : loop_(loop), read_buffer_(read_buffer), hub_(hub), options_(std::move(options)),
+      metrics_(std::move(metrics)) {}
+
+AdminServer::~AdminServer() = default;
+
+bool AdminServer::open(std::string& error) {
+  listener_ = std::make_unique<Listener>(
+      loop_, [this](int fd, TransportKind transport, std::string peer) { accept(fd, transport, std::move(peer)); });
+  return listener_->open(options_.address, error);
+}
+
+std::string AdminServer::bound_address() const { return listener_ ? listener_->bound_address() : std::string(); }
+
+void AdminServer::accept(int fd, TransportKind transport, std::string peer) {
+  if (closed_ || sessions_.size() >= options_.max_connections) {
+    // Refused without a word: the bound protects the chat, and a client that
+    // holds every admin slot is the thing it guards against.
+    ::close(fd);
+    if (refused_++ % 1000 == 0)
+      log::warn("admin: refusing connections past --admin-max-conns " + std::to_string(options_.max_connections));
+    return;
+  }
+  sessions_.push_back(std::make_unique<AdminSession>(*this, transport, std::move(peer)));
+  if (!sessions_.back()->start(fd)) sessions_.back()->close();
+}
+
+HttpResponse AdminServer::answer(std::string_view method, std::string_view target) const {
+  return route(method, target, AdminState{hub_, WallClock().wall_ms(), metrics_});
+}
+
+void AdminServer::release(AdminSession& session) {
+  auto it = std::find_if(sessions_.begin(), sessions_.end(), [&](const auto& s) { return s.get() == &session; });
+  if (it != sessions_.end()) sessions_.erase(it);
+}
+
+void AdminServer::close() {
+  if (closed_) return;
+  closed_ = true;
+  if (listener_) listener_->close();
+  for (auto& session : sessions_) session->close();
+}
+
+}  // namespace parley

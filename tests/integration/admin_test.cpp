@@ -90,27 +90,23 @@ class Http {
   }
 
  private:
-  bool fill(Clock::time_point deadline) {
+  // One read into buffer_: 1 when bytes came, 0 at EOF, -1 when nothing came in time.
+  int read_some(Clock::time_point deadline) {
     pollfd p{fd_, POLLIN, 0};
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0) return false;
+    if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0) return -1;
     char chunk[65536];
     const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
-    if (n <= 0) return false;
+    if (n <= 0) return 0;
     buffer_.append(chunk, static_cast<std::size_t>(n));
-    return true;
+    return 1;
   }
 
+  bool fill(Clock::time_point deadline) { return read_some(deadline) == 1; }
+
   bool at_eof(Clock::time_point deadline) {
-    for (;;) {
-      pollfd p{fd_, POLLIN, 0};
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-      if (left <= 0 || ::poll(&p, 1, static_cast<int>(left)) <= 0) return false;
-      char chunk[4096];
-      const ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
-      if (n <= 0) return true;
-      buffer_.append(chunk, static_cast<std::size_t>(n));
-    }
+    for (;;)
+      if (const int got = read_some(deadline); got <= 0) return got == 0;
   }
 
   int fd_;
@@ -164,15 +160,8 @@ TEST_CASE("admin: /readyz says 503 full at --max-clients, and ready again when a
 TEST_CASE("admin: /readyz is 503 draining while a drain waits on a client, and the admin listener stays up") {
   ServerProcess server({"--admin", "127.0.0.1:0", "--max-pending", "67108864", "--drain-timeout", "10", "--rate", "0"});
   const std::string admin = admin_address(server);
-  Client slow(server.address());
-  slow.set_receive_buffer(4096);
-  slow.enter("slow", "#room");
-  Client loud(server.address());
-  loud.enter("loud", "#room");
-  const std::string text(4000, 'x');
-  // 12 MB: more than the kernel's socket buffers hold, so the rest waits in slow's queue.
-  for (int i = 0; i < 3000; ++i) loud.send({{"cmd", "say"}, {"channel", "#room"}, {"text", text}});
-  for (int i = 0; i < 3000; ++i) REQUIRE(loud.next_reply()["ok"] == true);
+  Client slow(server.address()), loud(server.address());
+  queue_unread(slow, loud, "#room");
   REQUIRE(::kill(server.pid(), SIGTERM) == 0);
   // The drain cannot finish while `slow` reads nothing; /readyz says so.
   Response draining;

@@ -476,4 +476,13 @@ void check_bench_clean(const BenchRun& run) {
   CHECK(c["acked"] == c["sent"]);
 }
 
+void queue_unread(Client& stuck, Client& talker, const std::string& channel) {
+  stuck.set_receive_buffer(4096);
+  stuck.enter("stuck", channel);
+  talker.enter("talker", channel);
+  const std::string text(4000, 'q');
+  for (int i = 0; i < 3000; ++i) talker.send({{"cmd", "say"}, {"channel", channel}, {"text", text}});
+  for (int i = 0; i < 3000; ++i) REQUIRE(talker.next_reply(10000)["ok"] == true);
+}
+
 }  // namespace parley::test

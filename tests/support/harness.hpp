@@ -170,6 +170,13 @@ BenchRun run_bench_smoke(std::vector<std::string> args, const std::string& serve
 // recipient exactly once, in order, with no errors or disconnects.
 void check_bench_clean(const BenchRun& run);
 
+// Leaves `stuck` with about 12 MB queued that it never reads, more than the
+// kernel's socket buffers hold: both join `channel` (as "stuck" and
+// "talker"), stuck shrinks its receive buffer, and talker says 3000
+// messages of 4000 bytes, each answered before this returns. The server
+// needs --rate 0 and a --max-pending above 12 MB.
+void queue_unread(Client& stuck, Client& talker, const std::string& channel);
+
 // Connects a raw socket with no test assertions (for load/churn helpers).
 int connect_socket(const std::string& address);
 

@@ -12,7 +12,10 @@ namespace parley {
 AdminServer::AdminServer(uv_loop_t* loop, ReadBuffer& read_buffer, const Hub& hub, AdminOptions options,
                          std::function<std::string()> metrics)
     : loop_(loop), read_buffer_(read_buffer), hub_(hub), options_(std::move(options)),
-      metrics_(std::move(metrics)) {}
+      metrics_(std::move(metrics)) {
+  uv_idle_init(loop_, &idle_);  // cannot fail: it allocates nothing
+  idle_.data = this;
+}
 
 AdminServer::~AdminServer() = default;
 
@@ -41,7 +44,22 @@ HttpResponse AdminServer::answer(std::string_view method, std::string_view targe
   return route(method, target, AdminState{hub_, WallClock().wall_ms(), metrics_});
 }
 
+void AdminServer::defer(AdminSession& session) {
+  if (closed_ || std::find(deferred_.begin(), deferred_.end(), &session) != deferred_.end()) return;
+  deferred_.push_back(&session);
+  uv_idle_start(&idle_, on_idle);  // cannot fail with a callback
+}
+
+void AdminServer::on_idle(uv_idle_t* idle) {
+  AdminServer& self = *static_cast<AdminServer*>(idle->data);
+  std::vector<AdminSession*> now;
+  now.swap(self.deferred_);
+  for (AdminSession* session : now) session->resume();  // may defer itself again
+  if (self.deferred_.empty()) uv_idle_stop(&self.idle_);
+}
+
 void AdminServer::release(AdminSession& session) {
+  std::erase(deferred_, &session);
   auto it = std::find_if(sessions_.begin(), sessions_.end(), [&](const auto& s) { return s.get() == &session; });
   if (it != sessions_.end()) sessions_.erase(it);
 }
@@ -49,6 +67,9 @@ void AdminServer::release(AdminSession& session) {
 void AdminServer::close() {
   if (closed_) return;
   closed_ = true;
+  deferred_.clear();
+  uv_idle_stop(&idle_);
+  uv_close(reinterpret_cast<uv_handle_t*>(&idle_), nullptr);
   if (listener_) listener_->close();
   for (auto& session : sessions_) session->close();
 }

@@ -10,9 +10,9 @@ LoopMonitor::LoopMonitor(uv_loop_t* loop) : loop_(loop), lag_(admin::lag_seconds
 }
 
 bool LoopMonitor::start() {
-  last_hrtime_ = uv_hrtime();
-  last_idle_ns_ = uv_metrics_idle_time(loop_);
-  due_ns_ = last_hrtime_ + interval_ms * 1'000'000;
+  window_start_ = uv_hrtime();
+  window_idle_ = uv_metrics_idle_time(loop_);
+  due_ns_ = window_start_ + interval_ms * 1'000'000;
   if (uv_timer_start(&timer_, on_tick, interval_ms, interval_ms) != 0) return false;
   uv_unref(reinterpret_cast<uv_handle_t*>(&timer_));
   started_ = true;
@@ -31,17 +31,16 @@ void LoopMonitor::on_tick(uv_timer_t* timer) {
   const std::uint64_t late = now > self.due_ns_ ? now - self.due_ns_ : 0;
   self.lag_.observe(static_cast<double>(late) / 1e9);
   self.due_ns_ = now + interval_ms * 1'000'000;  // a repeating timer re-arms from when it ran
+  if (now - self.window_start_ >= 1'000'000'000) self.end_window(now);
 }
 
-double LoopMonitor::utilization() {
-  const std::uint64_t now = uv_hrtime();
+void LoopMonitor::end_window(std::uint64_t now) {
   const std::uint64_t idle = uv_metrics_idle_time(loop_);
-  const double elapsed = static_cast<double>(now - last_hrtime_);
-  const double idle_part = static_cast<double>(idle - last_idle_ns_);
-  last_hrtime_ = now;
-  last_idle_ns_ = idle;
-  if (elapsed <= 0) return 0;
-  return std::clamp(1.0 - idle_part / elapsed, 0.0, 1.0);
+  const double elapsed = static_cast<double>(now - window_start_);
+  const double idle_part = static_cast<double>(idle - window_idle_);
+  utilization_ = elapsed > 0 ? std::clamp(1.0 - idle_part / elapsed, 0.0, 1.0) : 0;
+  window_start_ = now;
+  window_idle_ = idle;
 }
 
 }  // namespace parley

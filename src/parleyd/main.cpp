@@ -97,8 +97,9 @@ int serve(const ServerConfig& config) {
     return 1;
   }
   // /metrics reports the loop's busy share; libuv counts idle time only when asked.
-  if (const int rc = uv_loop_configure(&loop, UV_METRICS_IDLE_TIME); rc != 0)
-    log::warn(std::string("uv_loop_configure(UV_METRICS_IDLE_TIME): ") + uv_strerror(rc));
+  if (config.admin)
+    if (const int rc = uv_loop_configure(&loop, UV_METRICS_IDLE_TIME); rc != 0)
+      log::warn(std::string("uv_loop_configure(UV_METRICS_IDLE_TIME): ") + uv_strerror(rc));
   int status = 0;
   {
     Core core(config.limits, server_info(config));
@@ -118,17 +119,19 @@ int serve(const ServerConfig& config) {
     };
     if (admin && !open_admin(*admin, monitor, config)) {
       close_admin();
-      uv_run(&loop, UV_RUN_DEFAULT);  // let the handles close
-      uv_loop_close(&loop);
-      return 1;
+      status = 1;
     }
-    LineContext lines{hub, &loop, read_buffer, line_options(config)};
-    Server server(&loop, hub, {config.listen, config.shutdown_retry_ms, close_admin},
-                  [&](int fd, TransportKind transport, std::string peer) {
-                    accept_line_session(lines, fd, transport, std::move(peer));
-                  });
-    status = server.start();
-    uv_run(&loop, UV_RUN_DEFAULT);  // until drained (or, after a failed start, until closed)
+    if (status != 0) {
+      uv_run(&loop, UV_RUN_DEFAULT);  // let the handles close
+    } else {
+      LineContext lines{hub, &loop, read_buffer, line_options(config)};
+      Server server(&loop, hub, {config.listen, config.shutdown_retry_ms, close_admin},
+                    [&](int fd, TransportKind transport, std::string peer) {
+                      accept_line_session(lines, fd, transport, std::move(peer));
+                    });
+      status = server.start();
+      uv_run(&loop, UV_RUN_DEFAULT);  // until drained (or, after a failed start, until closed)
+    }
   }
   if (const int rc = uv_loop_close(&loop); rc != 0)
     std::fprintf(stderr, "parleyd: uv_loop_close: %s (a handle was left open)\n", uv_strerror(rc));

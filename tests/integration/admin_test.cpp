@@ -261,6 +261,15 @@ TEST_CASE("admin: keep-alive, pipelining, HEAD and methods other than GET") {
   Response head = http.read(true);
   CHECK(head.status == 200);
   CHECK(head.headers.find("Content-Length: 3") != std::string::npos);
+  // Many pipelined in one write: answered in order, a few per loop turn.
+  std::string many;
+  for (int i = 0; i < 50; ++i) many += (i % 2 ? "GET /readyz" : "GET /healthz") + std::string(" HTTP/1.1\r\nHost: p\r\n\r\n");
+  http.send(many);
+  for (int i = 0; i < 50; ++i) {
+    Response r = http.read();
+    REQUIRE(r.status == 200);
+    CHECK(r.body == (i % 2 ? "ready\n" : "ok\n"));
+  }
   http.send("POST /healthz HTTP/1.1\r\nHost: p\r\nContent-Length: 0\r\n\r\n");
   Response post = http.read();
   CHECK(post.status == 405);
@@ -288,9 +297,11 @@ TEST_CASE("admin: bad HTTP is refused, bounded, and never stalls the chat") {
     CHECK(huge.wait_closed());
   }
   {
+    // The body stays unread; the answer must still arrive whole, before the close.
     Http body(admin);
-    body.send("GET /healthz HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello");
+    body.send("GET /healthz HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello" + std::string(100000, 'z'));
     CHECK(body.read().status == 413);
+    CHECK(body.wait_closed());
   }
   {
     // A client trickling one request byte by byte is cut at --admin-timeout,

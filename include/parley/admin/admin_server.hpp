@@ -54,8 +54,11 @@ class AdminServer {
   HttpResponse answer(std::string_view method, std::string_view target) const;
   // Its stream is closed: free it. Only from its last close callback.
   void release(AdminSession& session);
+  // The session has requests held back: resume() it on the next loop turn.
+  void defer(AdminSession& session);
 
  private:
+  static void on_idle(uv_idle_t* idle);
   void accept(int fd, TransportKind transport, std::string peer);
 
   uv_loop_t* loop_;
@@ -65,6 +68,8 @@ class AdminServer {
   std::function<std::string()> metrics_;
   std::unique_ptr<Listener> listener_;
   std::vector<std::unique_ptr<AdminSession>> sessions_;
+  std::vector<AdminSession*> deferred_;  // to resume next turn
+  uv_idle_t idle_;                       // runs the deferred ones; active only while there are some
   std::uint64_t refused_ = 0;
   bool closed_ = false;
 };

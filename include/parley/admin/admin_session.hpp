@@ -18,8 +18,13 @@ class AdminServer;
 class AdminSession final : private Stream::Owner {
  public:
   AdminSession(AdminServer& server, TransportKind transport, std::string peer);
+  // Answers per session per loop turn; more pipelined requests wait a turn.
+  static constexpr std::size_t max_answers_per_turn = 4;
+
   bool start(int fd);  // false: the descriptor was refused (and closed); close() it
   void close() { stream_.close(); }
+  // Answers requests held back on an earlier turn (AdminServer's idle pass).
+  void resume();
 
  private:
   // Stream::Owner
@@ -32,6 +37,7 @@ class AdminSession final : private Stream::Owner {
   ReadBuffer& read_buffer() override;
 
   void consume(std::string_view data);
+  void hold(std::string_view data);
   void respond(int status_if_error);
   void write();
   void finish_if_done();
@@ -40,8 +46,10 @@ class AdminSession final : private Stream::Owner {
   std::string peer_;
   Stream stream_;
   HttpRequestReader reader_;
-  std::string held_;           // bytes after a request, read while its answer was unwritten
-  bool closing_ = false;       // close once the outbox is written
+  std::string held_;                 // bytes of requests not answered yet (reading is paused)
+  std::size_t bytes_since_answer_ = 0;  // of the request being read
+  bool closing_ = false;             // close once the outbox is written
+  bool lingering_ = false;           // after an error: drop input until the client closes
 };
 
 }  // namespace parley

@@ -26,9 +26,11 @@ class LoopMonitor {
   void close();
 
   const admin::Histogram& lag() const { return lag_; }
-  // Busy share of the loop's time since the previous call (the previous
-  // scrape), from 0 to 1; since start on the first call.
-  double utilization();
+  // Busy share of the loop's time over the last whole second, from 0 to 1:
+  // the same for every scraper, however many there are.
+  double utilization() const { return utilization_; }
+  // Seconds the loop has spent waiting for I/O since it started, for rate().
+  double idle_seconds() const { return static_cast<double>(uv_metrics_idle_time(loop_)) / 1e9; }
 
  private:
   static void on_tick(uv_timer_t* timer);
@@ -36,9 +38,12 @@ class LoopMonitor {
   uv_loop_t* loop_;
   uv_timer_t timer_;
   admin::Histogram lag_;
+  void end_window(std::uint64_t now);
+
   std::uint64_t due_ns_ = 0;        // when the next tick should come (uv_hrtime)
-  std::uint64_t last_hrtime_ = 0;   // at the previous utilization()
-  std::uint64_t last_idle_ns_ = 0;
+  std::uint64_t window_start_ = 0;  // uv_hrtime when the current second began
+  std::uint64_t window_idle_ = 0;   // idle time then
+  double utilization_ = 0;
   bool started_ = false;
   bool closed_ = false;
 };

@@ -12,6 +12,6 @@
 
 namespace parley {
 
-std::string metrics_text(const Hub& hub, LoopMonitor& loop);
+std::string metrics_text(const Hub& hub, const LoopMonitor& loop);
 
 }  // namespace parley

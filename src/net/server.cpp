@@ -64,6 +64,7 @@ int Server::start() {
     log::info("listening on " + bound);
   }
   log::info(std::string("parleyd ") + PARLEY_VERSION + " started");
+  if (options_.on_ready) options_.on_ready();
   return 0;
 }
 
@@ -90,6 +91,7 @@ void Server::drain(int signum) {
   log::info(std::string("draining on ") + (signum == SIGTERM ? "SIGTERM" : "SIGINT") + ", " +
             std::to_string(hub_.size()) + " connections");
   for (auto& listener : listeners_) listener->close();
+  if (options_.on_drain) options_.on_drain();
   hub_.drain(options_.shutdown_retry_ms, [this] {
     log::info("drained, exiting");
     stop();

@@ -21,7 +21,9 @@
 #include "parley/hub/clock.hpp"
 #include "parley/hub/hub.hpp"
 #include "parley/log/log.hpp"
+#include "parley/net/descriptor_limit.hpp"
 #include "parley/net/read_buffer.hpp"
+#include "parley/net/sd_notify.hpp"
 #include "parley/net/server.hpp"
 #include "parley/parleyd/cli.hpp"
 #include "parley/transport/line/line_session.hpp"
@@ -90,7 +92,40 @@ bool open_admin(AdminServer& admin, LoopMonitor& monitor, const ServerConfig& co
   return true;
 }
 
+// Tells systemd how many clients there are, once a second when it changed.
+class StatusReporter {
+ public:
+  StatusReporter(uv_loop_t* loop, const Hub& hub, SdNotifier& notifier) : hub_(hub), notifier_(notifier) {
+    uv_timer_init(loop, &timer_);  // cannot fail: it allocates nothing
+    timer_.data = this;
+  }
+  void start() {
+    if (!notifier_.enabled()) return;
+    report();
+    (void)uv_timer_start(&timer_, on_tick, 1000, 1000);  // a fresh timer with a callback: cannot fail
+    uv_unref(reinterpret_cast<uv_handle_t*>(&timer_));
+  }
+  void close() { uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr); }
+  void report() {
+    last_ = hub_.size();
+    notifier_.notify(std::string("STATUS=") + (hub_.draining() ? "draining, " : "serving, ") +
+                     std::to_string(last_) + " clients");
+  }
+
+ private:
+  static void on_tick(uv_timer_t* timer) {
+    auto& self = *static_cast<StatusReporter*>(timer->data);
+    if (self.hub_.size() != self.last_) self.report();
+  }
+  const Hub& hub_;
+  SdNotifier& notifier_;
+  uv_timer_t timer_;
+  std::size_t last_ = SIZE_MAX;
+};
+
 int serve(const ServerConfig& config) {
+  raise_descriptor_limit();
+  SdNotifier notifier;
   uv_loop_t loop;
   if (const int rc = uv_loop_init(&loop); rc != 0) {
     std::fprintf(stderr, "parleyd: uv_loop_init: %s\n", uv_strerror(rc));
@@ -112,10 +147,12 @@ int serve(const ServerConfig& config) {
     if (config.admin)
       admin = std::make_unique<AdminServer>(&loop, read_buffer, hub, admin_options(config),
                                             [&] { return metrics_text(hub, monitor); });
+    StatusReporter status_reporter(&loop, hub, notifier);
     // The admin listener closes last: /readyz says 503 through the drain.
     auto close_admin = [&] {
       if (admin) admin->close();
       monitor.close();
+      status_reporter.close();
     };
     if (admin && !open_admin(*admin, monitor, config)) {
       close_admin();
@@ -125,7 +162,15 @@ int serve(const ServerConfig& config) {
       uv_run(&loop, UV_RUN_DEFAULT);  // let the handles close
     } else {
       LineContext lines{hub, &loop, read_buffer, line_options(config)};
-      Server server(&loop, hub, {config.listen, config.shutdown_retry_ms, close_admin},
+      auto on_ready = [&] {
+        notifier.notify("READY=1");
+        status_reporter.start();
+      };
+      auto on_drain = [&] {
+        notifier.notify("STOPPING=1");
+        status_reporter.report();
+      };
+      Server server(&loop, hub, {config.listen, config.shutdown_retry_ms, close_admin, on_ready, on_drain},
                     [&](int fd, TransportKind transport, std::string peer) {
                       accept_line_session(lines, fd, transport, std::move(peer));
                     });

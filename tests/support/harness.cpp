@@ -78,7 +78,8 @@ std::string temp_socket_path(std::string_view name) {
   return path.size() < sizeof(sockaddr_un::sun_path) ? path : process_path("/tmp", file);
 }
 
-ServerProcess::ServerProcess(std::vector<std::string> args, bool expect_start, unsigned fd_limit) {
+ServerProcess::ServerProcess(std::vector<std::string> args, bool expect_start, unsigned fd_limit,
+                             unsigned fd_hard_limit) {
   if (listen_count(args) == 0) {
     args.insert(args.begin(), "127.0.0.1:0");
     args.insert(args.begin(), "--listen");
@@ -93,20 +94,21 @@ ServerProcess::ServerProcess(std::vector<std::string> args, bool expect_start, u
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, out[1], 1);
   posix_spawn_file_actions_adddup2(&actions, log_fd, 2);
+  // Under a descriptor limit, both the soft and the hard limit are lowered
+  // in the child alone (util-linux's prlimit execs parleyd with them), so
+  // parleyd's raising its soft limit to the hard one changes nothing.
+  const std::string nofile =
+      "--nofile=" + std::to_string(fd_limit) + ":" + std::to_string(fd_hard_limit ? fd_hard_limit : fd_limit);
   std::vector<char*> argv;
+  if (fd_limit) {
+    argv.push_back(const_cast<char*>("prlimit"));
+    argv.push_back(const_cast<char*>(nofile.c_str()));
+    argv.push_back(const_cast<char*>("--"));
+  }
   argv.push_back(const_cast<char*>(path.c_str()));
   for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
-  // The child inherits the limit in force at spawn; ours is restored at once.
-  rlimit saved{};
-  getrlimit(RLIMIT_NOFILE, &saved);
-  if (fd_limit) {
-    rlimit low = saved;
-    low.rlim_cur = fd_limit;
-    setrlimit(RLIMIT_NOFILE, &low);
-  }
-  const int rc = posix_spawn(&pid_, path.c_str(), &actions, nullptr, argv.data(), environ);
-  if (fd_limit) setrlimit(RLIMIT_NOFILE, &saved);
+  const int rc = posix_spawnp(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   close(out[1]);
   close(log_fd);

@@ -43,8 +43,9 @@ class ServerProcess {
   // Starts parleyd with `args`; adds `--listen 127.0.0.1:0` unless args listen
   // somewhere. Waits for one `listening on` line per listener.
   // With `fd_limit`, the server starts under that RLIMIT_NOFILE.
+  // With `fd_hard_limit` too, the hard limit is that and the soft one fd_limit.
   explicit ServerProcess(std::vector<std::string> args = {}, bool expect_start = true,
-                         unsigned fd_limit = 0);
+                         unsigned fd_limit = 0, unsigned fd_hard_limit = 0);
   ~ServerProcess();
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;

@@ -24,6 +24,10 @@ struct ServerOptions {
   // Runs once when the server stops (drained, or a failed start): what must
   // outlive the drain, such as the admin listener, closes here.
   std::function<void()> on_stop;
+  // Runs once every listener is open (systemd's READY=1), and when a drain
+  // starts (STOPPING=1).
+  std::function<void()> on_ready;
+  std::function<void()> on_drain;
 };
 
 class Server {

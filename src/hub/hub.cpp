@@ -45,6 +45,12 @@ bool Hub::peer_known(Session& s, const std::string& ip) {
   if (!s.counted_ip_.empty()) return true;
   if (std::optional<Error> refusal = admission_.admit_ip(ip)) {
     ++counters_.refused;
+    if (!warned_per_ip_) {  // once: behind a balancer every client may share its address
+      warned_per_ip_ = true;
+      log::warn("--max-conns-per-ip (" + std::to_string(config_.max_conns_per_ip) + ") refused a client from " + ip +
+                "; behind a load balancer, enable the PROXY protocol or exempt the balancer with "
+                "--conn-limit-exempt (this is said once)");
+    }
     fatal(s, refusal->code, refusal->message);
     return false;
   }

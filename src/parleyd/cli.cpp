@@ -123,6 +123,22 @@ const std::vector<Flag>& flags() {
                   "open connections from one IP address at most; the next gets server_full; 0 = no limit;"
                   " Unix-socket clients are exempt",
                   [](auto& c) -> auto& { return c.max_conns_per_ip; }),
+      {"--conn-limit-exempt", "CIDR",
+       "never count clients from this address block against --max-conns-per-ip; repeatable; none = no block",
+       [](ServerConfig& c, const std::string& v) {
+         if (!c.conn_limit_exempt_given) c.conn_limit_exempt.clear();
+         c.conn_limit_exempt_given = true;
+         if (v == "none") return;
+         std::string error;
+         auto cidr = parse_cidr(v, error);
+         if (!cidr) throw UsageError{"--conn-limit-exempt '" + v + "': " + error};
+         c.conn_limit_exempt.push_back(*cidr);
+       },
+       [](const ServerConfig& c) {
+         std::string out;
+         for (const Cidr& block : c.conn_limit_exempt) out += (out.empty() ? "" : ",") + block.text();
+         return out.empty() ? std::string("none") : out;
+       }},
       number_flag("--max-pending", "BYTES", {1024, 1ull << 32},
                   "unsent events past which a connection is dropped as slow_consumer",
                   [](auto& c) -> auto& { return c.max_pending; }),

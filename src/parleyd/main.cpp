@@ -64,6 +64,7 @@ LineOptions line_options(const ServerConfig& config) {
   options.ping_interval_ms = config.ping_interval_s * 1000ull;
   options.idle_timeout_ms = config.idle_timeout_s * 1000ull;
   options.drain_timeout_ms = config.drain_timeout_s * 1000ull;
+  options.conn_limit_exempt = config.conn_limit_exempt;
   return options;
 }
 

@@ -69,7 +69,9 @@ TEST_CASE("a client slightly over the rate is refused some requests but never cl
 
 TEST_CASE("--max-conns-per-ip: the next connection from that address gets server_full; others are not affected") {
   const std::string path = temp_socket_path("limits");
-  ServerProcess server({"--max-conns-per-ip", "3", "--listen", "127.0.0.1:0", "--listen", "unix:" + path});
+  // Loopback is exempt by default: `none` makes it count, like any address.
+  ServerProcess server({"--max-conns-per-ip", "3", "--conn-limit-exempt", "none", "--listen", "127.0.0.1:0",
+                        "--listen", "unix:" + path});
   std::vector<Client> three;
   for (int i = 0; i < 3; ++i) {
     three.emplace_back(server.address(0));
@@ -80,6 +82,13 @@ TEST_CASE("--max-conns-per-ip: the next connection from that address gets server
   CHECK(refused["event"] == "error");
   CHECK(refused["code"] == "server_full");
   CHECK(fourth.wait_closed());
+  Client fifth(server.address(0));
+  CHECK(fifth.next()["code"] == "server_full");
+  // The hint for operators behind a balancer is logged once, not per refusal.
+  const std::string log = server.log();
+  const std::size_t hint = log.find("--conn-limit-exempt (this is said once)");
+  CHECK(hint != std::string::npos);
+  CHECK(log.find("--conn-limit-exempt (this is said once)", hint + 1) == std::string::npos);
   // Another source address and Unix-socket clients have their own allowance.
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   const parley::Endpoint source = resolve_one("127.0.0.2:0");
@@ -99,6 +108,29 @@ TEST_CASE("--max-conns-per-ip: the next connection from that address gets server
   CHECK(three.front().wait_closed());
   Client again(server.address(0));
   CHECK(again.call({{"cmd", "ping"}})["ok"] == true);
+}
+
+TEST_CASE("--conn-limit-exempt: loopback by default; named blocks exempt, others counted") {
+  {
+    ServerProcess server({"--max-conns-per-ip", "1"});
+    std::vector<Client> local;
+    for (int i = 0; i < 3; ++i) {
+      local.emplace_back(server.address());
+      local.back().hello("l" + std::to_string(i));  // REQUIREs success: none refused
+    }
+  }
+  ServerProcess server({"--max-conns-per-ip", "1", "--conn-limit-exempt", "127.0.0.2/32", "--proxy-protocol"});
+  auto via_proxy = [&](const std::string& source) {
+    Client c(server.address());
+    c.send_raw("PROXY TCP4 " + source + " 10.0.0.1 40001 7667\r\n{\"cmd\":\"ping\"}\n");
+    return c;
+  };
+  Client a = via_proxy("127.0.0.2"), b = via_proxy("127.0.0.2");
+  CHECK(a.next()["ok"] == true);
+  CHECK(b.next()["ok"] == true);  // exempt
+  Client c = via_proxy("127.0.0.1"), d = via_proxy("127.0.0.1");
+  CHECK(c.next()["ok"] == true);
+  CHECK(d.next()["code"] == "server_full");  // the named block replaced the default
 }
 
 TEST_CASE("--max-conns-per-ip behind --proxy-protocol counts the address the header names") {

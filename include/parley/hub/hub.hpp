@@ -201,6 +201,7 @@ class Hub {
   };
   std::unordered_map<ConnId, Awaited> awaited_;
   bool draining_ = false;
+  bool warned_per_ip_ = false;  // the per-IP limit's hint was logged
   std::function<void()> on_empty_;
 };
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "parley/socket/address.hpp"
+#include "parley/socket/cidr.hpp"
 #include "parley/chat/limits.hpp"
 #include "parley/log/log.hpp"
 
@@ -17,6 +18,13 @@ namespace parley {
 
 // Where parleyd listens when no --listen is given.
 inline constexpr std::string_view default_listen = default_address;
+
+// Clients never counted against --max-conns-per-ip unless told otherwise:
+// loopback, where load tests and balancers on the same host connect from.
+inline std::vector<Cidr> default_conn_limit_exempt() {
+  std::string unused;
+  return {*parse_cidr("127.0.0.0/8", unused), *parse_cidr("::1", unused)};
+}
 
 struct ServerConfig {
   std::vector<Address> listen;           // empty: default_listen
@@ -26,6 +34,8 @@ struct ServerConfig {
   std::size_t max_clients = 10000;
   // Per client IP (the PROXY header's source behind a balancer); 0: no limit.
   std::size_t max_conns_per_ip = 1000;
+  std::vector<Cidr> conn_limit_exempt = default_conn_limit_exempt();
+  bool conn_limit_exempt_given = false;  // the first --conn-limit-exempt replaces the default
   std::size_t max_pending = 1048576;     // bytes of unsent events per connection
   unsigned drain_timeout_s = 10;
   unsigned shutdown_retry_ms = 2000;     // `retry_ms` of the shutdown event

@@ -36,7 +36,7 @@ void LineSession::start(bool expect_proxy_header) {
   awaiting_proxy_header_ = expect_proxy_header;
   if (!stream_.start_reading()) return fail(CloseReason::read_error);
   arm_idle_timer();
-  if (transport() == TransportKind::tcp && !awaiting_proxy_header_) hub().peer_known(*this, peer_ip());
+  if (transport() == TransportKind::tcp && !awaiting_proxy_header_) hub().peer_known(*this, counted_ip());
 }
 
 std::string LineSession::peer_ip() const {
@@ -47,6 +47,13 @@ std::string LineSession::peer_ip() const {
   std::string_view host(peer.data(), colon);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
   return std::string(host);
+}
+
+std::string LineSession::counted_ip() const {
+  std::string ip = peer_ip();
+  for (const Cidr& block : options().conn_limit_exempt)
+    if (block.contains(ip)) return {};
+  return ip;
 }
 
 // ---- input ----------------------------------------------------------------
@@ -72,7 +79,7 @@ bool LineSession::read_proxy_header(std::string_view& data) {
   const std::string balancer = peer();
   if (!header.source.empty()) set_peer(header.source);
   log::write(LogLevel::info, connection_number(id()), peer(), "connected through proxy " + balancer);
-  if (!hub().peer_known(*this, peer_ip())) return false;
+  if (!hub().peer_known(*this, counted_ip())) return false;
   awaiting_proxy_header_ = false;
   data.remove_prefix(header.length - had);
   std::string().swap(proxy_buffer_);

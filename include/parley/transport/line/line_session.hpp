@@ -12,12 +12,14 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "parley/hub/hub.hpp"
 #include "parley/hub/session.hpp"
 #include "parley/net/read_buffer.hpp"
 #include "parley/net/stream.hpp"
 #include "parley/protocol/framer.hpp"
+#include "parley/socket/cidr.hpp"
 
 namespace parley {
 
@@ -27,6 +29,7 @@ struct LineOptions {
   std::uint64_t ping_interval_ms = 25000;
   std::uint64_t idle_timeout_ms = 120000;
   std::uint64_t drain_timeout_ms = 10000;  // a closing client's time to read what it is owed
+  std::vector<Cidr> conn_limit_exempt;     // never counted against --max-conns-per-ip
 };
 
 // What every line session of one server shares; each session holds one
@@ -63,6 +66,9 @@ class LineSession final : public Session, private Stream::Owner {
 
   // The peer's IP address without the port ("" for Unix sockets).
   std::string peer_ip() const;
+  // What the per-IP limit counts this client under: "" (never counted) for
+  // Unix sockets and the exempt address blocks.
+  std::string counted_ip() const;
 
  private:
   // Stream::Owner

@@ -23,16 +23,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// "admin listening on ADDRESS", which parleyd prints before its chat listeners.
-std::string admin_address(const ServerProcess& server) {
-  const std::string out = server.stdout_text();
-  const std::string prefix = "admin listening on ";
-  const std::size_t at = out.find(prefix);
-  REQUIRE_MESSAGE(at != std::string::npos, "no admin listener in:\n" << out);
-  const std::size_t end = out.find('\n', at);
-  return out.substr(at + prefix.size(), end - at - prefix.size());
-}
-
 struct Response {
   int status = 0;
   std::string headers;  // as sent, status line included
@@ -129,7 +119,7 @@ void chat_answers(const ServerProcess& server) {
 
 TEST_CASE("admin: /healthz, /readyz and unknown paths") {
   ServerProcess server({"--admin", "127.0.0.1:0"});
-  const std::string admin = admin_address(server);
+  const std::string admin = server.admin_address();
   Response health = get(admin, "/healthz");
   CHECK(health.status == 200);
   CHECK(health.body == "ok\n");
@@ -141,7 +131,7 @@ TEST_CASE("admin: /healthz, /readyz and unknown paths") {
 
 TEST_CASE("admin: /readyz says 503 full at --max-clients, and ready again when a client leaves") {
   ServerProcess server({"--admin", "127.0.0.1:0", "--max-clients", "1"});
-  const std::string admin = admin_address(server);
+  const std::string admin = server.admin_address();
   {
     Client only(server.address());
     only.hello("only");
@@ -159,7 +149,7 @@ TEST_CASE("admin: /readyz says 503 full at --max-clients, and ready again when a
 
 TEST_CASE("admin: /readyz is 503 draining while a drain waits on a client, and the admin listener stays up") {
   ServerProcess server({"--admin", "127.0.0.1:0", "--max-pending", "67108864", "--drain-timeout", "10", "--rate", "0"});
-  const std::string admin = admin_address(server);
+  const std::string admin = server.admin_address();
   Client slow(server.address()), loud(server.address());
   queue_unread(slow, loud, "#room");
   REQUIRE(::kill(server.pid(), SIGTERM) == 0);
@@ -178,7 +168,7 @@ TEST_CASE("admin: /readyz is 503 draining while a drain waits on a client, and t
 
 TEST_CASE("admin: /metrics in Prometheus text format moves with the traffic") {
   ServerProcess server({"--admin", "127.0.0.1:0"});
-  const std::string admin = admin_address(server);
+  const std::string admin = server.admin_address();
   Response before = get(admin, "/metrics");
   REQUIRE(before.status == 200);
   CHECK(before.headers.find("Content-Type: text/plain; version=0.0.4") != std::string::npos);
@@ -216,7 +206,7 @@ TEST_CASE("admin: /metrics in Prometheus text format moves with the traffic") {
 
 TEST_CASE("admin: /connz lists every connection sorted by id, paged, with what each did") {
   ServerProcess server({"--admin", "127.0.0.1:0"});
-  const std::string admin = admin_address(server);
+  const std::string admin = server.admin_address();
   Client a(server.address()), b(server.address()), c(server.address());
   a.enter("ann", "#x");
   b.hello("bob");
@@ -251,7 +241,7 @@ TEST_CASE("admin: /connz lists every connection sorted by id, paged, with what e
 
 TEST_CASE("admin: keep-alive, pipelining, HEAD and methods other than GET") {
   ServerProcess server({"--admin", "127.0.0.1:0"});
-  Http http(admin_address(server));
+  Http http(server.admin_address());
   http.send("GET /healthz HTTP/1.1\r\nHost: p\r\n\r\n");
   Response one = http.read();
   CHECK(one.status == 200);
@@ -282,7 +272,7 @@ TEST_CASE("admin: keep-alive, pipelining, HEAD and methods other than GET") {
 
 TEST_CASE("admin: bad HTTP is refused, bounded, and never stalls the chat") {
   ServerProcess server({"--admin", "127.0.0.1:0", "--admin-timeout", "1"});
-  const std::string admin = admin_address(server);
+  const std::string admin = server.admin_address();
   {
     Http garbage(admin);
     garbage.send("\x01\x02 not http at all\r\n\r\n");
@@ -327,7 +317,7 @@ TEST_CASE("admin: bad HTTP is refused, bounded, and never stalls the chat") {
 
 TEST_CASE("admin: connections past --admin-max-conns are closed at accept; the others are served") {
   ServerProcess server({"--admin", "127.0.0.1:0", "--admin-max-conns", "2"});
-  const std::string admin = admin_address(server);
+  const std::string admin = server.admin_address();
   Http one(admin), two(admin);
   one.send("GET /healthz HTTP/1.1\r\nHost: p\r\n\r\n");
   CHECK(one.read().status == 200);

@@ -9,9 +9,11 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -195,6 +197,14 @@ std::string read_file(const std::string& path) {
 }
 }  // namespace
 
+std::string ServerProcess::admin_address() const {
+  const std::string prefix = "admin listening on ";
+  const std::size_t at = stdout_.find(prefix);
+  REQUIRE_MESSAGE(at != std::string::npos, "no admin listener in:\n" << stdout_);
+  const std::size_t end = stdout_.find('\n', at);
+  return stdout_.substr(at + prefix.size(), end - at - prefix.size());
+}
+
 std::string ServerProcess::log() const { return read_file(log_path_); }
 
 long ServerProcess::rss_kb() const {
@@ -280,6 +290,11 @@ int ChildProcess::wait(int timeout_ms) {
     poll(&none, 0, 10);  // the program closed stdout and is about to exit
   }
   return -1;
+}
+
+int ChildProcess::stop(int signal, int timeout_ms) {
+  if (!exited_ && pid_ > 0) kill(pid_, signal);
+  return wait(timeout_ms);
 }
 
 namespace {
@@ -441,6 +456,10 @@ BenchRun run_bench(const std::vector<std::string>& args, int timeout_ms) {
   std::vector<std::string> argv{program("PARLEY_BENCH")};
   argv.insert(argv.end(), args.begin(), args.end());
   ChildProcess child(argv, "");
+  return finish_bench(child, timeout_ms);
+}
+
+BenchRun finish_bench(ChildProcess& child, int timeout_ms) {
   BenchRun run;
   run.status = child.wait(timeout_ms);
   run.output = child.output();
@@ -476,6 +495,72 @@ void check_bench_clean(const BenchRun& run) {
   CHECK(c["disconnects"] == 0);
   CHECK(c["received"] == c["expected"]);
   CHECK(c["acked"] == c["sent"]);
+}
+
+int free_port() {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  const Endpoint any_port = resolve_one("127.0.0.1:0");
+  REQUIRE(bind(fd, any_port.get(), any_port.length) == 0);
+  sockaddr_in addr{};
+  socklen_t len = sizeof addr;
+  REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+namespace {
+
+// A chunked body's chunks joined; what does not parse is cut off there.
+std::string dechunk(std::string_view chunked) {
+  std::string body;
+  for (;;) {
+    const std::size_t line_end = chunked.find("\r\n");
+    if (line_end == std::string_view::npos) break;
+    const std::size_t size = std::strtoul(std::string(chunked.substr(0, line_end)).c_str(), nullptr, 16);
+    if (size == 0 || line_end + 2 + size > chunked.size()) break;
+    body.append(chunked.substr(line_end + 2, size));
+    chunked.remove_prefix(std::min(chunked.size(), line_end + 2 + size + 2));
+  }
+  return body;
+}
+
+}  // namespace
+
+HttpResponse http_get(const std::string& address, const std::string& target, int timeout_ms) {
+  HttpResponse response;
+  const int fd = connect_socket(address);
+  if (fd < 0) return response;
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  const std::string request = "GET " + target + " HTTP/1.1\r\nHost: parley-test\r\nConnection: close\r\n\r\n";
+  std::string raw;
+  if (::send(fd, request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size())) {
+    for (;;) {
+      pollfd p{fd, POLLIN, 0};
+      if (poll(&p, 1, remaining_ms(deadline)) <= 0) break;
+      char chunk[65536];
+      const ssize_t n = recv(fd, chunk, sizeof chunk, 0);
+      if (n <= 0) break;
+      raw.append(chunk, static_cast<std::size_t>(n));
+    }
+  }
+  close(fd);
+  const std::size_t header_end = raw.find("\r\n\r\n");
+  if (!raw.starts_with("HTTP/1.") || raw.size() < 12 || header_end == std::string::npos) return response;
+  response.status = std::atoi(raw.c_str() + 9);
+  std::string headers = raw.substr(0, header_end);
+  std::transform(headers.begin(), headers.end(), headers.begin(), [](unsigned char c) { return std::tolower(c); });
+  response.body = raw.substr(header_end + 4);
+  if (headers.find("transfer-encoding: chunked") != std::string::npos) response.body = dechunk(response.body);
+  return response;
+}
+
+std::optional<double> metric_value(const std::string& exposition, const std::string& name) {
+  std::istringstream in(exposition);
+  std::string line;
+  while (std::getline(in, line))
+    if (line.starts_with(name + " ")) return std::strtod(line.c_str() + name.size() + 1, nullptr);
+  return std::nullopt;
 }
 
 void queue_unread(Client& stuck, Client& talker, const std::string& channel) {

@@ -51,6 +51,9 @@ class ServerProcess {
   ServerProcess& operator=(const ServerProcess&) = delete;
 
   const std::string& address(std::size_t i = 0) const { return addresses_.at(i); }
+  // With --admin: the address of "admin listening on ADDRESS", which parleyd
+  // prints before its chat listeners; REQUIREs that it printed one.
+  std::string admin_address() const;
   pid_t pid() const { return pid_; }
 
   // Sends `signal` and waits for the exit; returns the exit status, or -1 on
@@ -89,6 +92,9 @@ class ChildProcess {
   // when it did not exit in time (then it is killed).
   int wait(int timeout_ms = 15000);
   const std::string& output() const { return output_; }
+  pid_t pid() const { return pid_; }
+  // Sends `signal` and waits as wait() does.
+  int stop(int signal, int timeout_ms = 15000);
 
  private:
   pid_t pid_ = -1;
@@ -160,6 +166,9 @@ struct BenchRun {
   std::string output;
 };
 BenchRun run_bench(const std::vector<std::string>& args, int timeout_ms = 120000);
+// The same for a run started by the test itself (to act while it runs):
+// waits for it and reads what it printed.
+BenchRun finish_bench(ChildProcess& bench, int timeout_ms = 120000);
 
 // A brief smoke run: `args` (a scenario and its options) against `server`
 // with --json, a 0.1 s warm-up, `duration` seconds measured, a 5 s drain and
@@ -177,6 +186,24 @@ void check_bench_clean(const BenchRun& run);
 // messages of 4000 bytes, each answered before this returns. The server
 // needs --rate 0 and a --max-pending above 12 MB.
 void queue_unread(Client& stuck, Client& talker, const std::string& channel);
+
+// A TCP port on 127.0.0.1 that nobody listens on now, for programs that
+// cannot report a port they chose themselves (HAProxy, Prometheus).
+int free_port();
+
+// One HTTP/1.1 GET with `Connection: close`, read to EOF (a chunked body is
+// decoded). status is 0 when the server could not be reached or answered
+// nothing in time.
+struct HttpResponse {
+  int status = 0;
+  std::string body;
+};
+HttpResponse http_get(const std::string& address, const std::string& target, int timeout_ms = default_timeout_ms);
+
+// The value of the sample `name` (with its labels as written, e.g.
+// `parley_users` or `parley_requests_total{command="say",result="ok"}`) in
+// a Prometheus text exposition; nullopt when it has no such line.
+std::optional<double> metric_value(const std::string& exposition, const std::string& name);
 
 // Connects a raw socket with no test assertions (for load/churn helpers).
 int connect_socket(const std::string& address);

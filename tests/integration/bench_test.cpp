@@ -2,8 +2,12 @@
 // own correctness accounting must come out clean (every message reached every
 // recipient exactly once, seq in order). These are smoke runs that check
 // counts, never speed.
+#include <unistd.h>
+
 #include <chrono>
 #include <csignal>
+#include <optional>
+#include <thread>
 
 #include <doctest/doctest.h>
 
@@ -142,6 +146,66 @@ TEST_CASE("bench reports the connections a draining server closes, and fails the
   INFO(child.output());
   CHECK(child.output().find("shutting_down") != std::string::npos);
   CHECK(child.output().find("\"ok\":false") != std::string::npos);
+}
+
+TEST_CASE("bench --reconnect rides out a restart: told by `shutdown`, back at the new server, clean") {
+  // A server on a Unix socket is drained and a new one takes the same path;
+  // the bench's clients come back to it after their (jittered) retry_ms.
+  const std::string path = temp_socket_path("reconnect");
+  const std::vector<std::string> flags{"--listen", "unix:" + path, "--admin", "127.0.0.1:0",
+                                       "--shutdown-retry-ms", "1500"};
+  auto metric = [](const ServerProcess& server, const char* name) {
+    const HttpResponse r = http_get(server.admin_address(), "/metrics");
+    return r.status == 200 ? metric_value(r.body, name).value_or(-1) : -1;
+  };
+  auto users = [&](const ServerProcess& server) { return metric(server, "parley_users"); };
+  auto poll_until = [](auto done) {  // polling the admin API and a path: no event to await
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!done() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    return done();
+  };
+  std::optional<ServerProcess> old_server(std::in_place, flags);
+  const std::string bench_path = program("PARLEY_BENCH");
+  ChildProcess idle({bench_path, "idle", "--conns", "20", "--reconnect", "--server", "unix:" + path, "--json",
+                     "--duration", "6", "--tag", "ri"},
+                    "");
+  REQUIRE(poll_until([&] { return users(*old_server) == 20; }));
+  const double accepted = metric(*old_server, "parley_connections_accepted_total");
+  ChildProcess cycles({bench_path, "connect", "--conns", "2", "--connect-join", "--reconnect", "--server",
+                       "unix:" + path, "--json", "--warmup", "0", "--duration", "3", "--tag", "rc"},
+                      "");
+  // The cycles are running.
+  REQUIRE(poll_until([&] { return metric(*old_server, "parley_connections_accepted_total") > accepted + 10; }));
+
+  REQUIRE(kill(old_server->pid(), SIGTERM) == 0);
+  REQUIRE(poll_until([&] { return access(path.c_str(), F_OK) != 0; }));  // the drain removed the socket file
+  ServerProcess new_server(flags);
+  CHECK(old_server->wait_exit(30000) == 0);
+  old_server.reset();
+  CHECK(poll_until([&] { return users(new_server) >= 20; }));
+
+  const BenchRun idle_run = finish_bench(idle, 30000);
+  INFO(idle_run.output);
+  check_bench_clean(idle_run);
+  CHECK(idle_run.result["reconnects"]["after_shutdown"] == 20);  // each told, none lost unannounced
+  CHECK(idle_run.result["reconnects"]["after_loss"] == 0);
+  CHECK(idle_run.result["reconnects"]["total"] == 20);
+
+  // Cycles told to go start again later; those begun while no server
+  // listened count as lost and retry. None is an error.
+  const BenchRun cycle_run = finish_bench(cycles, 30000);
+  INFO(cycle_run.output);
+  check_bench_clean(cycle_run);
+  CHECK(cycle_run.result["cycles"].get<long>() > 0);
+  CHECK(cycle_run.result["reconnects"]["total"].get<long>() >= 1);
+}
+
+TEST_CASE("bench without --reconnect has no reconnects in its JSON") {
+  ServerProcess server;
+  const auto run = bench(server, {"idle", "--conns", "5"});
+  check_bench_clean(run);
+  CHECK_FALSE(run.result.contains("reconnects"));
 }
 
 TEST_CASE("bench rejects bad usage with exit status 2") {

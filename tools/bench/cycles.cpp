@@ -64,6 +64,9 @@ class Cycles final : public Loader {
     r.latency = latency_;
     correctness_.errors += protocol_errors_;
     r.correctness = correctness_;
+    r.reconnect = options_.reconnect;
+    r.reconnects_after_shutdown = reconnects_after_shutdown_;
+    r.reconnects_after_loss = reconnects_after_loss_;
     return r;
   }
 
@@ -113,8 +116,22 @@ class Cycles final : public Loader {
     finish(slot);
   }
 
+  // --reconnect: a cycle the server told to go is given up at once (it is
+  // not counted) and a new one starts after the retry_ms it was told.
+  void abandon(Slot& slot, std::uint64_t retry_ms, bool announced) {
+    close(slot.conn);
+    --busy_;
+    --correctness_.sent;
+    reconnect_later(slot.conn, retry_ms, announced);
+  }
+
+  void on_reconnect_due(Conn& conn) override { begin(slot_of(conn)); }
+
   void on_frame(Conn& conn, const Frame& frame) override {
     Slot& slot = slot_of(conn);
+    if (options_.reconnect && frame.kind == FrameKind::shutdown) return abandon(slot, frame.retry_ms, true);
+    if (options_.reconnect && frame.kind == FrameKind::fatal && frame.detail == "shutting_down")
+      return abandon(slot, lost_connection_retry_ms, true);
     switch (frame.kind) {
       case FrameKind::ack:
         if (--conn.pending_acks == 0 && !slot.leaving) leave(slot);
@@ -134,6 +151,12 @@ class Cycles final : public Loader {
 
   void on_closed(Conn& conn, std::string_view why) override {
     Slot& slot = slot_of(conn);
+    if ((!slot.leaving || conn.pending_acks > 0) && options_.reconnect) {
+      --busy_;
+      --correctness_.sent;
+      reconnect_later(conn, lost_connection_retry_ms, false);
+      return;
+    }
     if (!slot.leaving || conn.pending_acks > 0) {
       ++correctness_.disconnects;
       correctness_.note(conn.nick + " disconnected: " + std::string(why));

@@ -40,6 +40,9 @@ class Idle final : public Population {
                              static_cast<double>(conns_.size());
     correctness_.errors += protocol_errors_;
     r.correctness = correctness_;
+    r.reconnect = options_.reconnect;
+    r.reconnects_after_shutdown = reconnects_after_shutdown_;
+    r.reconnects_after_loss = reconnects_after_loss_;
     return r;
   }
 
@@ -68,6 +71,7 @@ class Idle final : public Population {
     const std::size_t n = conns_.size();
     for (int i = 0; i < ping_probes; ++i) {
       Conn& conn = *conns_[static_cast<std::size_t>(i) * n / ping_probes % n];
+      if (conn.closed) continue;  // --reconnect: waiting to come back
       const std::uint64_t sent = monotonic_ns();
       protocol_.ping(conn.out);
       ++conn.pending_acks;
@@ -76,7 +80,7 @@ class Idle final : public Population {
       while (conn.pending_acks > 0 && !conn.closed) {
         if (turn(deadline) >= deadline) throw std::runtime_error("no answer to a ping within 5 s");
       }
-      r.latency.record(read_time_ns_ - sent);
+      if (!conn.closed) r.latency.record(read_time_ns_ - sent);
     }
   }
 

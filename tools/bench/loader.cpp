@@ -45,6 +45,11 @@ bool is_loopback_v4(const Endpoint& endpoint) {
   return (ntohl(in->sin_addr.s_addr) >> 24) == 127;
 }
 
+std::uint64_t jittered_ms(std::uint64_t delay_ms, std::mt19937_64& random) {
+  if (delay_ms == 0) return 0;
+  return delay_ms / 2 + std::uniform_int_distribution<std::uint64_t>(0, delay_ms - 1)(random);
+}
+
 std::uint64_t raise_fd_limit(std::uint64_t wanted) {
   rlimit limit{};
   getrlimit(RLIMIT_NOFILE, &limit);
@@ -105,7 +110,14 @@ void Loader::open(Conn& conn) {
   conn.out_sent = 0;
   conn.partial.clear();
   if (endpoint_.is_tcp()) bind_source(conn.fd, conn.source);
-  if (!start_connect(conn.fd, endpoint_)) throw system_error("connect " + options_.server);
+  if (!start_connect(conn.fd, endpoint_)) {
+    // A server that is not there (yet) is what --reconnect rides out.
+    if (!options_.reconnect) throw system_error("connect " + options_.server);
+    const std::string why = std::strerror(errno);
+    close(conn);
+    on_closed(conn, why);
+    return;
+  }
   epoll_event ev{};
   ev.events = EPOLLIN;
   ev.data.ptr = &conn;
@@ -127,6 +139,31 @@ void Loader::queue(Conn& conn) {
   if (conn.dirty || conn.fd < 0) return;
   conn.dirty = true;
   dirty_.push_back(&conn);
+}
+
+void Loader::reconnect_later(Conn& conn, std::uint64_t delay_ms, bool announced) {
+  if (conn.reconnect_at != 0) return;
+  ++(announced ? reconnects_after_shutdown_ : reconnects_after_loss_);
+  // Never 0: 0 means "not scheduled", and the due entry must lie after the
+  // turn that scheduled it.
+  conn.reconnect_at = monotonic_ns() + jittered_ms(delay_ms, random_) * 1'000'000ULL + 1;
+  due_.emplace(conn.reconnect_at, &conn);
+}
+
+void Loader::on_reconnect_due(Conn& conn) {
+  close(conn);
+  open(conn);
+}
+
+// Entries scheduled while these run lie after `now_ns`, so the loop ends.
+void Loader::run_due_reconnects(std::uint64_t now_ns) {
+  while (!due_.empty() && due_.top().first <= now_ns) {
+    Conn& conn = *due_.top().second;
+    due_.pop();
+    conn.reconnect_at = 0;
+    conn.told_to_leave = false;
+    on_reconnect_due(conn);
+  }
 }
 
 void Loader::set_writable_interest(Conn& conn, bool on) {
@@ -229,6 +266,7 @@ std::uint64_t Loader::turn(std::uint64_t deadline_ns) {
   flush_queued();  // what was queued between turns must not wait for I/O
   epoll_event events[max_events];
   const std::uint64_t now = monotonic_ns();
+  if (!due_.empty()) deadline_ns = std::min(deadline_ns, due_.top().first);
   int timeout_ms = 0;
   if (deadline_ns > now) {
     wait_until(deadline_ns);
@@ -247,6 +285,7 @@ std::uint64_t Loader::turn(std::uint64_t deadline_ns) {
     if (conn->fd >= 0 && events[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) on_readable(*conn);
   }
   const std::uint64_t after = monotonic_ns();
+  run_due_reconnects(after);
   on_turn(after);
   flush_queued();
   return after;

@@ -7,7 +7,10 @@
 #include <sys/socket.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <queue>
+#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,7 +43,19 @@ struct Conn {
   std::string out;             // bytes to send
   std::size_t out_sent = 0;
   std::string partial;         // the start of a frame the last read cut off
+  bool ready = false;          // greeted and subscribed (population scenarios)
+  bool told_to_leave = false;  // --reconnect: the server said `shutdown` (or `shutting_down`)
+  std::uint64_t reconnect_at = 0;  // --reconnect: when it is opened again; 0 when not scheduled
 };
+
+// A lost connection (no `shutdown` before it) is opened again after about
+// this long, jittered like a `shutdown`'s retry_ms.
+constexpr std::uint64_t lost_connection_retry_ms = 500;
+
+// Jitter for --reconnect: uniform over [delay/2, 3*delay/2), the spread the
+// protocol asks of servers telling clients to come back, so clients told at
+// once do not all return at once.
+std::uint64_t jittered_ms(std::uint64_t delay_ms, std::mt19937_64& random);
 
 class Loader {
  public:
@@ -56,6 +71,11 @@ class Loader {
   void close(Conn& conn);
   // Queues conn.out for the flush at the end of this loop turn.
   void queue(Conn& conn);
+  // --reconnect: has on_reconnect_due(conn) called after about `delay_ms`
+  // (jittered_ms), at most once per connection at a time (a second call
+  // while one is scheduled does nothing), and counts the reconnect as
+  // announced (the server said `shutdown`) or not (the connection was lost).
+  void reconnect_later(Conn& conn, std::uint64_t delay_ms, bool announced);
   // One loop turn: waits at most until `deadline_ns` (monotonic) for I/O,
   // dispatches it, calls on_turn(), flushes. Returns the time after it.
   std::uint64_t turn(std::uint64_t deadline_ns);
@@ -64,6 +84,10 @@ class Loader {
   virtual void on_frame(Conn& conn, const Frame& frame) = 0;
   virtual void on_closed(Conn& conn, std::string_view why) = 0;
   virtual void on_turn(std::uint64_t /*now_ns*/) {}
+  // A scheduled reconnect is due: by default the connection is closed if it
+  // is still open (the client leaves on its own, as `shutdown` asks) and
+  // opened again.
+  virtual void on_reconnect_due(Conn& conn);
 
   const Options& options_;
   const Protocol& protocol_;
@@ -73,6 +97,8 @@ class Loader {
   std::uint64_t protocol_errors_ = 0;  // frames the protocol could not parse
   std::uint64_t read_time_ns_ = 0;     // when the bytes being dispatched were read
   bool in_read_ = false;               // frames of one read are being dispatched
+  std::uint64_t reconnects_after_shutdown_ = 0;
+  std::uint64_t reconnects_after_loss_ = 0;
 
  private:
   void on_readable(Conn& conn);
@@ -81,6 +107,11 @@ class Loader {
   void set_writable_interest(Conn& conn, bool on);
   void bind_source(int fd, std::uint32_t id);
   void wait_until(std::uint64_t deadline_ns);
+  void run_due_reconnects(std::uint64_t now_ns);
+
+  using Due = std::pair<std::uint64_t, Conn*>;
+  std::priority_queue<Due, std::vector<Due>, std::greater<Due>> due_;
+  std::mt19937_64 random_{0x9a71e7};  // a fixed seed: the same run jitters the same way
 
   Endpoint endpoint_;
   int source_addrs_ = 1;

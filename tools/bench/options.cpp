@@ -78,6 +78,13 @@ Ramp:
   --ramp-start MSGS --ramp-factor F --step SECONDS --p99-bound MS --ramp-max MSGS
                           (defaults 1000, 1.5, 2, 10, 1e8)
 
+Drains:
+  --reconnect             idle and connect: on `shutdown` keep going, then reconnect after
+                          its retry_ms (jittered over 0.5-1.5x) and carry on; a lost
+                          connection reconnects after 500 ms (jittered) too. `shutting_down`
+                          is then no error; every other error still is. The JSON counts
+                          reconnects, after a shutdown and after a loss
+
 Output:
   --json                  one JSON object on stdout instead of the table
   --no-progress           no live line on stderr
@@ -129,6 +136,7 @@ Options parse_options(const std::vector<std::string>& args, bool& help) {
       {"--json", [&] { o.json = true; }},
       {"--no-progress", [&] { o.progress = false; }},
       {"--connect-join", [&] { o.connect_join = true; }},
+      {"--reconnect", [&] { o.reconnect = true; }},
   };
 
   bool have_scenario = false;
@@ -165,6 +173,12 @@ Options parse_options(const std::vector<std::string>& args, bool& help) {
     f->second(value);
   }
   if (!have_scenario) throw UsageError("which scenario? (fanout, rooms, pairs, idle, connect, ramp)");
+  // A member that reconnects misses what its channels said meanwhile, and
+  // independent servers behind a balancer do not share channels: message
+  // accounting would be guesswork, so only the scenarios whose traffic each
+  // connection owns may reconnect.
+  if (o.reconnect && o.scenario != Scenario::idle && o.scenario != Scenario::connect)
+    throw UsageError("--reconnect works with idle and connect only (a member that reconnects misses messages)");
   if (o.conns == 0) o.conns = o.scenario == Scenario::connect ? 50 : 1000;
   return o;
 }

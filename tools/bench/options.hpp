@@ -46,6 +46,9 @@ struct Options {
 
   int source_addrs = 0;  // loopback only: spread connections over 127.0.0.1..N (0: automatic)
   std::string tag;       // names the run's nicks and channels (default: from the PID)
+  // idle and connect: a `shutdown` (or a lost connection) is ridden out by
+  // reconnecting after retry_ms, with jitter, instead of failing the run.
+  bool reconnect = false;
   bool json = false;
   bool progress = true;  // live line on stderr, when it is a terminal
 };

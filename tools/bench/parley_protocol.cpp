@@ -159,7 +159,14 @@ class ParleyProtocol final : public Protocol {
       frame.detail = string_field(line, R"("code":")");
       return;
     }
-    if (starts_with(line, R"({"event":)")) return;  // join, part, quit, nick, topic, shutdown
+    if (starts_with(line, R"({"event":"shutdown")")) {
+      frame.kind = FrameKind::shutdown;
+      constexpr std::string_view retry_key = R"("retry_ms":)";
+      if (const auto at = find(line, retry_key); at != std::string_view::npos)
+        frame.retry_ms = digits(line.substr(at + retry_key.size()));
+      return;
+    }
+    if (starts_with(line, R"({"event":)")) return;  // join, part, quit, nick, topic, gap
     if (line.empty()) return;
     throw std::runtime_error("not a Parley line: " + std::string(line.substr(0, 80)));
   }

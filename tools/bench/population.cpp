@@ -62,6 +62,7 @@ void Population::on_frame(Conn& conn, const Frame& frame) {
     queue(conn);
     return;
   }
+  if (options_.reconnect && leaving(conn, frame)) return;
   if (frame.kind == FrameKind::fatal) {
     ++correctness_.errors;
     correctness_.note(conn.nick + " got fatal error " + std::string(frame.detail));
@@ -73,12 +74,48 @@ void Population::on_frame(Conn& conn, const Frame& frame) {
     correctness_.note(conn.nick + " could not set up: " + std::string(frame.detail));
     return;
   }
-  if (frame.kind == FrameKind::ack && --conn.pending_acks == 0) ++ready_;
+  if (frame.kind == FrameKind::ack && --conn.pending_acks == 0 && !conn.ready) {
+    conn.ready = true;
+    ++ready_;
+  }
+}
+
+// The connection stays in use until its reconnect is due (the default
+// on_reconnect_due closes it then), unless the server closes it first.
+bool Population::leaving(Conn& conn, const Frame& frame) {
+  if (frame.kind == FrameKind::shutdown) {
+    conn.told_to_leave = true;
+    reconnect_later(conn, frame.retry_ms, true);
+    return true;
+  }
+  if (frame.kind == FrameKind::fatal && frame.detail == "shutting_down") {
+    conn.told_to_leave = true;
+    reconnect_later(conn, lost_connection_retry_ms, true);  // does nothing after a `shutdown`
+    return true;
+  }
+  return false;
 }
 
 void Population::on_closed(Conn& conn, std::string_view why) {
+  if (options_.reconnect) {
+    if (conn.ready) {
+      conn.ready = false;
+      --ready_;
+    }
+    conn.pending_acks = 0;
+    if (!conn.told_to_leave) reconnect_later(conn, lost_connection_retry_ms, false);
+    return;
+  }
   ++correctness_.disconnects;
   correctness_.note(conn.nick + " disconnected: " + std::string(why));
+}
+
+void Population::on_reconnect_due(Conn& conn) {
+  if (conn.ready) {
+    conn.ready = false;
+    --ready_;
+  }
+  Loader::on_reconnect_due(conn);
 }
 
 }  // namespace parley::bench

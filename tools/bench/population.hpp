@@ -30,6 +30,7 @@ class Population : public Loader {
   void on_connected(Conn& conn) override;
   void on_frame(Conn& conn, const Frame& frame) override;
   void on_closed(Conn& conn, std::string_view why) override;
+  void on_reconnect_due(Conn& conn) override;
 
   std::string nick_of(std::size_t i) const;
   std::string channel_of(std::size_t group) const;
@@ -39,8 +40,11 @@ class Population : public Loader {
   bool setting_up_ = true;
 
  private:
+  // --reconnect: a `shutdown` or `shutting_down` schedules the reconnect; true when it was one.
+  bool leaving(Conn& conn, const Frame& frame);
+
   std::size_t opened_ = 0;
-  std::size_t ready_ = 0;
+  std::size_t ready_ = 0;  // connections with Conn::ready
   std::string tag_;
 };
 

@@ -19,6 +19,7 @@ enum class FrameKind {
   error_ack,    // a counted request failed; detail says why
   server_ping,  // the server wants a sign of life: answer with pong()
   fatal,        // the server is about to close us; detail says why
+  shutdown,     // the server is draining: reconnect after retry_ms (Parley's `shutdown` event)
   ignored,      // anything else (greetings, other users' join/quit events)
 };
 
@@ -27,6 +28,7 @@ struct Frame {
   std::string_view payload;  // delivery: the message text
   std::uint64_t seq = 0;     // delivery: the channel's seq when the protocol has one, else 0
   std::string_view detail;   // error_ack / fatal: the server's code or message
+  std::uint64_t retry_ms = 0;  // shutdown: when the server asks us to come back
 };
 
 class Protocol {

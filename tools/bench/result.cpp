@@ -89,6 +89,11 @@ void print_table(std::ostream& out, const Result& r) {
     row(out, "other CPU use", format("%.2f s", r.other_cpu_s) + (r.other_cpu_s > 0.1 * r.duration_s
                                                                      ? "  WARNING: something else used the CPUs"
                                                                      : ""));
+  if (r.reconnect)
+    row(out, "reconnects",
+        std::to_string(r.reconnects_after_shutdown + r.reconnects_after_loss) + " (" +
+            std::to_string(r.reconnects_after_shutdown) + " after shutdown, " + std::to_string(r.reconnects_after_loss) +
+            " after a lost connection)");
   const Correctness& c = r.correctness;
   const std::string counts = std::to_string(c.lost()) + " lost, " + std::to_string(c.duplicates) + " duplicates, " +
                              std::to_string(c.out_of_order) + " out of order, " + std::to_string(c.errors) +
@@ -140,6 +145,10 @@ void print_json(std::ostream& out, const Result& r) {
     j["steps"] = steps;
     j["sustainable_rate"] = r.sustainable_rate;
   }
+  if (r.reconnect)
+    j["reconnects"] = {{"total", r.reconnects_after_shutdown + r.reconnects_after_loss},
+                       {"after_shutdown", r.reconnects_after_shutdown},
+                       {"after_loss", r.reconnects_after_loss}};
   const Correctness& c = r.correctness;
   j["correctness"] = {{"sent", c.sent},
                       {"acked", c.acked},

@@ -66,6 +66,11 @@ struct Result {
 
   Correctness correctness;
 
+  // --reconnect: connections opened again after the server said `shutdown`
+  // (or `shutting_down`), and after one was lost without a word.
+  bool reconnect = false;
+  std::uint64_t reconnects_after_shutdown = 0, reconnects_after_loss = 0;
+
   double per_second(std::uint64_t n) const { return duration_s > 0 ? static_cast<double>(n) / duration_s : 0; }
   // A loader busier than this was probably what limited the run.
   bool loader_bound() const { return duration_s > 0 && loader_cpu_s / duration_s > 0.9; }

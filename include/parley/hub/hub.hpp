@@ -165,6 +165,7 @@ class Hub {
   }
   const Admission& admission() const { return admission_; }
   const HubConfig& config() const { return config_; }
+  const Clock& clock() const { return clock_; }  // the time the hub stamps with (the admin's idle and age)
 
  private:
   // Large enough that a read's worth of says (64 KiB) fans out as a few

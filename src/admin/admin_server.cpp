@@ -41,7 +41,7 @@ void AdminServer::accept(int fd, TransportKind transport, std::string peer) {
 }
 
 HttpResponse AdminServer::answer(std::string_view method, std::string_view target) const {
-  return route(method, target, AdminState{hub_, WallClock().wall_ms(), metrics_});
+  return route(method, target, AdminState{hub_, hub_.clock().wall_ms(), metrics_});
 }
 
 void AdminServer::defer(AdminSession& session) {

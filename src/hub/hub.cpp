@@ -1,5 +1,6 @@
 #include "parley/hub/hub.hpp"
 
+#include <algorithm>
 #include <cassert>
 
 #include "parley/log/log.hpp"
@@ -279,17 +280,40 @@ void Hub::flush_dirty() {
 
 // ---- drain -----------------------------------------------------------------------
 
-void Hub::drain(std::uint64_t retry_ms, std::function<void()> on_empty) {
+void Hub::drain(const DrainPlan& plan, std::function<void()> on_empty) {
   if (draining_) return;
   draining_ = true;
   on_empty_ = std::move(on_empty);
-  const Bytes shutdown = encode_shutdown("server shutting down", retry_ms);
+  drain_.emplace(plan, clock_.wall_ms());
+  std::uint64_t jitter = plan.seed;
   sessions_.for_each([&](Session& s) {
     if (!s.open()) return;
-    send(s, shutdown, OutputKind::reply);
-    fatal(s, ErrorCode::shutting_down, "the server is shutting down");
+    send(s, encode_shutdown("server shutting down", jittered_retry_ms(plan.retry_ms, jitter)), OutputKind::reply);
   });
+  drain_step();
   maybe_drained();
+}
+
+std::optional<std::int64_t> Hub::drain_step() {
+  if (!drain_) return std::nullopt;
+  const std::int64_t now = clock_.wall_ms();
+  if (drain_->in_grace(now)) return drain_->grace_end_ms() - now;
+  if (!drain_window_started_) start_window();
+  for (const std::size_t due = drain_->due(now); drain_next_ < due; ++drain_next_)
+    if (Session* s = sessions_.find(drain_order_[drain_next_]); s && s->open())
+      fatal(*s, ErrorCode::shutting_down, "the server is shutting down");
+  if (drain_next_ >= drain_->slots()) return std::nullopt;
+  return drain_->slot_ms(drain_next_) - now;
+}
+
+// The grace is over: whoever is still open gets a slot, oldest first.
+void Hub::start_window() {
+  drain_window_started_ = true;
+  sessions_.for_each([&](const Session& s) {
+    if (s.open()) drain_order_.push_back(s.id());
+  });
+  std::sort(drain_order_.begin(), drain_order_.end());
+  drain_->spread(drain_order_.size());
 }
 
 void Hub::close_all_now() {

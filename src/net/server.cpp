@@ -1,6 +1,8 @@
 #include "parley/net/server.hpp"
 
+#include <algorithm>
 #include <cstdio>
+#include <optional>
 
 #include "parley/log/log.hpp"
 #include "parley_version.h"
@@ -28,6 +30,7 @@ Server::Server(uv_loop_t* loop, Hub& hub, ServerOptions options, Listener::Accep
   // is neither started nor closed: start() reports the error.
   uv_prepare_init(loop_, &prepare_);
   uv_idle_init(loop_, &spin_);
+  uv_timer_init(loop_, &drain_timer_);
   signal_init_error_ = uv_signal_init(loop_, &sigterm_);
   if (signal_init_error_ == 0) {
     signal_init_error_ = uv_signal_init(loop_, &sigint_);
@@ -36,6 +39,7 @@ Server::Server(uv_loop_t* loop, Hub& hub, ServerOptions options, Listener::Accep
   prepare_.data = this;
   sigterm_.data = this;
   sigint_.data = this;
+  drain_timer_.data = this;
 }
 
 int Server::start() {
@@ -80,22 +84,51 @@ void Server::on_prepare(uv_prepare_t* handle) {
 
 void Server::on_signal(uv_signal_t* handle, int signum) { static_cast<Server*>(handle->data)->drain(signum); }
 
-// Stop accepting, tell every client to reconnect elsewhere, flush, close.
-// Each closing session gets --drain-timeout to flush before it is cut.
+// Stop accepting, tell every client to reconnect elsewhere, and let the hub
+// close them on its schedule (drain_schedule.hpp). Each closing session gets
+// --drain-timeout to flush before it is cut.
 void Server::drain(int signum) {
   if (hub_.draining()) {
     log::warn("second signal: closing every connection now");
     hub_.close_all_now();
     return;
   }
+  DrainPlan plan = options_.drain;
+  if (signum == SIGINT) plan.grace_ms = plan.window_ms = 0;
   log::info(std::string("draining on ") + (signum == SIGTERM ? "SIGTERM" : "SIGINT") + ", " +
-            std::to_string(hub_.size()) + " connections");
+            std::to_string(hub_.size()) + " connections, grace " + std::to_string(plan.grace_ms) +
+            " ms, window " + std::to_string(plan.window_ms) + " ms");
   for (auto& listener : listeners_) listener->close();
   if (options_.on_drain) options_.on_drain();
-  hub_.drain(options_.shutdown_retry_ms, [this] {
-    log::info("drained, exiting");
+  drain_started_ = last_progress_ = uv_now(loop_);
+  hub_.drain(plan, [this] {
+    const double seconds = static_cast<double>(uv_now(loop_) - drain_started_) / 1000.0;
+    char took[32];
+    std::snprintf(took, sizeof took, "%.1f", seconds);
+    log::info(std::string("drained in ") + took + " s, exiting");
     stop();
   });
+  if (!stopped_) drain_step();
+}
+
+void Server::on_drain_timer(uv_timer_t* timer) { static_cast<Server*>(timer->data)->drain_step(); }
+
+// Closes whoever's slot has come, logs progress once a second, and sleeps
+// until the sooner of the next slot and the next progress line.
+void Server::drain_step() {
+  const std::optional<std::int64_t> next_slot = hub_.drain_step();
+  if (stopped_) return;  // the last close emptied the server
+  if (uv_now(loop_) - last_progress_ >= 1000) log_progress();
+  std::uint64_t wait = 1000 - std::min<std::uint64_t>(1000, uv_now(loop_) - last_progress_);
+  if (next_slot) wait = std::min<std::uint64_t>(wait, static_cast<std::uint64_t>(std::max<std::int64_t>(*next_slot, 0)));
+  (void)uv_timer_start(&drain_timer_, on_drain_timer, wait, 0);  // an initialised timer: cannot fail
+}
+
+void Server::log_progress() {
+  last_progress_ = uv_now(loop_);
+  const std::size_t slots = hub_.drain_slots();
+  log::info("draining: " + std::to_string(hub_.size()) + " connections left" +
+            (slots == 0 ? std::string(" (grace)") : ", closing " + std::to_string(slots) + " over the window"));
 }
 
 // Closes the loop's own handles and the listeners: uv_run returns once the
@@ -106,6 +139,8 @@ void Server::stop() {
   for (auto& listener : listeners_) listener->close();
   uv_prepare_stop(&prepare_);
   uv_idle_stop(&spin_);
+  uv_timer_stop(&drain_timer_);
+  uv_close(as_handle(&drain_timer_), nullptr);
   uv_close(as_handle(&prepare_), nullptr);
   uv_close(as_handle(&spin_), nullptr);
   if (signal_init_error_ == 0) {

@@ -1,6 +1,8 @@
 #include "parley/parleyd/cli.hpp"
 
 #include <charconv>
+#include <cstdint>
+#include <cstdio>
 #include <fstream>
 #include <functional>
 #include <iterator>
@@ -49,6 +51,44 @@ Flag number_flag(const char* name, const char* arg, Range range, std::string hel
             target = static_cast<std::remove_reference_t<decltype(target)>>(number(name, v, range));
           },
           [field](const ServerConfig& c) { return std::to_string(field(c)); }, range};
+}
+
+// SECONDS with up to three decimals ("5", "0.25"), in milliseconds.
+std::uint64_t milliseconds(const std::string& flag, const std::string& value, Range seconds) {
+  const std::size_t dot = value.find('.');
+  const std::string whole = value.substr(0, dot);
+  const std::string fraction = dot == std::string::npos ? "" : value.substr(dot + 1);
+  unsigned long long s = 0, f = 0;
+  const auto parsed = [](const std::string& digits, unsigned long long& n) {
+    auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+    return !digits.empty() && ec == std::errc() && ptr == digits.data() + digits.size();
+  };
+  const bool ok = parsed(whole, s) && (dot == std::string::npos || (fraction.size() <= 3 && parsed(fraction, f)));
+  const std::uint64_t ms = s * 1000 + f * (fraction.size() == 1 ? 100 : fraction.size() == 2 ? 10 : 1);
+  if (!ok || s > seconds.max || ms < seconds.min * 1000 || ms > seconds.max * 1000)
+    throw UsageError{flag + " takes seconds from " + std::to_string(seconds.min) + " to " +
+                     std::to_string(seconds.max) + " (up to three decimals), not '" + value + "'"};
+  return ms;
+}
+
+// "5" for 5000 ms, "0.25" for 250.
+std::string seconds_text(std::uint64_t ms) {
+  std::string out = std::to_string(ms / 1000);
+  if (const std::uint64_t rest = ms % 1000) {
+    char digits[8];
+    std::snprintf(digits, sizeof digits, ".%03u", static_cast<unsigned>(rest));
+    out += digits;
+    while (out.back() == '0') out.pop_back();
+  }
+  return out;
+}
+
+// A flag that sets a duration in milliseconds, given in seconds.
+template <typename Field>
+Flag seconds_flag(const char* name, Range seconds, std::string help, Field field) {
+  return {name, "SECONDS", std::move(help),
+          [name, seconds, field](ServerConfig& c, const std::string& v) { field(c) = milliseconds(name, v, seconds); },
+          [field](const ServerConfig& c) { return seconds_text(field(c)); }, seconds};
 }
 
 constexpr unsigned long long max_line_ceiling = 16u << 20;
@@ -145,7 +185,13 @@ const std::vector<Flag>& flags() {
       number_flag("--drain-timeout", "SECONDS", {1, 3600},
                   "on SIGTERM/SIGINT, how long to flush before closing anyway",
                   [](auto& c) -> auto& { return c.drain_timeout_s; }),
-      number_flag("--shutdown-retry-ms", "MS", {0, 3600000}, "retry_ms told to clients when draining",
+      seconds_flag("--drain-grace", {0, 3600},
+                   "on SIGTERM, how long clients told `shutdown` may take to leave by themselves",
+                   [](auto& c) -> auto& { return c.drain_grace_ms; }),
+      seconds_flag("--drain-window", {0, 3600},
+                   "on SIGTERM after the grace, the span over which the rest are closed one by one",
+                   [](auto& c) -> auto& { return c.drain_window_ms; }),
+      number_flag("--shutdown-retry-ms", "MS", {0, 3600000}, "the middle of the retry_ms told to clients when draining (each gets 0.5-1.5x)",
                   [](auto& c) -> auto& { return c.shutdown_retry_ms; }),
       {"--proxy-protocol", nullptr,
        "expect a PROXY v1/v2 header on every TCP connection, as behind HAProxy",

@@ -57,6 +57,15 @@ HubConfig hub_config(const ServerConfig& config) {
   return {config.limits, config.max_clients, config.max_conns_per_ip, config.max_pending};
 }
 
+DrainPlan drain_plan(const ServerConfig& config) {
+  DrainPlan plan;
+  plan.retry_ms = config.shutdown_retry_ms;
+  plan.grace_ms = static_cast<std::int64_t>(config.drain_grace_ms);
+  plan.window_ms = static_cast<std::int64_t>(config.drain_window_ms);
+  plan.seed = std::random_device{}();
+  return plan;
+}
+
 LineOptions line_options(const ServerConfig& config) {
   LineOptions options;
   options.max_line = config.limits.max_line;
@@ -171,7 +180,7 @@ int serve(const ServerConfig& config) {
         notifier.notify("STOPPING=1");
         status_reporter.report();
       };
-      Server server(&loop, hub, {config.listen, config.shutdown_retry_ms, close_admin, on_ready, on_drain},
+      Server server(&loop, hub, {config.listen, drain_plan(config), close_admin, on_ready, on_drain},
                     [&](int fd, TransportKind transport, std::string peer) {
                       accept_line_session(lines, fd, transport, std::move(peer));
                     });

@@ -86,6 +86,11 @@ ServerProcess::ServerProcess(std::vector<std::string> args, bool expect_start, u
     args.insert(args.begin(), "127.0.0.1:0");
     args.insert(args.begin(), "--listen");
   }
+  // Tests stop their server with a signal while clients are still
+  // connected; the production drain (5 s grace, 20 s window) would make
+  // each wait for it. A test that is about the staggered drain sets its own.
+  for (const char* flag : {"--drain-grace", "--drain-window"})
+    if (std::find(args.begin(), args.end(), flag) == args.end()) args.insert(args.end(), {flag, "0"});
   const std::string path = program("PARLEYD");
   log_path_ = temp_dir() + "/parleyd-test-XXXXXX";
   const int log_fd = mkstemp(log_path_.data());

@@ -590,6 +590,133 @@ TEST_CASE("max_conns_per_ip refuses a second connection from one address, never 
 
 // ---- drain --------------------------------------------------------------------------
 
+// SIGINT's drain: no grace, no window.
+DrainPlan at_once(std::uint64_t retry_ms) { return {retry_ms, 0, 0, 42}; }
+
+TEST_CASE("drain schedule: nothing in the grace, then slot k of N at grace_end + k * window / N") {
+  DrainSchedule schedule({2000, 5000, 20000, 0}, 1000);
+  CHECK(schedule.grace_end_ms() == 6000);
+  CHECK(schedule.in_grace(5999));
+  CHECK_FALSE(schedule.in_grace(6000));
+  schedule.spread(4);
+  CHECK(schedule.due(5999) == 0);
+  CHECK(schedule.due(6000) == 1);
+  CHECK(schedule.due(10999) == 1);
+  CHECK(schedule.due(11000) == 2);
+  CHECK(schedule.due(21000) == 4);
+  CHECK(schedule.due(1'000'000'000) == 4);  // a stalled loop catches up, never past N
+  for (std::size_t k = 0; k < 4; ++k) CHECK(schedule.slot_ms(k) == 6000 + 5000 * static_cast<std::int64_t>(k));
+}
+
+TEST_CASE("drain schedule: uneven division rounds each slot up, so due(slot_ms(k)) counts k") {
+  DrainSchedule schedule({2000, 0, 1000, 0}, 0);
+  schedule.spread(3);
+  CHECK(schedule.slot_ms(0) == 0);
+  CHECK(schedule.slot_ms(1) == 334);
+  CHECK(schedule.slot_ms(2) == 667);
+  for (std::size_t k = 0; k < 3; ++k) {
+    CHECK(schedule.due(schedule.slot_ms(k)) == k + 1);
+    if (k > 0) CHECK(schedule.due(schedule.slot_ms(k) - 1) == k);
+  }
+}
+
+TEST_CASE("drain schedule: no window closes everyone as the grace ends; no one left, no slot") {
+  DrainSchedule at_end({2000, 300, 0, 0}, 0);
+  at_end.spread(1000);
+  CHECK(at_end.due(299) == 0);
+  CHECK(at_end.due(300) == 1000);
+  DrainSchedule empty({2000, 0, 5000, 0}, 0);
+  CHECK(empty.due(10000) == 0);
+}
+
+TEST_CASE("jittered retry_ms: between half and one and a half times, spread, repeatable from its seed") {
+  std::uint64_t state = 7;
+  std::uint64_t low = UINT64_MAX, high = 0;
+  std::vector<std::uint64_t> first;
+  for (int i = 0; i < 2000; ++i) {
+    const std::uint64_t r = jittered_retry_ms(2000, state);
+    REQUIRE(r >= 1000);
+    REQUIRE(r <= 3000);
+    low = std::min(low, r);
+    high = std::max(high, r);
+    if (i < 5) first.push_back(r);
+  }
+  CHECK(low < 1100);   // the spread really covers the range
+  CHECK(high > 2900);
+  std::uint64_t again = 7;
+  for (std::uint64_t r : first) CHECK(jittered_retry_ms(2000, again) == r);
+  CHECK(jittered_retry_ms(0, state) == 0);
+}
+
+TEST_CASE("staggered drain: shutdown at once, nothing closed in the grace, then one close per slot") {
+  HubFixture f;
+  std::vector<FakeSession*> s;
+  for (const char* nick : {"a1", "a2", "a3", "a4", "a5"}) s.push_back(&f.connect(nick));
+  int empties = 0;
+  const std::int64_t start = f.clock.now;
+  f.hub.drain({2000, 5000, 1000, 3}, [&] { ++empties; });
+  f.turn();
+
+  // Everyone told to go, each with its own retry_ms; no one closed yet.
+  std::vector<std::uint64_t> retries;
+  for (FakeSession* one : s) {
+    CHECK(one->open());
+    std::vector<Json> told = events(f.lines_written(*one), "shutdown");
+    REQUIRE(told.size() == 1);
+    retries.push_back(told[0]["retry_ms"].get<std::uint64_t>());
+  }
+  std::sort(retries.begin(), retries.end());
+  CHECK(std::unique(retries.begin(), retries.end()) == retries.end());  // not all the same
+
+  // The grace: drain_step says how long is left and closes no one.
+  f.clock.now = start + 4000;
+  CHECK(f.hub.drain_step() == 1000);
+  for (FakeSession* one : s) CHECK(one->open());
+  // One leaves by itself in the grace.
+  f.line(*s[1], R"({"cmd":"quit"})");  // false: the session closes
+  f.turn();
+  CHECK_FALSE(s[1]->open());
+
+  // Grace over: four left, spread over 1000 ms, the oldest first.
+  f.clock.now = start + 5000;
+  CHECK(f.hub.drain_step() == 250);
+  CHECK(f.hub.drain_slots() == 4);
+  CHECK(s[0]->close_reason == CloseReason::shutting_down);
+  for (FakeSession* one : {s[2], s[3], s[4]}) CHECK(one->open());
+  // s[3] leaves before its slot: its slot passes unused, the others keep theirs.
+  f.line(*s[3], R"({"cmd":"quit"})");
+  f.turn();
+  f.clock.now = start + 5250;
+  CHECK(f.hub.drain_step() == 250);
+  CHECK(s[2]->close_reason == CloseReason::shutting_down);
+  CHECK(s[4]->open());
+  f.clock.now = start + 5500;
+  CHECK(f.hub.drain_step() == 250);  // s[3]'s slot
+  CHECK(s[4]->open());
+  f.clock.now = start + 5750;
+  CHECK(f.hub.drain_step() == std::nullopt);  // every slot has come
+  CHECK(s[4]->close_reason == CloseReason::shutting_down);
+  std::vector<Json> last = f.lines_pending(*s[4]);
+  REQUIRE_FALSE(last.empty());
+  CHECK(last.back()["code"] == "shutting_down");  // the fatal error after what was queued
+
+  f.turn();
+  CHECK(empties == 0);
+  for (FakeSession* one : s) f.release(*one);
+  CHECK(empties == 1);
+}
+
+TEST_CASE("staggered drain: a stalled loop closes every overdue slot in one step") {
+  HubFixture f;
+  std::vector<FakeSession*> s;
+  for (const char* nick : {"b1", "b2", "b3"}) s.push_back(&f.connect(nick));
+  const std::int64_t start = f.clock.now;
+  f.hub.drain({2000, 100, 3000, 1}, [] {});
+  f.clock.now = start + 100 + 2500;
+  CHECK(f.hub.drain_step() == std::nullopt);
+  for (FakeSession* one : s) CHECK(one->close_reason == CloseReason::shutting_down);
+}
+
 TEST_CASE("drain tells each open session shutdown, then error shutting_down, then closes it") {
   HubFixture f;
   FakeSession& a = f.connect("alice");
@@ -598,7 +725,7 @@ TEST_CASE("drain tells each open session shutdown, then error shutting_down, the
   f.hub.close(c, CloseReason::quit);  // already closing: left to finish as it was
 
   int empties = 0;
-  f.hub.drain(1234, [&] { ++empties; });
+  f.hub.drain(at_once(1234), [&] { ++empties; });
   CHECK(f.hub.draining());
   for (FakeSession* s : {&a, &b}) {
     CHECK(s->close_reason == CloseReason::shutting_down);
@@ -606,7 +733,8 @@ TEST_CASE("drain tells each open session shutdown, then error shutting_down, the
     std::vector<Json> told = f.lines_pending(*s);
     REQUIRE(told.size() == 2);
     CHECK(told[0]["event"] == "shutdown");
-    CHECK(told[0]["retry_ms"] == 1234);
+    CHECK(told[0]["retry_ms"] >= 617);  // 0.5-1.5x --shutdown-retry-ms
+    CHECK(told[0]["retry_ms"] <= 1851);
     CHECK(told[1]["event"] == "error");
     CHECK(told[1]["code"] == "shutting_down");
   }
@@ -633,14 +761,14 @@ TEST_CASE("drain tells each open session shutdown, then error shutting_down, the
   f.release(b);
   CHECK(empties == 1);
   f.turn();
-  f.hub.drain(1, [&] { ++empties; });  // a second drain does nothing
+  f.hub.drain(at_once(1), [&] { ++empties; });  // a second drain does nothing
   CHECK(empties == 1);
 }
 
 TEST_CASE("drain with no session left runs on_empty at once") {
   HubFixture f;
   int empties = 0;
-  f.hub.drain(10, [&] { ++empties; });
+  f.hub.drain(at_once(10), [&] { ++empties; });
   CHECK(empties == 1);
 }
 
@@ -866,7 +994,7 @@ TEST_CASE("readiness: ready until full or draining, and says which") {
   CHECK(f.hub.readiness().why == "full");
   f.hub.close(a, CloseReason::eof);  // the slot frees with the decision
   CHECK(f.hub.readiness().ready);
-  f.hub.drain(1000, [] {});
+  f.hub.drain(at_once(1000), [] {});
   CHECK_FALSE(f.hub.readiness().ready);
   CHECK(f.hub.readiness().why == "draining");
 }

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -32,6 +33,7 @@
 #include "parley/hub/backend.hpp"
 #include "parley/hub/clock.hpp"
 #include "parley/hub/close_reason.hpp"
+#include "parley/hub/drain_schedule.hpp"
 #include "parley/hub/event_batch.hpp"
 #include "parley/hub/session.hpp"
 #include "parley/hub/session_table.hpp"
@@ -132,13 +134,22 @@ class Hub {
 
   // ---- drain -----------------------------------------------------------------------
 
-  // Tells every open session to reconnect elsewhere (`shutdown` with
-  // `retry_ms`), then closes each with shutting_down after what is queued;
-  // from now on admit() refuses. `on_empty` runs once no session is left.
-  void drain(std::uint64_t retry_ms, std::function<void()> on_empty);
+  // Starts the staggered drain (drain_schedule.hpp has the timeline):
+  // tells every open session to reconnect elsewhere (`shutdown`, each with
+  // its own jittered retry_ms), and from now on admit() refuses. The closes
+  // come from drain_step(), which the loop calls when it says. With no
+  // grace and no window (SIGINT) every session is closed here and now.
+  // `on_empty` runs once no session is left.
+  void drain(const DrainPlan& plan, std::function<void()> on_empty);
+  // Closes, with shutting_down after what is queued, each session whose
+  // slot has come. Returns the milliseconds until the next slot, or nullopt
+  // once every slot has passed (what is left is flushing to close).
+  std::optional<std::int64_t> drain_step();
   // A second signal: every session closes now.
   void close_all_now();
   bool draining() const { return draining_; }
+  // Sessions left (open or closing) and how many the window spreads (0 in the grace).
+  std::size_t drain_slots() const { return drain_ ? drain_->slots() : 0; }
 
   // ---- read-only views ---------------------------------------------------------------
 
@@ -154,6 +165,7 @@ class Hub {
   }
   const Admission& admission() const { return admission_; }
   const HubConfig& config() const { return config_; }
+  const Clock& clock() const { return clock_; }  // the time the hub stamps with (the admin's idle and age)
 
  private:
   // Large enough that a read's worth of says (64 KiB) fans out as a few
@@ -176,6 +188,7 @@ class Hub {
   void flush_dirty();
   bool work_left() const { return !closing_.empty() || !dirty_.empty() || !dirty_replies_.empty() || batch_.open(); }
   void maybe_drained();
+  void start_window();
 
   HubConfig config_;
   Backend& backend_;
@@ -201,6 +214,10 @@ class Hub {
   };
   std::unordered_map<ConnId, Awaited> awaited_;
   bool draining_ = false;
+  std::optional<DrainSchedule> drain_;
+  std::vector<ConnId> drain_order_;  // slot k closes drain_order_[k] (oldest first)
+  std::size_t drain_next_ = 0;       // the next slot to act on
+  bool drain_window_started_ = false;
   bool warned_per_ip_ = false;  // the per-IP limit's hint was logged
   std::function<void()> on_empty_;
 };

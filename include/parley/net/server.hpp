@@ -20,7 +20,9 @@ namespace parley {
 
 struct ServerOptions {
   std::vector<Address> listen;
-  std::uint64_t shutdown_retry_ms = 2000;  // the `shutdown` event's retry_ms
+  // SIGTERM's drain: retry_ms, grace and window (SIGINT's has no grace and
+  // no window). The seed is drawn at start.
+  DrainPlan drain;
   // Runs once when the server stops (drained, or a failed start): what must
   // outlive the drain, such as the admin listener, closes here.
   std::function<void()> on_stop;
@@ -43,7 +45,10 @@ class Server {
  private:
   static void on_prepare(uv_prepare_t* handle);
   static void on_signal(uv_signal_t* handle, int signum);
+  static void on_drain_timer(uv_timer_t* timer);
   void drain(int signum);
+  void drain_step();
+  void log_progress();
   void stop();
 
   uv_loop_t* loop_;
@@ -55,6 +60,9 @@ class Server {
   uv_idle_t spin_;  // keeps the loop from blocking while work is left over
   uv_signal_t sigterm_;
   uv_signal_t sigint_;
+  uv_timer_t drain_timer_;      // the next close's slot, or the next progress line
+  std::uint64_t drain_started_ = 0;   // uv_now() at the signal
+  std::uint64_t last_progress_ = 0;   // uv_now() of the last progress line
   int signal_init_error_ = 0;
   bool stopped_ = false;
 };

@@ -4,6 +4,7 @@
 // against them.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -38,7 +39,9 @@ struct ServerConfig {
   bool conn_limit_exempt_given = false;  // the first --conn-limit-exempt replaces the default
   std::size_t max_pending = 1048576;     // bytes of unsent events per connection
   unsigned drain_timeout_s = 10;
-  unsigned shutdown_retry_ms = 2000;     // `retry_ms` of the shutdown event
+  unsigned shutdown_retry_ms = 2000;     // the middle of the shutdown event's retry_ms
+  std::uint64_t drain_grace_ms = 5000;   // SIGTERM: time for clients to leave by themselves
+  std::uint64_t drain_window_ms = 20000; // SIGTERM: then the rest close one by one over this
   bool proxy_protocol = false;           // expect a PROXY v1/v2 header first
   std::optional<std::string> auth_token; // read from --auth-token-file
   std::string auth_token_file;

@@ -1,24 +1,22 @@
 // parley-bench through a real load balancer: Debian's HAProxy in TCP mode in
 // front of parleyd, handing each client's address on in a PROXY v2 header.
 // Every scenario must come out clean through it, and parleyd must take each
-// client's address from the header. Smoke runs: counts, not speed.
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
+// client's address from the header. Then two instances behind it, one of
+// them drained under load: HAProxy must take it out of rotation on its
+// /readyz, and every client must come back through HAProxy to the other.
+// Smoke runs: counts, not speed.
+#include <signal.h>
 
 #include <chrono>
-#include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <doctest/doctest.h>
 
+#include "balancer.hpp"
 #include "harness.hpp"
-#include "parley/socket/endpoint.hpp"
 
 using namespace parley::test;
 
@@ -26,83 +24,70 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string haproxy_path() {
-  for (const char* path : {"/usr/sbin/haproxy", "/usr/bin/haproxy"})
-    if (access(path, X_OK) == 0) return path;
-  return {};
-}
-
-// A port nobody listens on now (HAProxy cannot report one it chose itself).
-int free_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  const parley::Endpoint any_port = resolve_one("127.0.0.1:0");
-  REQUIRE(bind(fd, any_port.get(), any_port.length) == 0);
-  sockaddr_in addr{};
-  socklen_t len = sizeof addr;
-  REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
-// HAProxy in the foreground, forwarding 127.0.0.1:port to `backend`.
-class Balancer {
- public:
-  explicit Balancer(const std::string& backend) {
-    const std::string binary = haproxy_path();
-    REQUIRE_MESSAGE(!binary.empty(), "haproxy is not installed: tools/install-deps installs it");
-    dir_ = temp_dir() + "/parley-haproxy-XXXXXX";
-    REQUIRE(mkdtemp(dir_.data()) != nullptr);
-    address_ = "127.0.0.1:" + std::to_string(free_port());
-    std::ofstream(dir_ + "/haproxy.cfg") << "global\n"
-                                            "  maxconn 4096\n"
-                                            "defaults\n"
-                                            "  mode tcp\n"
-                                            "  timeout connect 5s\n"
-                                            "  timeout client 60s\n"
-                                            "  timeout server 60s\n"
-                                            "frontend chat\n"
-                                            "  bind " << address_ << "\n"
-                                            "  default_backend parley\n"
-                                            "backend parley\n"
-                                            "  server parleyd " << backend << " send-proxy-v2\n";
-    process_.emplace(std::vector<std::string>{binary, "-db", "-q", "-f", dir_ + "/haproxy.cfg"}, "");
-    wait_listening();
-  }
-  ~Balancer() {
-    process_.reset();
-    std::remove((dir_ + "/haproxy.cfg").c_str());
-    rmdir(dir_.c_str());
-  }
-  const std::string& address() const { return address_; }
-
- private:
-  void wait_listening() {
-    const auto deadline = Clock::now() + std::chrono::seconds(10);
-    while (Clock::now() < deadline) {
-      const int fd = connect_socket(address_);
-      if (fd >= 0) {
-        close(fd);
-        return;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling a port: no event to await
-    }
-    FAIL("haproxy did not start listening on " << address_);
-  }
-
-  std::string dir_;
-  std::string address_;
-  std::optional<ChildProcess> process_;
-};
-
 BenchRun through(const Balancer& balancer, std::vector<std::string> args) {
   return run_bench_smoke(std::move(args), balancer.address(), "0.5");
+}
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// A gauge or counter of a server's /metrics; -1 when it cannot be read.
+double metric(const ServerProcess& server, const std::string& name) {
+  const HttpResponse r = http_get(server.admin_address(), "/metrics");
+  if (r.status != 200) return -1;
+  return metric_value(r.body, name).value_or(-1);
+}
+
+// Polls `done` every 20 ms until it holds or `seconds` pass (polling HTTP
+// APIs and HAProxy's stats: no event to await); returns whether it held.
+template <typename Done>
+bool poll_until(double seconds, Done done) {
+  const auto deadline = Clock::now() + std::chrono::duration<double>(seconds);
+  while (!done()) {
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return true;
+}
+
+// The backend of docs/deploy.md, for two instances: each server's chat port
+// gets a PROXY v2 header, and its admin port's /readyz decides whether it
+// takes new clients. Checked every 200 ms, one failure takes a server out
+// and one success puts it back (production uses gentler numbers; the test
+// wants to be quick). `retries` with `option redispatch 1` sends a
+// connection refused by a server that has just closed its listener to the
+// other one, before the check has noticed. Sessions of a server marked down
+// are left alone (no `on-marked-down shutdown-sessions`): parleyd's drain
+// spreads them out itself.
+std::string two_instance_config(const ServerProcess& a, const ServerProcess& b) {
+  auto port = [](const std::string& address) { return address.substr(address.rfind(':') + 1); };
+  return "frontend chat\n"
+         "  bind ADDRESS\n"
+         "  default_backend parley\n"
+         "backend parley\n"
+         "  balance leastconn\n"
+         "  retries 3\n"
+         "  option redispatch 1\n"
+         "  timeout connect 1s\n"
+         "  timeout check 1s\n"
+         "  option httpchk\n"
+         "  http-check send meth GET uri /readyz ver HTTP/1.1 hdr Host parleyd\n"
+         "  http-check expect status 200\n"
+         "  default-server inter 200ms fall 1 rise 1\n"
+         "  server a " + a.address() + " send-proxy-v2 check port " + port(a.admin_address()) + "\n"
+         "  server b " + b.address() + " send-proxy-v2 check port " + port(b.admin_address()) + "\n";
 }
 
 }  // namespace
 
 TEST_CASE("parley-bench through HAProxy: every scenario clean, peers named by the PROXY header") {
   ServerProcess server({"--rate", "0", "--proxy-protocol"});
-  Balancer balancer(server.address());
+  Balancer balancer("frontend chat\n"
+                    "  bind ADDRESS\n"
+                    "  default_backend parley\n"
+                    "backend parley\n"
+                    "  server parleyd " + server.address() + " send-proxy-v2\n");
 
   const BenchRun fanout = through(balancer, {"fanout", "--subscribers", "30", "--publishers", "2", "--window", "4"});
   check_bench_clean(fanout);
@@ -119,4 +104,81 @@ TEST_CASE("parley-bench through HAProxy: every scenario clean, peers named by th
   const std::string log = server.log();
   CHECK(log.find("connected through proxy") != std::string::npos);
   CHECK(log.find("fatal") == std::string::npos);
+}
+
+TEST_CASE("two parleyd behind HAProxy: one drains under load, its clients come back through HAProxy to the other") {
+  constexpr double grace_s = 0.5, window_s = 1.0;
+  constexpr int clients = 200;
+  // retry_ms 600 spreads the clients' own reconnects over 0.15-1.35 s (the
+  // server's spread, then the client's): some leave within the grace, the
+  // rest are closed by the window.
+  const std::vector<std::string> flags{"--proxy-protocol",     "--admin",        "127.0.0.1:0",
+                                       "--drain-grace",        "0.5",            "--drain-window",
+                                       "1",                    "--shutdown-retry-ms", "600"};
+  ServerProcess a(flags), b(flags);
+  Balancer balancer(two_instance_config(a, b));
+  INFO("haproxy.cfg:\n" << balancer.config());
+
+  auto up = [&](const char* server) {
+    auto s = balancer.server_stats("parley", server);
+    return s["status"] == "UP" && s["check_status"] == "L7OK";
+  };
+  REQUIRE_MESSAGE(poll_until(5, [&] { return up("a") && up("b"); }), "HAProxy did not find both servers ready");
+
+  // The load: idle registered clients through HAProxy, which leastconn
+  // spreads over both instances; they ride out a drain (--reconnect).
+  ChildProcess bench({program("PARLEY_BENCH"), "idle", "--conns", std::to_string(clients), "--reconnect",
+                      "--server", balancer.address(), "--json", "--duration", "6", "--setup-timeout", "10",
+                      "--tag", "lb"},
+                     "");
+  REQUIRE_MESSAGE(poll_until(10, [&] { return metric(a, "parley_users") + metric(b, "parley_users") == clients; }),
+                  "the clients did not all register through HAProxy");
+  const double on_a = metric(a, "parley_users");
+  CHECK(on_a > clients / 4);  // leastconn spread them
+  CHECK(metric(b, "parley_users") > clients / 4);
+
+  // SIGTERM a: its /readyz fails at once, and HAProxy takes it out of
+  // rotation within a check or two.
+  const auto term = Clock::now();
+  REQUIRE(kill(a.pid(), SIGTERM) == 0);
+  std::map<std::string, std::string> a_down;
+  CHECK_MESSAGE(poll_until(2, [&] {
+                  a_down = balancer.server_stats("parley", "a");
+                  return a_down["status"].starts_with("DOWN");
+                }),
+                "HAProxy did not mark the draining server down");
+  MESSAGE("a marked down after " << seconds_since(term) << " s (" << a_down["check_status"] << ")");
+  CHECK(a_down["check_status"] == "L7STS");  // /readyz said 503: not a dead port
+
+  // a tells every client `shutdown`, waits the grace, closes the rest over
+  // the window, and exits 0.
+  CHECK(a.wait_exit(static_cast<int>((grace_s + window_s + 5) * 1000)) == 0);
+  const double drained_after = seconds_since(term);
+  MESSAGE("a drained and exited after " << drained_after << " s");
+  CHECK(drained_after < grace_s + window_s + 1.5);
+
+  // Every client came back, to b: HAProxy sent a no connection after it
+  // marked it down, and b serves them all.
+  CHECK_MESSAGE(poll_until(5, [&] { return metric(b, "parley_users") == clients; }),
+                "b has " << metric(b, "parley_users") << " of " << clients << " users");
+  CHECK(balancer.server_stats("parley", "a")["stot"] == a_down["stot"]);
+  {
+    Client late(balancer.address());
+    CHECK(late.call({{"cmd", "hello"}, {"nick", "late"}})["ok"] == true);
+  }
+
+  const BenchRun run = finish_bench(bench, 30000);
+  INFO(run.output);
+  check_bench_clean(run);  // no error but `shutdown`/`shutting_down`, no connection lost unannounced
+  const json& reconnects = run.result["reconnects"];
+  CHECK(reconnects["after_shutdown"] == static_cast<long>(on_a));  // every client of a, and only those
+  CHECK(reconnects["after_loss"] == 0);
+
+  const std::string a_log = a.log();
+  INFO("a's log:\n" << a_log);
+  CHECK(a_log.find("draining on SIGTERM, " + std::to_string(static_cast<long>(on_a)) + " connections,") !=
+        std::string::npos);
+  CHECK(a_log.find("drained in ") != std::string::npos);
+  CHECK(b.log().find("fatal") == std::string::npos);
+  CHECK(b.running());
 }

@@ -3,8 +3,10 @@
 // Every scenario must come out clean through it, and parleyd must take each
 // client's address from the header. Then two instances behind it, one of
 // them drained under load: HAProxy must take it out of rotation on its
-// /readyz, and every client must come back through HAProxy to the other.
-// Smoke runs: counts, not speed.
+// /readyz, and every client must come back through HAProxy to the other;
+// the same through nginx's stream proxy, which only learns from a refused
+// connect. These configs are the ones docs/deploy.md shows. Smoke runs:
+// counts, not speed.
 #include <signal.h>
 
 #include <chrono>
@@ -181,4 +183,55 @@ TEST_CASE("two parleyd behind HAProxy: one drains under load, its clients come b
   CHECK(a_log.find("drained in ") != std::string::npos);
   CHECK(b.log().find("fatal") == std::string::npos);
   CHECK(b.running());
+}
+
+// nginx's stream proxy has no active health checks (those are NGINX Plus):
+// it learns that a server drains when a connect is refused, marks it failed
+// (max_fails=1) and passes the connection on to the next server
+// (proxy_next_upstream, on by default). The clients must not notice.
+TEST_CASE("two parleyd behind nginx's stream proxy: one drains, its clients come back through nginx to the other") {
+  constexpr int clients = 100;
+  const std::vector<std::string> flags{"--proxy-protocol", "--admin",          "127.0.0.1:0", "--drain-grace", "0.5",
+                                       "--drain-window",   "1",                "--shutdown-retry-ms", "600"};
+  ServerProcess a(flags), b(flags);
+  NginxStream nginx("  upstream parley {\n"
+                    "    least_conn;\n"
+                    "    server " + a.address() + " max_fails=1 fail_timeout=30s;\n"
+                    "    server " + b.address() + " max_fails=1 fail_timeout=30s;\n"
+                    "  }\n"
+                    "  server {\n"
+                    "    listen ADDRESS;\n"
+                    "    proxy_pass parley;\n"
+                    "    proxy_protocol on;\n"
+                    "    proxy_connect_timeout 1s;\n"
+                    "    proxy_timeout 5m;\n"
+                    "  }\n");
+  INFO("nginx.conf:\n" << nginx.config());
+
+  ChildProcess bench({program("PARLEY_BENCH"), "idle", "--conns", std::to_string(clients), "--reconnect",
+                      "--server", nginx.address(), "--json", "--duration", "5", "--setup-timeout", "10",
+                      "--tag", "ngx"},
+                     "");
+  REQUIRE_MESSAGE(poll_until(10, [&] { return metric(a, "parley_users") + metric(b, "parley_users") == clients; }),
+                  "the clients did not all register through nginx");
+  const double on_a = metric(a, "parley_users");
+  CHECK(on_a > clients / 4);  // least_conn spread them
+  CHECK(metric(b, "parley_users") > clients / 4);
+
+  const auto term = Clock::now();
+  REQUIRE(kill(a.pid(), SIGTERM) == 0);
+  CHECK(a.wait_exit(8000) == 0);
+  MESSAGE("a drained and exited after " << seconds_since(term) << " s");
+  CHECK_MESSAGE(poll_until(5, [&] { return metric(b, "parley_users") == clients; }),
+                "b has " << metric(b, "parley_users") << " of " << clients << " users");
+
+  const BenchRun run = finish_bench(bench, 30000);
+  INFO(run.output);
+  INFO("nginx's error log:\n" << nginx.error_log());
+  check_bench_clean(run);
+  CHECK(run.result["reconnects"]["after_shutdown"] == static_cast<long>(on_a));
+  CHECK(run.result["reconnects"]["after_loss"] == 0);
+  CHECK(a.log().find("drained in ") != std::string::npos);
+  CHECK(b.log().find("fatal") == std::string::npos);
+  CHECK(b.log().find("connected through proxy") != std::string::npos);
 }

@@ -1,6 +1,7 @@
 #include "balancer.hpp"
 
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -34,14 +35,35 @@ std::string haproxy_path() {
   return {};
 }
 
+namespace {
+
+void wait_listening(const std::string& address, const std::string& who) {
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (Clock::now() < deadline) {
+    const int fd = connect_socket(address);
+    if (fd >= 0) {
+      close(fd);
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling a port: no event to await
+  }
+  FAIL(who << " did not start listening on " << address);
+}
+
+std::string with_address(std::string text, const std::string& address) {
+  for (std::size_t at; (at = text.find("ADDRESS")) != std::string::npos;) text.replace(at, 7, address);
+  return text;
+}
+
+}  // namespace
+
 Balancer::Balancer(const std::string& sections) {
   const std::string binary = haproxy_path();
   REQUIRE_MESSAGE(!binary.empty(), "haproxy is not installed: tools/install-deps installs it");
   dir_ = temp_dir() + "/parley-haproxy-XXXXXX";
   REQUIRE(mkdtemp(dir_.data()) != nullptr);
   address_ = "127.0.0.1:" + std::to_string(free_port());
-  std::string body = sections;
-  for (std::size_t at; (at = body.find("ADDRESS")) != std::string::npos;) body.replace(at, 7, address_);
+  const std::string body = with_address(sections, address_);
   config_ = "global\n"
             "  maxconn 4096\n"
             "  nbthread 1\n"
@@ -54,7 +76,7 @@ Balancer::Balancer(const std::string& sections) {
             body;
   std::ofstream(dir_ + "/haproxy.cfg") << config_;
   process_.emplace(std::vector<std::string>{binary, "-db", "-q", "-f", dir_ + "/haproxy.cfg"}, "");
-  wait_listening();
+  wait_listening(address_, "haproxy");
 }
 
 Balancer::~Balancer() {
@@ -62,19 +84,6 @@ Balancer::~Balancer() {
   std::remove((dir_ + "/haproxy.cfg").c_str());
   std::remove((dir_ + "/stats.sock").c_str());
   rmdir(dir_.c_str());
-}
-
-void Balancer::wait_listening() {
-  const auto deadline = Clock::now() + std::chrono::seconds(10);
-  while (Clock::now() < deadline) {
-    const int fd = connect_socket(address_);
-    if (fd >= 0) {
-      close(fd);
-      return;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling a port: no event to await
-  }
-  FAIL("haproxy did not start listening on " << address_ << "; its output:\n" << process_->output());
 }
 
 std::string Balancer::command(const std::string& line) {
@@ -113,6 +122,49 @@ std::map<std::string, std::string> Balancer::server_stats(const std::string& bac
     for (std::size_t i = 0; i < names.size() && i < fields.size(); ++i) row[names[i]] = fields[i];
   }
   return row;
+}
+
+constexpr const char* nginx_binary = "/usr/sbin/nginx";
+constexpr const char* nginx_stream_module = "/usr/lib/nginx/modules/ngx_stream_module.so";
+
+// One process (master_process off), so that the test's SIGKILL leaves no
+// worker behind; the error log goes to a file, so that a chatty nginx never
+// blocks on a full pipe.
+NginxStream::NginxStream(const std::string& stream) {
+  REQUIRE_MESSAGE(access(nginx_binary, X_OK) == 0, "nginx is not installed: tools/install-deps installs it");
+  REQUIRE_MESSAGE(access(nginx_stream_module, R_OK) == 0,
+                  "nginx's stream module is not installed (libnginx-mod-stream): tools/install-deps installs it");
+  dir_ = temp_dir() + "/parley-nginx-XXXXXX";
+  REQUIRE(mkdtemp(dir_.data()) != nullptr);
+  address_ = "127.0.0.1:" + std::to_string(free_port());
+  config_ = std::string("load_module ") + nginx_stream_module + ";\n"
+            "daemon off;\n"
+            "master_process off;\n"
+            "pid " + dir_ + "/nginx.pid;\n"
+            "error_log " + dir_ + "/error.log warn;\n"
+            "events {\n"
+            "  worker_connections 4096;\n"
+            "}\n"
+            "stream {\n" +
+            with_address(stream, address_) + "}\n";
+  std::ofstream(dir_ + "/nginx.conf") << config_;
+  process_.emplace(std::vector<std::string>{nginx_binary, "-p", dir_, "-e", dir_ + "/error.log", "-c",
+                                            dir_ + "/nginx.conf"},
+                   "");
+  wait_listening(address_, "nginx");
+}
+
+NginxStream::~NginxStream() {
+  if (process_) process_->stop(SIGTERM, 5000);
+  for (const char* file : {"/nginx.conf", "/nginx.pid", "/error.log"}) std::remove((dir_ + file).c_str());
+  rmdir(dir_.c_str());
+}
+
+std::string NginxStream::error_log() const {
+  std::ifstream in(dir_ + "/error.log");
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
 }
 
 }  // namespace parley::test

@@ -1,4 +1,4 @@
-// Debian's HAProxy, started by a test in the foreground with a config the
+// Debian's HAProxy (and nginx's stream proxy), started by a test in the foreground with a config the
 // test writes, and its runtime API (the stats socket) to see what it thinks
 // of its servers. Integration tests include it as "balancer.hpp".
 #pragma once
@@ -37,8 +37,29 @@ class Balancer {
   std::map<std::string, std::string> server_stats(const std::string& backend, const std::string& server);
 
  private:
-  void wait_listening();
+  std::string dir_;
+  std::string address_;
+  std::string config_;
+  std::optional<ChildProcess> process_;
+};
 
+// /usr/sbin/nginx with its stream module (Debian's libnginx-mod-stream),
+// one process in the foreground, its error log in its own directory.
+class NginxStream {
+ public:
+  // `stream` is the body of the config's `stream {}` block; ADDRESS in it is
+  // replaced as for Balancer. REQUIREs that nginx and the module are
+  // installed and that it starts listening within 10 s.
+  explicit NginxStream(const std::string& stream);
+  ~NginxStream();
+  NginxStream(const NginxStream&) = delete;
+  NginxStream& operator=(const NginxStream&) = delete;
+
+  const std::string& address() const { return address_; }
+  const std::string& config() const { return config_; }
+  std::string error_log() const;
+
+ private:
   std::string dir_;
   std::string address_;
   std::string config_;

@@ -14,12 +14,12 @@
 
 #include "parley/hub/hub.hpp"
 #include "parley/net/listener.hpp"
-#include "parley/socket/address.hpp"
+#include "parley/socket/listen_spec.hpp"
 
 namespace parley {
 
 struct ServerOptions {
-  std::vector<Address> listen;
+  std::vector<ListenSpec> listen;
   std::uint64_t shutdown_retry_ms = 2000;  // the `shutdown` event's retry_ms
   // Runs once when the server stops (drained, or a failed start): what must
   // outlive the drain, such as the admin listener, closes here.

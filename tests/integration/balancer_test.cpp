@@ -101,7 +101,7 @@ BenchRun through(const Balancer& balancer, std::vector<std::string> args) {
 }  // namespace
 
 TEST_CASE("parley-bench through HAProxy: every scenario clean, peers named by the PROXY header") {
-  ServerProcess server({"--rate", "0", "--proxy-protocol"});
+  ServerProcess server({"--rate", "0", "--listen", "127.0.0.1:0,proxy", "--trusted-proxy", "127.0.0.0/8"});
   Balancer balancer(server.address());
 
   const BenchRun fanout = through(balancer, {"fanout", "--subscribers", "30", "--publishers", "2", "--window", "4"});

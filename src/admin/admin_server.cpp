@@ -20,9 +20,10 @@ AdminServer::AdminServer(uv_loop_t* loop, ReadBuffer& read_buffer, const Hub& hu
 AdminServer::~AdminServer() = default;
 
 bool AdminServer::open(std::string& error) {
-  listener_ = std::make_unique<Listener>(
-      loop_, [this](int fd, TransportKind transport, std::string peer) { accept(fd, transport, std::move(peer)); });
-  return listener_->open(options_.address, error);
+  // Never a PROXY header here: the spec carries the address alone.
+  listener_ = std::make_unique<Listener>(loop_, [this](int fd, TransportKind transport, std::string peer,
+                                                       const ListenSpec&) { accept(fd, transport, std::move(peer)); });
+  return listener_->open(ListenSpec{options_.address}, error);
 }
 
 std::string AdminServer::bound_address() const { return listener_ ? listener_->bound_address() : std::string(); }

@@ -12,6 +12,7 @@ std::string_view name(CloseReason reason) {
     case CloseReason::accept_failed: return "accept_failed";
     case CloseReason::quit: return "quit";
     case CloseReason::drain_forced: return "drain_forced";
+    case CloseReason::proxy_local: return "proxy_local";
     case CloseReason::line_too_long: return "line_too_long";
     case CloseReason::slow_consumer: return "slow_consumer";
     case CloseReason::idle_timeout: return "idle_timeout";
@@ -27,7 +28,8 @@ std::string_view wire_text(CloseReason reason) {
   switch (reason) {
     case CloseReason::eof:
     case CloseReason::read_error:
-    case CloseReason::write_error: return "connection closed";
+    case CloseReason::write_error:
+    case CloseReason::proxy_local: return "connection closed";
     case CloseReason::accept_failed: return "accept failed";
     case CloseReason::quit: return "quit";
     case CloseReason::drain_forced: return "shutting_down";
@@ -41,10 +43,13 @@ bool flushes_first(CloseReason reason) {
     case CloseReason::write_error:
     case CloseReason::accept_failed:
     case CloseReason::drain_forced:
+    case CloseReason::proxy_local:  // a health check is owed nothing
     case CloseReason::slow_consumer: return false;
     default: return true;
   }
 }
+
+bool quiet(CloseReason reason) { return reason == CloseReason::proxy_local; }
 
 std::optional<ErrorCode> fatal_code(CloseReason reason) {
   switch (reason) {

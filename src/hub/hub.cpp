@@ -213,7 +213,7 @@ void Hub::close(Session& s, CloseReason reason) {
   // The wire text, and the precise reason where several share one text.
   std::string what = "disconnected: " + std::string(wire_text(reason));
   if (name(reason) != wire_text(reason)) what += " (" + std::string(name(reason)) + ")";
-  log::write(LogLevel::info, connection_number(s.id()), s.peer(), what);
+  log::write(quiet(reason) ? LogLevel::debug : LogLevel::info, connection_number(s.id()), s.peer(), what);
   ++counters_.closed[static_cast<std::size_t>(reason)];
   // The slots free as soon as the close is decided, not when the socket is gone.
   if (s.counted_) admission_.leave();

@@ -33,7 +33,9 @@ Listener::~Listener() {
   if (fd_ >= 0 && !polling_) ::close(fd_);
 }
 
-bool Listener::open(const Address& address, std::string& error) {
+bool Listener::open(const ListenSpec& spec, std::string& error) {
+  spec_ = spec;
+  const Address& address = spec_.address;
   return address.kind == Address::Kind::unix_socket ? open_unix(address, error)
                                                     : open_tcp(address, error);
 }
@@ -130,7 +132,7 @@ void Listener::accept_pending() {
     socklen_t peer_len = sizeof peer;
     const int fd = ::accept4(fd_, reinterpret_cast<sockaddr*>(&peer), &peer_len, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd >= 0) {
-      accept_(fd, transport_, transport_ == TransportKind::tcp ? format_socket_address(peer) : "unix");
+      accept_(fd, transport_, transport_ == TransportKind::tcp ? format_socket_address(peer) : "unix", spec_);
       continue;
     }
     if (errno == EINTR || errno == ECONNABORTED) continue;

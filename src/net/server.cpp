@@ -52,20 +52,22 @@ int Server::start() {
     stop();
     return 1;
   }
-  for (const Address& address : options_.listen) {
+  for (const ListenSpec& spec : options_.listen) {
     auto listener = std::make_unique<Listener>(loop_, accept_);
     std::string error;
-    const bool opened = listener->open(address, error);
+    const bool opened = listener->open(spec, error);
     listeners_.push_back(std::move(listener));
     if (!opened) {
-      std::fprintf(stderr, "parleyd: cannot listen on %s: %s\n", address.text().c_str(), error.c_str());
+      std::fprintf(stderr, "parleyd: cannot listen on %s: %s\n", spec.address.text().c_str(), error.c_str());
       stop();
       return 1;
     }
+    // stdout names the address alone, for scripts to connect to; the log
+    // says what the listener expects too.
     const std::string bound = listeners_.back()->bound_address();
     std::printf("listening on %s\n", bound.c_str());
     std::fflush(stdout);
-    log::info("listening on " + bound);
+    log::info("listening on " + bound + (spec.proxy ? " (PROXY header first)" : ""));
   }
   log::info(std::string("parleyd ") + PARLEY_VERSION + " started");
   if (options_.on_ready) options_.on_ready();

@@ -122,17 +122,18 @@ std::string read_token(const std::string& path) {
 const std::vector<Flag>& flags() {
   static const std::vector<Flag> table = {
       {"--listen", "ADDR",
-       "listen on HOST:PORT, [IPV6]:PORT or unix:PATH; repeatable; port 0 picks a free port",
+       "listen on HOST:PORT, [IPV6]:PORT or unix:PATH, and with ',proxy' after it expect a PROXY v1/v2"
+       " header first there; repeatable; port 0 picks a free port",
        [](ServerConfig& c, const std::string& v) {
          std::string error;
-         auto address = parse_address(v, error);
-         if (!address) throw UsageError{"--listen '" + v + "': " + error};
-         c.listen.push_back(*address);
+         auto spec = parse_listen_spec(v, error);
+         if (!spec) throw UsageError{"--listen '" + v + "': " + error};
+         c.listen.push_back(*spec);
        },
        [](const ServerConfig& c) {
          if (c.listen.empty()) return std::string(default_listen);
          std::string out;
-         for (const Address& a : c.listen) out += (out.empty() ? "" : " ") + a.text();
+         for (const ListenSpec& l : c.listen) out += (out.empty() ? "" : " ") + l.text();
          return out;
        }},
       number_flag("--max-line", "BYTES", {256, max_line_ceiling}, "longest request line, LF excluded",
@@ -194,9 +195,23 @@ const std::vector<Flag>& flags() {
       number_flag("--shutdown-retry-ms", "MS", {0, 3600000}, "the middle of the retry_ms told to clients when draining (each gets 0.5-1.5x)",
                   [](auto& c) -> auto& { return c.shutdown_retry_ms; }),
       {"--proxy-protocol", nullptr,
-       "expect a PROXY v1/v2 header on every TCP connection, as behind HAProxy",
+       "expect a PROXY v1/v2 header on every TCP listener, as if each had ',proxy'",
        [](ServerConfig& c, const std::string&) { c.proxy_protocol = true; },
        [](const ServerConfig& c) { return std::string(c.proxy_protocol ? "on" : "off"); }},
+      {"--trusted-proxy", "CIDR",
+       "only TCP peers in this address block may send a PROXY header to a proxy listener (others get"
+       " bad_proxy_header); repeatable",
+       [](ServerConfig& c, const std::string& v) {
+         std::string error;
+         auto cidr = parse_cidr(v, error);
+         if (!cidr) throw UsageError{"--trusted-proxy '" + v + "': " + error};
+         c.trusted_proxies.push_back(*cidr);
+       },
+       [](const ServerConfig& c) {
+         std::string out;
+         for (const Cidr& block : c.trusted_proxies) out += (out.empty() ? "" : ",") + block.text();
+         return out.empty() ? std::string("any") : out;
+       }},
       {"--auth-token-file", "PATH", "require hello's token to equal the first line of PATH",
        [](ServerConfig& c, const std::string& v) {
          c.auth_token_file = v;
@@ -248,8 +263,12 @@ void check_consistency(ServerConfig& c) {
   c.ping_interval_s = std::min(c.ping_interval_s, c.idle_timeout_s / 2);
   if (c.listen.empty()) {
     std::string unused;
-    c.listen.push_back(*parse_address(default_listen, unused));
+    c.listen.push_back(*parse_listen_spec(default_listen, unused));
   }
+  // The old switch, kept as it was: every TCP listener, Unix ones as given.
+  if (c.proxy_protocol)
+    for (ListenSpec& l : c.listen)
+      if (l.address.kind == Address::Kind::tcp) l.proxy = true;
 }
 
 }  // namespace

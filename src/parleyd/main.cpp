@@ -69,11 +69,11 @@ DrainPlan drain_plan(const ServerConfig& config) {
 LineOptions line_options(const ServerConfig& config) {
   LineOptions options;
   options.max_line = config.limits.max_line;
-  options.expect_proxy_header = config.proxy_protocol;
   options.ping_interval_ms = config.ping_interval_s * 1000ull;
   options.idle_timeout_ms = config.idle_timeout_s * 1000ull;
   options.drain_timeout_ms = config.drain_timeout_s * 1000ull;
   options.conn_limit_exempt = config.conn_limit_exempt;
+  options.trusted_proxies = config.trusted_proxies;
   return options;
 }
 
@@ -181,8 +181,8 @@ int serve(const ServerConfig& config) {
         status_reporter.report();
       };
       Server server(&loop, hub, {config.listen, drain_plan(config), close_admin, on_ready, on_drain},
-                    [&](int fd, TransportKind transport, std::string peer) {
-                      accept_line_session(lines, fd, transport, std::move(peer));
+                    [&](int fd, TransportKind transport, std::string peer, const ListenSpec& listener) {
+                      accept_line_session(lines, fd, transport, std::move(peer), listener.proxy);
                     });
       status = server.start();
       uv_run(&loop, UV_RUN_DEFAULT);  // until drained (or, after a failed start, until closed)

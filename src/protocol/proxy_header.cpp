@@ -19,7 +19,7 @@ constexpr std::string_view v1_prefix = "PROXY ";
 constexpr std::size_t v1_max = 107;  // the spec's bound, CRLF included
 constexpr std::string_view v2_signature{"\r\n\r\n\0\r\nQUIT\n", 12};
 
-ProxyHeader bad() { return {Status::bad, 0, {}}; }
+ProxyHeader bad() { return {Status::bad, 0, {}, false}; }
 
 bool is_prefix_of(std::string_view data, std::string_view full) {
   return full.substr(0, data.size()) == data.substr(0, full.size());
@@ -59,7 +59,7 @@ ProxyHeader parse_v1(std::string_view data) {
     return data.size() < v1_max ? ProxyHeader{} : bad();
   if (crlf + 2 > v1_max) return bad();
   const auto parts = split_spaces(data.substr(v1_prefix.size(), crlf - v1_prefix.size()));
-  ProxyHeader header{Status::complete, crlf + 2, {}};
+  ProxyHeader header{Status::complete, crlf + 2, {}, false};
   if (!parts.empty() && parts[0] == "UNKNOWN") return header;
   if (parts.size() != 5) return bad();
   const bool v4 = parts[0] == "TCP4";
@@ -85,8 +85,11 @@ ProxyHeader parse_v2(std::string_view data) {
   const std::size_t length = (std::size_t{bytes[14]} << 8) | bytes[15];
   if (version != 2 || command > 1 || 16 + length > max_proxy_header) return bad();
   if (data.size() < 16 + length) return {};
-  ProxyHeader header{Status::complete, 16 + length, {}};
-  if (command == 0) return header;  // LOCAL: a health check from the balancer itself
+  ProxyHeader header{Status::complete, 16 + length, {}, false};
+  if (command == 0) {  // LOCAL: a health check from the balancer itself; its address block is ignored
+    header.local = true;
+    return header;
+  }
   const unsigned char* address = bytes + 16;
   if (family == 0x11 && length >= 12)
     header.source = format_v2_source(AF_INET, address, address + 8);

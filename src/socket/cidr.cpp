@@ -57,6 +57,12 @@ bool Cidr::contains(std::string_view ip) const {
   return (address[whole] & mask) == (bytes[whole] & mask);
 }
 
+bool any_contains(const std::vector<Cidr>& blocks, std::string_view ip) {
+  for (const Cidr& block : blocks)
+    if (block.contains(ip)) return true;
+  return false;
+}
+
 std::string Cidr::text() const {
   char out[64] = {};
   inet_ntop(v6 ? AF_INET6 : AF_INET, bytes.data(), out, sizeof out);

@@ -57,9 +57,10 @@ bool poll_until(double seconds, Done done) {
 // gets a PROXY v2 header, and its admin port's /readyz decides whether it
 // takes new clients. Checked every 200 ms, one failure takes a server out
 // and one success puts it back (production uses gentler numbers; the test
-// wants to be quick). `retries` with `option redispatch 1` sends a
-// connection refused by a server that has just closed its listener to the
-// other one, before the check has noticed. Sessions of a server marked down
+// wants to be quick). The chat listeners take PROXY headers from the
+// balancer's address alone (`,proxy` and --trusted-proxy). `retries` with
+// `option redispatch 1` sends a connection refused by a server that has
+// just closed its listener to the other one, before the check has noticed. Sessions of a server marked down
 // are left alone (no `on-marked-down shutdown-sessions`): parleyd's drain
 // spreads them out itself.
 std::string two_instance_config(const ServerProcess& a, const ServerProcess& b) {
@@ -84,7 +85,7 @@ std::string two_instance_config(const ServerProcess& a, const ServerProcess& b) 
 }  // namespace
 
 TEST_CASE("parley-bench through HAProxy: every scenario clean, peers named by the PROXY header") {
-  ServerProcess server({"--rate", "0", "--proxy-protocol"});
+  ServerProcess server({"--rate", "0", "--listen", "127.0.0.1:0,proxy", "--trusted-proxy", "127.0.0.0/8"});
   Balancer balancer("frontend chat\n"
                     "  bind ADDRESS\n"
                     "  default_backend parley\n"
@@ -114,9 +115,9 @@ TEST_CASE("two parleyd behind HAProxy: one drains under load, its clients come b
   // retry_ms 600 spreads the clients' own reconnects over 0.15-1.35 s (the
   // server's spread, then the client's): some leave within the grace, the
   // rest are closed by the window.
-  const std::vector<std::string> flags{"--proxy-protocol",     "--admin",        "127.0.0.1:0",
-                                       "--drain-grace",        "0.5",            "--drain-window",
-                                       "1",                    "--shutdown-retry-ms", "600"};
+  const std::vector<std::string> flags{"--listen",      "127.0.0.1:0,proxy", "--trusted-proxy", "127.0.0.0/8",
+                                       "--admin",       "127.0.0.1:0",       "--drain-grace",   "0.5",
+                                       "--drain-window", "1",                "--shutdown-retry-ms", "600"};
   ServerProcess a(flags), b(flags);
   Balancer balancer(two_instance_config(a, b));
   INFO("haproxy.cfg:\n" << balancer.config());
@@ -191,8 +192,9 @@ TEST_CASE("two parleyd behind HAProxy: one drains under load, its clients come b
 // (proxy_next_upstream, on by default). The clients must not notice.
 TEST_CASE("two parleyd behind nginx's stream proxy: one drains, its clients come back through nginx to the other") {
   constexpr int clients = 100;
-  const std::vector<std::string> flags{"--proxy-protocol", "--admin",          "127.0.0.1:0", "--drain-grace", "0.5",
-                                       "--drain-window",   "1",                "--shutdown-retry-ms", "600"};
+  const std::vector<std::string> flags{"--listen",      "127.0.0.1:0,proxy", "--trusted-proxy", "127.0.0.0/8",
+                                       "--admin",       "127.0.0.1:0",       "--drain-grace",   "0.5",
+                                       "--drain-window", "1",                "--shutdown-retry-ms", "600"};
   ServerProcess a(flags), b(flags);
   NginxStream nginx("  upstream parley {\n"
                     "    least_conn;\n"

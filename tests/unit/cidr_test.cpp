@@ -1,4 +1,5 @@
 #include <string>
+#include <vector>
 
 #include <doctest/doctest.h>
 
@@ -55,4 +56,14 @@ TEST_CASE("cidr: what is not a block is refused with a reason") {
     CHECK_FALSE(error.empty());
     error.clear();
   }
+}
+
+TEST_CASE("cidr: any_contains looks through every block") {
+  const std::vector<Cidr> blocks = {block("10.0.0.0/8"), block("::1")};
+  CHECK(any_contains(blocks, "10.20.30.40"));
+  CHECK(any_contains(blocks, "::1"));
+  CHECK(any_contains(blocks, "::ffff:10.0.0.1"));
+  CHECK_FALSE(any_contains(blocks, "127.0.0.1"));
+  CHECK_FALSE(any_contains(blocks, ""));
+  CHECK_FALSE(any_contains({}, "10.0.0.1"));
 }

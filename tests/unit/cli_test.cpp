@@ -66,12 +66,58 @@ TEST_CASE("cli: values, --flag=value, repeated --listen") {
   CliResult r = parse({"--listen", "[::1]:0", "--listen=unix:/tmp/x.sock", "--history=0",
                        "--max-line", "256", "--max-text", "256", "--proxy-protocol"});
   REQUIRE(r.config);
-  CHECK(r.config->listen[0].host == "::1");
-  CHECK(r.config->listen[0].text() == "[::1]:0");
-  CHECK(r.config->listen[1].path == "/tmp/x.sock");
+  CHECK(r.config->listen[0].address.host == "::1");
+  CHECK(r.config->listen[0].address.text() == "[::1]:0");
+  CHECK(r.config->listen[1].address.path == "/tmp/x.sock");
   CHECK(r.config->limits.history == 0);
   CHECK(r.config->limits.max_line == 256);
   CHECK(r.config->proxy_protocol);
+}
+
+TEST_CASE("cli: ,proxy belongs to its listener alone") {
+  CliResult r = parse({"--listen", "127.0.0.1:0,proxy", "--listen", "127.0.0.1:0", "--listen=unix:/tmp/p.sock,proxy"});
+  REQUIRE(r.config);
+  REQUIRE(r.config->listen.size() == 3);
+  CHECK(r.config->listen[0].proxy);
+  CHECK_FALSE(r.config->listen[1].proxy);
+  CHECK(r.config->listen[2].proxy);
+  CHECK_FALSE(r.config->proxy_protocol);
+  CliResult bad = parse({"--listen", "127.0.0.1:0,tls"});
+  CHECK(bad.exit_code == 2);
+  CHECK_FALSE(bad.config);
+  CHECK(bad.output.find("--listen '127.0.0.1:0,tls': unknown option 'tls'") != std::string::npos);
+  CHECK(parse({"--listen", "127.0.0.1:0,"}).exit_code == 2);
+}
+
+TEST_CASE("cli: --proxy-protocol makes every TCP listener a proxy listener, Unix ones as given") {
+  CliResult r = parse({"--proxy-protocol", "--listen", "127.0.0.1:0", "--listen", "[::1]:0", "--listen",
+                       "unix:/tmp/a.sock", "--listen", "unix:/tmp/b.sock,proxy"});
+  REQUIRE(r.config);
+  REQUIRE(r.config->listen.size() == 4);
+  CHECK(r.config->listen[0].proxy);
+  CHECK(r.config->listen[1].proxy);
+  CHECK_FALSE(r.config->listen[2].proxy);
+  CHECK(r.config->listen[3].proxy);
+  // The default listener too, and wherever the switch stands among the flags.
+  CliResult alone = parse({"--proxy-protocol"});
+  REQUIRE(alone.config);
+  REQUIRE(alone.config->listen.size() == 1);
+  CHECK(alone.config->listen[0].proxy);
+  CHECK(alone.config->listen[0].address.text() == default_listen);
+  CHECK_FALSE(parse({}).config->listen[0].proxy);
+}
+
+TEST_CASE("cli: --trusted-proxy takes address blocks, repeatable; by default any source") {
+  CHECK(parse({}).config->trusted_proxies.empty());
+  CliResult r = parse({"--trusted-proxy", "10.0.0.0/8", "--trusted-proxy=::1"});
+  REQUIRE(r.config);
+  REQUIRE(r.config->trusted_proxies.size() == 2);
+  CHECK(r.config->trusted_proxies[0].contains("10.1.2.3"));
+  CHECK(r.config->trusted_proxies[1].text() == "::1");
+  CliResult bad = parse({"--trusted-proxy", "10.0.0.0/33"});
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.output.find("--trusted-proxy '10.0.0.0/33'") != std::string::npos);
+  CHECK(parse({"--trusted-proxy", "any"}).exit_code == 2);  // "any" is the default's name, not a value
 }
 
 TEST_CASE("cli: ping interval is lowered to half the idle timeout") {

@@ -588,6 +588,29 @@ TEST_CASE("max_conns_per_ip refuses a second connection from one address, never 
   CHECK(f.hub.counters().refused == 1);
 }
 
+TEST_CASE("proxy_local (a balancer's health check) closes at once, counted under its own name, quietly") {
+  HubFixture f;
+  FakeSession& check = f.add("10.0.0.9:5000", TransportKind::tcp);
+  REQUIRE(f.hub.admit(check));
+  f.hub.close(check, CloseReason::proxy_local);
+  CHECK_FALSE(check.open());
+  CHECK(check.transport_closed);  // a health check is owed nothing: no flush first
+  CHECK(check.pending.empty());   // ... and no `error` event
+  CHECK(f.hub.counters().closed[static_cast<std::size_t>(CloseReason::proxy_local)] == 1);
+  CHECK(f.hub.counters().refused == 0);
+  CHECK(f.hub.admission().clients() == 0);
+  f.turn();
+  CHECK(contains(f.backend.disconnected, check.id()));
+  f.release(check);
+
+  CHECK(name(CloseReason::proxy_local) == "proxy_local");
+  CHECK(wire_text(CloseReason::proxy_local) == "connection closed");
+  CHECK_FALSE(fatal_code(CloseReason::proxy_local));
+  // Logged at debug: the one quiet reason.
+  for (std::size_t r = 0; r < close_reason_count; ++r)
+    CHECK(quiet(static_cast<CloseReason>(r)) == (static_cast<CloseReason>(r) == CloseReason::proxy_local));
+}
+
 // ---- drain --------------------------------------------------------------------------
 
 // SIGINT's drain: no grace, no window.

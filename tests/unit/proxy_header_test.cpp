@@ -15,6 +15,7 @@ TEST_CASE("PROXY v1: TCP4, TCP6, UNKNOWN, incomplete, bad") {
   h = parse_proxy_header("PROXY UNKNOWN\r\n");
   CHECK(h.status == Status::complete);
   CHECK(h.source.empty());
+  CHECK_FALSE(h.local);  // v1 has no LOCAL: UNKNOWN may still relay a client
   CHECK(parse_proxy_header("PRO").status == Status::incomplete);
   CHECK(parse_proxy_header("PROXY TCP4 1.2.3.4").status == Status::incomplete);
   CHECK(parse_proxy_header("{\"cmd\":\"hello\"}\n").status == Status::bad);
@@ -34,8 +35,16 @@ TEST_CASE("PROXY v2: PROXY over IPv4, LOCAL, bad version") {
   CHECK(h.source == "127.0.0.2:8080");
   CHECK(parse_proxy_header(v4.substr(0, 20)).status == Status::incomplete);
   CHECK(parse_proxy_header(signature.substr(0, 5)).status == Status::incomplete);
+  CHECK_FALSE(h.local);
   ProxyHeader local = parse_proxy_header(signature + std::string("\x20\x00\x00\x00", 4));
   CHECK(local.status == Status::complete);
   CHECK(local.source.empty());
+  CHECK(local.local);
+  // LOCAL with an address block (HAProxy's checks may send one): skipped whole, still LOCAL.
+  local = parse_proxy_header(signature + std::string("\x20\x11\x00\x0c", 4) + std::string(12, '\x01') + "x");
+  CHECK(local.status == Status::complete);
+  CHECK(local.length == 28);
+  CHECK(local.source.empty());
+  CHECK(local.local);
   CHECK(parse_proxy_header(signature + std::string("\x31\x11\x00\x0c", 4)).status == Status::bad);
 }

@@ -18,6 +18,7 @@ enum class CloseReason : unsigned char {
   accept_failed,     // the loop could not take the accepted descriptor
   quit,              // the client said `quit`
   drain_forced,      // a second signal while draining: everyone at once
+  proxy_local,       // a PROXY v2 LOCAL header: the balancer's health check, closed quietly
   // Fatal errors: the `error` event is sent, then the connection closes.
   line_too_long,
   slow_consumer,     // the one fatal error not flushed: its queue is the problem
@@ -37,6 +38,9 @@ std::string_view wire_text(CloseReason reason);
 std::string_view name(CloseReason reason);
 // Whether what is queued for the client is written before the close.
 bool flushes_first(CloseReason reason);
+// Whether the close is routine enough to log at debug rather than info (a
+// balancer's health checks every few seconds would drown the real lines).
+bool quiet(CloseReason reason);
 // The fatal error behind the reason, if it is one.
 std::optional<ErrorCode> fatal_code(CloseReason reason);
 // The reason a fatal error closes with.

@@ -14,22 +14,25 @@
 
 #include "parley/hub/session.hpp"
 #include "parley/socket/address.hpp"
+#include "parley/socket/listen_spec.hpp"
 
 namespace parley {
 
 class Listener {
  public:
-  // Takes an accepted, non-blocking descriptor and the peer's address as
-  // the logs show it ("unix" for Unix sockets).
-  using AcceptFn = std::function<void(int fd, TransportKind transport, std::string peer)>;
+  // Takes an accepted, non-blocking descriptor, the peer's address as the
+  // logs show it ("unix" for Unix sockets), and what the listener was opened
+  // with (its options, such as `proxy`, apply to this connection).
+  using AcceptFn = std::function<void(int fd, TransportKind transport, std::string peer, const ListenSpec& listener)>;
 
   Listener(uv_loop_t* loop, AcceptFn accept) : loop_(loop), accept_(std::move(accept)) {}
   Listener(const Listener&) = delete;
   Listener& operator=(const Listener&) = delete;
   ~Listener();
 
-  // Binds and listens. On failure returns false with `error` set.
-  bool open(const Address& address, std::string& error);
+  // Binds and listens on `spec.address`; every accepted connection is handed
+  // on with `spec`. On failure returns false with `error` set.
+  bool open(const ListenSpec& spec, std::string& error);
 
   // The address actually bound (port 0 resolved), as a user would write it.
   std::string bound_address() const;
@@ -51,6 +54,7 @@ class Listener {
 
   uv_loop_t* loop_;
   AcceptFn accept_;
+  ListenSpec spec_;
   TransportKind transport_ = TransportKind::tcp;
   int fd_ = -1;
   uv_poll_t poll_;

@@ -14,12 +14,12 @@
 
 #include "parley/hub/hub.hpp"
 #include "parley/net/listener.hpp"
-#include "parley/socket/address.hpp"
+#include "parley/socket/listen_spec.hpp"
 
 namespace parley {
 
 struct ServerOptions {
-  std::vector<Address> listen;
+  std::vector<ListenSpec> listen;
   // SIGTERM's drain: retry_ms, grace and window (SIGINT's has no grace and
   // no window). The seed is drawn at start.
   DrainPlan drain;

@@ -12,6 +12,7 @@
 
 #include "parley/socket/address.hpp"
 #include "parley/socket/cidr.hpp"
+#include "parley/socket/listen_spec.hpp"
 #include "parley/chat/limits.hpp"
 #include "parley/log/log.hpp"
 
@@ -28,7 +29,9 @@ inline std::vector<Cidr> default_conn_limit_exempt() {
 }
 
 struct ServerConfig {
-  std::vector<Address> listen;           // empty: default_listen
+  // Each listener's address and options (`,proxy`); empty: default_listen.
+  // After parsing, `--proxy-protocol` has set `proxy` on every TCP one.
+  std::vector<ListenSpec> listen;
   Limits limits;
   unsigned idle_timeout_s = 120;
   unsigned ping_interval_s = 25;         // lowered to idle_timeout_s / 2
@@ -42,7 +45,9 @@ struct ServerConfig {
   unsigned shutdown_retry_ms = 2000;     // the middle of the shutdown event's retry_ms
   std::uint64_t drain_grace_ms = 5000;   // SIGTERM: time for clients to leave by themselves
   std::uint64_t drain_window_ms = 20000; // SIGTERM: then the rest close one by one over this
-  bool proxy_protocol = false;           // expect a PROXY v1/v2 header first
+  bool proxy_protocol = false;           // every TCP listener expects a PROXY v1/v2 header first
+  // Who may send a PROXY header to a proxy listener; empty: any source.
+  std::vector<Cidr> trusted_proxies;
   std::optional<std::string> auth_token; // read from --auth-token-file
   std::string auth_token_file;
   LogLevel log_level = LogLevel::info;

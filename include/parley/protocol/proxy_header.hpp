@@ -1,5 +1,6 @@
 // The PROXY protocol header (v1 text and v2 binary) that load balancers such
-// as HAProxy put before a client's first byte when `--proxy-protocol` is on.
+// as HAProxy put before a client's first byte, on the listeners that expect
+// one (`--listen ADDR,proxy`, or every TCP listener with `--proxy-protocol`).
 #pragma once
 
 #include <cstddef>
@@ -12,6 +13,9 @@ struct ProxyHeader {
   enum class Status { incomplete, complete, bad } status = Status::incomplete;
   std::size_t length = 0;  // bytes of the header when complete
   std::string source;      // "ADDR:PORT" of the real client; empty for LOCAL/UNKNOWN
+  // v2's LOCAL command: the balancer's own connection (a health check), with
+  // no client behind it. v1 has no such command (UNKNOWN may relay a client).
+  bool local = false;
 };
 
 // Longest header we ever wait for (v2 with the largest address block we accept).

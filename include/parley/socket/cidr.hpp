@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace parley {
 
@@ -21,5 +22,8 @@ struct Cidr {
 
 // nullopt with `error` set when the text is not an address block.
 std::optional<Cidr> parse_cidr(std::string_view text, std::string& error);
+
+// Whether one of `blocks` contains `ip` (as Cidr::contains takes it).
+bool any_contains(const std::vector<Cidr>& blocks, std::string_view ip);
 
 }  // namespace parley

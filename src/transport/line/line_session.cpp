@@ -8,9 +8,9 @@
 
 namespace parley {
 
-void accept_line_session(LineContext& context, int fd, TransportKind transport, std::string peer) {
+void accept_line_session(LineContext& context, int fd, TransportKind transport, std::string peer,
+                         bool expect_proxy_header) {
   Hub& hub = context.hub;
-  const LineOptions& options = context.options;
   auto owned = std::make_unique<LineSession>(context, hub.next_id(), transport, std::move(peer));
   LineSession& session = *owned;
   hub.add(std::move(owned));
@@ -18,11 +18,15 @@ void accept_line_session(LineContext& context, int fd, TransportKind transport, 
     hub.close(session, CloseReason::accept_failed);
     return;
   }
+  // Refused before admission, so a source that may not speak here takes no
+  // client slot; admit() then does nothing.
+  if (expect_proxy_header && !session.from_trusted_proxy())
+    hub.fatal(session, ErrorCode::bad_proxy_header, session.peer_ip() + " is not a trusted proxy");
   const bool admitted = hub.admit(session);
-  const bool proxied = options.expect_proxy_header && transport == TransportKind::tcp;
   // Behind a proxy the real peer is known, and logged, once its header is read.
-  if (admitted && !proxied) log::write(LogLevel::info, connection_number(session.id()), session.peer(), "connected");
-  session.start(admitted && proxied);
+  if (admitted && !expect_proxy_header)
+    log::write(LogLevel::info, connection_number(session.id()), session.peer(), "connected");
+  session.start(admitted && expect_proxy_header);
 }
 
 LineSession::LineSession(LineContext& context, ConnId id, TransportKind transport, std::string peer)
@@ -39,8 +43,15 @@ void LineSession::start(bool expect_proxy_header) {
   if (transport() == TransportKind::tcp && !awaiting_proxy_header_) hub().peer_known(*this, counted_ip());
 }
 
+// A Unix socket has no address to check: its file's permissions say who may
+// connect.
+bool LineSession::from_trusted_proxy() const {
+  const std::vector<Cidr>& trusted = options().trusted_proxies;
+  return trusted.empty() || transport() != TransportKind::tcp || any_contains(trusted, peer_ip());
+}
+
 std::string LineSession::peer_ip() const {
-  if (transport() != TransportKind::tcp) return {};
+  if (transport() != TransportKind::tcp && !peer_from_header_) return {};
   const std::string& peer = this->peer();
   const auto colon = peer.rfind(':');
   if (colon == std::string::npos) return peer;
@@ -51,9 +62,7 @@ std::string LineSession::peer_ip() const {
 
 std::string LineSession::counted_ip() const {
   std::string ip = peer_ip();
-  for (const Cidr& block : options().conn_limit_exempt)
-    if (block.contains(ip)) return {};
-  return ip;
+  return any_contains(options().conn_limit_exempt, ip) ? std::string() : ip;
 }
 
 // ---- input ----------------------------------------------------------------
@@ -66,7 +75,7 @@ void LineSession::on_stream_data(std::string_view data) {
 }
 
 // Strips the PROXY header off the first bytes; false while it is incomplete
-// or when it was bad (then the session is closing).
+// or when the session is closing (a bad header, a health check, a refusal).
 bool LineSession::read_proxy_header(std::string_view& data) {
   const std::size_t had = proxy_buffer_.size();
   proxy_buffer_.append(data.substr(0, max_proxy_header - std::min(had, max_proxy_header)));
@@ -76,14 +85,38 @@ bool LineSession::read_proxy_header(std::string_view& data) {
     hub().fatal(*this, ErrorCode::bad_proxy_header, "expected a PROXY protocol v1 or v2 header");
     return false;
   }
-  const std::string balancer = peer();
-  if (!header.source.empty()) set_peer(header.source);
-  log::write(LogLevel::info, connection_number(id()), peer(), "connected through proxy " + balancer);
-  if (!hub().peer_known(*this, counted_ip())) return false;
-  awaiting_proxy_header_ = false;
+  if (header.local) {
+    close_health_check();
+    return false;
+  }
+  if (!take_proxy_header(header)) return false;
   data.remove_prefix(header.length - had);
   std::string().swap(proxy_buffer_);
   return true;
+}
+
+// The header names the client (UNKNOWN names none: the balancer stays the
+// peer): it is logged and counted per IP under that name from now on.
+// False when the per-IP limit refused it.
+bool LineSession::take_proxy_header(const ProxyHeader& header) {
+  const std::string balancer = peer();
+  if (!header.source.empty()) {
+    set_peer(header.source);
+    peer_from_header_ = true;
+  }
+  log::write(LogLevel::info, connection_number(id()), peer(), "connected through proxy " + balancer);
+  if (!hub().peer_known(*this, counted_ip())) return false;
+  awaiting_proxy_header_ = false;
+  return true;
+}
+
+// PROXY v2 LOCAL: the balancer checking that we are up, with no client
+// behind it. Closed without an `error` event and logged at debug alone (a
+// check every few seconds would bury the log); the per-IP limit never sees
+// it, since no client was named.
+void LineSession::close_health_check() {
+  log::write(LogLevel::debug, connection_number(id()), peer(), "PROXY LOCAL: a health check from the balancer");
+  hub().close(*this, CloseReason::proxy_local);
 }
 
 bool LineSession::on_line(std::string_view line) {

@@ -19,17 +19,20 @@
 #include "parley/net/read_buffer.hpp"
 #include "parley/net/stream.hpp"
 #include "parley/protocol/framer.hpp"
+#include "parley/protocol/proxy_header.hpp"
 #include "parley/socket/cidr.hpp"
 
 namespace parley {
 
 struct LineOptions {
   std::size_t max_line = 65536;
-  bool expect_proxy_header = false;  // a PROXY v1/v2 header comes first (TCP only)
   std::uint64_t ping_interval_ms = 25000;
   std::uint64_t idle_timeout_ms = 120000;
   std::uint64_t drain_timeout_ms = 10000;  // a closing client's time to read what it is owed
   std::vector<Cidr> conn_limit_exempt;     // never counted against --max-conns-per-ip
+  // Who may send a PROXY header, on the connections that expect one: empty,
+  // anyone; otherwise TCP peers in these blocks alone.
+  std::vector<Cidr> trusted_proxies;
 };
 
 // What every line session of one server shares; each session holds one
@@ -43,8 +46,11 @@ struct LineContext {
 
 // Takes an accepted, non-blocking descriptor: makes its session, admits it
 // (or tells it why not) and starts reading. `peer` is the client's address
-// as the logs show it ("unix" for Unix sockets).
-void accept_line_session(LineContext& context, int fd, TransportKind transport, std::string peer);
+// as the logs show it ("unix" for Unix sockets). With `expect_proxy_header`
+// (the listener's `,proxy`) the connection must start with a PROXY v1/v2
+// header, from a trusted proxy, which then names the client.
+void accept_line_session(LineContext& context, int fd, TransportKind transport, std::string peer,
+                         bool expect_proxy_header);
 
 class LineSession final : public Session, private Stream::Owner {
  public:
@@ -54,6 +60,9 @@ class LineSession final : public Session, private Stream::Owner {
   // Starts reading (after the PROXY header, when `expect_proxy_header`)
   // and the idle timer.
   void start(bool expect_proxy_header);
+  // Whether this connection's socket peer may send a PROXY header
+  // (LineOptions::trusted_proxies).
+  bool from_trusted_proxy() const;
 
   // Session
   void enqueue(const Bytes& bytes, OutputKind kind) override;
@@ -64,10 +73,11 @@ class LineSession final : public Session, private Stream::Owner {
   void close_transport(CloseReason reason, const Bytes& farewell) override;
   void abort(const Bytes& farewell) override;
 
-  // The peer's IP address without the port ("" for Unix sockets).
+  // The peer's IP address without the port: "" for Unix sockets, unless a
+  // PROXY header named the client behind one.
   std::string peer_ip() const;
-  // What the per-IP limit counts this client under: "" (never counted) for
-  // Unix sockets and the exempt address blocks.
+  // What the per-IP limit counts this client under: peer_ip(), or "" (never
+  // counted) for it and the exempt address blocks.
   std::string counted_ip() const;
 
  private:
@@ -81,6 +91,8 @@ class LineSession final : public Session, private Stream::Owner {
   ReadBuffer& read_buffer() override { return context_.read_buffer; }
 
   bool read_proxy_header(std::string_view& data);
+  bool take_proxy_header(const ProxyHeader& header);
+  void close_health_check();
   bool on_line(std::string_view line);
   void after_framing(LineFramer::Status status);
   void pause_reading();
@@ -101,6 +113,7 @@ class LineSession final : public Session, private Stream::Owner {
   bool input_paused_ = false;         // the framer holds lines the hub is not ready for
   bool eof_ = false;
   bool awaiting_proxy_header_ = false;
+  bool peer_from_header_ = false;     // peer() is the client a PROXY header named
   bool flushing_to_close_ = false;    // closing after what is queued is written
 };
 

@@ -151,21 +151,13 @@ class Cycles final : public Loader {
 
   void on_closed(Conn& conn, std::string_view why) override {
     Slot& slot = slot_of(conn);
-    if ((!slot.leaving || conn.pending_acks > 0) && options_.reconnect) {
-      --busy_;
-      --correctness_.sent;
-      reconnect_later(conn, lost_connection_retry_ms, false);
-      return;
-    }
-    if (!slot.leaving || conn.pending_acks > 0) {
-      ++correctness_.disconnects;
-      correctness_.note(conn.nick + " disconnected: " + std::string(why));
-      --busy_;
-      --correctness_.sent;  // counted as a disconnect instead
-      begin(slot);
-      return;
-    }
-    finish(slot);
+    if (slot.leaving && conn.pending_acks == 0) return finish(slot);
+    --busy_;
+    --correctness_.sent;  // not a cycle: counted as a disconnect or a reconnect instead
+    if (options_.reconnect) return reconnect_later(conn, lost_connection_retry_ms, false);
+    ++correctness_.disconnects;
+    correctness_.note(conn.nick + " disconnected: " + std::string(why));
+    begin(slot);
   }
 
   std::vector<std::unique_ptr<Slot>> slots_;

@@ -79,11 +79,11 @@ Ramp:
                           (defaults 1000, 1.5, 2, 10, 1e8)
 
 Drains:
-  --reconnect             idle and connect: on `shutdown` keep going, then reconnect after
-                          its retry_ms (jittered over 0.5-1.5x) and carry on; a lost
-                          connection reconnects after 500 ms (jittered) too. `shutting_down`
-                          is then no error; every other error still is. The JSON counts
-                          reconnects, after a shutdown and after a loss
+  --reconnect             idle and connect: after `shutdown`, wait its retry_ms (jittered
+                          over 0.5-1.5x; idle keeps using the connection meanwhile), then
+                          reconnect to --server and carry on; a lost connection or a failed
+                          connect comes back after about 500 ms. `shutting_down` is then no
+                          error; every other error still is. The JSON counts reconnects
 
 Output:
   --json                  one JSON object on stdout instead of the table

@@ -21,6 +21,14 @@ bool started(int rc, const char* what) {
   return false;
 }
 
+// What scripts and tests wait for on stdout, and the log line.
+void say_listening(const Listener& listener, const std::string& origin) {
+  const std::string bound = listener.bound_address();
+  std::printf("listening on %s\n", bound.c_str());
+  std::fflush(stdout);
+  log::info("listening on " + bound + origin);
+}
+
 }  // namespace
 
 Server::Server(uv_loop_t* loop, Hub& hub, ServerOptions options, Listener::AcceptFn accept)
@@ -51,6 +59,18 @@ int Server::start() {
       !started(uv_signal_start(&sigint_, on_signal, SIGINT), "uv_signal_start SIGINT")) {
     stop();
     return 1;
+  }
+  for (const int fd : options_.listen_fds) {
+    auto listener = std::make_unique<Listener>(loop_, accept_);
+    std::string error;
+    const bool adopted = listener->adopt(fd, options_.listen_fds_proxy, error);
+    listeners_.push_back(std::move(listener));
+    if (!adopted) {
+      std::fprintf(stderr, "parleyd: cannot use socket %d from systemd: %s\n", fd, error.c_str());
+      stop();
+      return 1;
+    }
+    say_listening(*listeners_.back(), " (socket " + std::to_string(fd) + " from systemd)");
   }
   for (const ListenSpec& spec : options_.listen) {
     auto listener = std::make_unique<Listener>(loop_, accept_);

@@ -14,6 +14,7 @@
 
 #include "parley/net/listen_fds.hpp"
 #include "parley/net/listener.hpp"
+#include "parley/parleyd/cli.hpp"
 
 using namespace parley;
 
@@ -152,6 +153,18 @@ TEST_CASE("listen fds: take_listen_fds unsets all three variables, whoever they 
   CHECK(contains(error, "LISTEN_FDS='bad'"));
   CHECK_FALSE(std::getenv("LISTEN_PID"));
   CHECK_FALSE(std::getenv("LISTEN_FDS"));
+}
+
+// Chat sockets from systemd stand in for the default address, never for one
+// given with --listen (parleyd/main.cpp), so the config tells them apart.
+TEST_CASE("listen fds: the config says whether its listen address is only the default") {
+  const CliResult none = parse_command_line({});
+  REQUIRE(none.config);
+  CHECK(none.config->listen_defaulted);
+  const CliResult given = parse_command_line({"--listen", std::string(default_listen)});
+  REQUIRE(given.config);
+  CHECK_FALSE(given.config->listen_defaulted);
+  CHECK(given.config->listen.size() == 1);
 }
 
 namespace {

@@ -1,4 +1,4 @@
-// The admin listener (`--admin HOST:PORT`): HTTP/1.1 on the chat server's
+// The admin listener (`--admin HOST:PORT`, or a socket systemd passed): HTTP/1.1 on the chat server's
 // loop, GET and HEAD only, keep-alive, never a PROXY header. Bounded: at
 // most `max_connections` at once (more are closed at accept), request line
 // and headers at most `max_header_bytes`, each request due within
@@ -25,6 +25,7 @@ namespace parley {
 
 struct AdminOptions {
   Address address;
+  int fd = -1;  // a listening socket systemd passed (named admin): taken over instead of binding `address`
   std::size_t max_connections = 16;
   std::size_t max_header_bytes = 8192;
   std::uint64_t timeout_ms = 10000;
@@ -40,7 +41,7 @@ class AdminServer {
   AdminServer(const AdminServer&) = delete;
   AdminServer& operator=(const AdminServer&) = delete;
 
-  // Binds and listens; false with `error` set.
+  // Binds and listens (or takes over `fd`); false with `error` set.
   bool open(std::string& error);
   std::string bound_address() const;
   // Stops listening and closes every admin connection (the last thing a

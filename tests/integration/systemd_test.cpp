@@ -1,16 +1,21 @@
 // parleyd's side of systemd: readiness notifications to a real
 // NOTIFY_SOCKET datagram socket, the descriptor limit raised at start,
-// and socket activation by systemd's own systemd-socket-activate.
+// socket activation by systemd's own systemd-socket-activate, and the unit
+// files in tools/systemd.
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
+#include <map>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -282,4 +287,151 @@ TEST_CASE("socket activation: a connection where a listening socket belongs (Acc
   activator.stop(SIGTERM);  // the activator itself, which would wait for the next connection
   CHECK_FALSE(activator.running());
   CHECK(first.wait_closed());
+}
+
+namespace {
+
+// A unit file: each section's assignments in order (keys repeat).
+using Unit = std::map<std::string, std::multimap<std::string, std::string>>;
+
+Unit read_unit(const std::string& path) {
+  std::ifstream in(path);
+  REQUIRE_MESSAGE(in, "cannot read " << path);
+  Unit unit;
+  std::string section;
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line[0] == '#' || line[0] == ';') continue;
+    if (line.front() == '[') {
+      REQUIRE_MESSAGE(line.back() == ']', path << ": " << line);
+      section = line.substr(1, line.size() - 2);
+      continue;
+    }
+    const std::size_t eq = line.find('=');
+    REQUIRE_MESSAGE((eq != std::string::npos && !section.empty()), path << ": not an assignment: " << line);
+    unit[section].emplace(line.substr(0, eq), line.substr(eq + 1));
+  }
+  return unit;
+}
+
+// The one value of `key` in `section`; fails the test unless there is exactly one.
+std::string only(const Unit& unit, const std::string& section, const std::string& key) {
+  const auto found = unit.find(section);
+  REQUIRE_MESSAGE(found != unit.end(), "no [" << section << "]");
+  REQUIRE_MESSAGE(found->second.count(key) == 1, "[" << section << "] " << key << "= should be set once");
+  return found->second.find(key)->second;
+}
+
+// Every value of `key` in `section`, split at spaces.
+std::vector<std::string> words(const Unit& unit, const std::string& section, const std::string& key) {
+  std::vector<std::string> out;
+  const auto found = unit.find(section);
+  if (found == unit.end()) return out;
+  for (auto [at, end] = found->second.equal_range(key); at != end; ++at) {
+    std::istringstream in(at->second);
+    for (std::string word; in >> word;) out.push_back(word);
+  }
+  return out;
+}
+
+// A systemd time span in seconds: "45", "45s", "2min".
+unsigned seconds(const std::string& span) {
+  std::size_t used = 0;
+  const unsigned long n = std::stoul(span, &used);
+  const std::string unit = span.substr(used);
+  if (unit.empty() || unit == "s") return static_cast<unsigned>(n);
+  REQUIRE_MESSAGE(unit == "min", "TimeoutStopSec=" << span);
+  return static_cast<unsigned>(n * 60);
+}
+
+// The default `parleyd --help` prints for `flag`, in seconds; nullopt
+// when parleyd has no such flag.
+std::optional<unsigned> help_default_seconds(const std::string& help, const std::string& flag) {
+  const std::size_t at = help.find("  " + flag + " ");
+  if (at == std::string::npos) return std::nullopt;
+  const std::string line = help.substr(at, help.find('\n', at) - at);
+  const std::size_t open = line.rfind("(default ");
+  REQUIRE_MESSAGE(open != std::string::npos, line);
+  const double value = std::stod(line.substr(open + 9));  // "5", or "0.5" where fractions are allowed
+  const bool in_ms = contains(line, flag + " MS ");
+  return static_cast<unsigned>(std::ceil(in_ms ? value / 1000 : value));
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+TEST_CASE("tools/systemd: the units say what parleyd needs, and the stop timeout covers the drain") {
+  const Unit service = read_unit(source_file("tools/systemd/parleyd.service"));
+  const Unit chat = read_unit(source_file("tools/systemd/parleyd.socket"));
+  const Unit admin = read_unit(source_file("tools/systemd/parleyd-admin.socket"));
+
+  CHECK(only(service, "Service", "Type") == "notify");
+  CHECK(only(service, "Service", "NotifyAccess") == "main");
+  CHECK(only(service, "Service", "KillSignal") == "SIGTERM");
+  CHECK(only(service, "Service", "Restart") == "on-failure");
+  CHECK(only(service, "Service", "LimitNOFILE") == "65536");
+  const std::string exec = only(service, "Service", "ExecStart");
+  // Where `meson install` puts parleyd; the sockets come from the socket units.
+  CHECK_MESSAGE(exec.substr(0, exec.find(' ')) == program("PARLEYD_INSTALLED"),
+                "ExecStart=" << exec << " does not run what meson installs");
+  CHECK_FALSE(contains(exec, "--listen"));
+  CHECK_FALSE(contains(exec, "--admin"));
+  const std::vector<std::string> sockets = words(service, "Service", "Sockets");
+  CHECK(sockets == std::vector<std::string>{"parleyd.socket", "parleyd-admin.socket"});
+  CHECK(words(service, "Service", "RestrictAddressFamilies") == std::vector<std::string>{"AF_INET", "AF_INET6", "AF_UNIX"});
+
+  // FileDescriptorName= names every socket of its unit: one unit per role.
+  CHECK(only(chat, "Socket", "ListenStream") == "7667");
+  CHECK(only(chat, "Socket", "FileDescriptorName") == "chat");
+  CHECK(only(chat, "Socket", "Service") == "parleyd.service");
+  CHECK(only(admin, "Socket", "ListenStream") == "127.0.0.1:7668");
+  CHECK(only(admin, "Socket", "FileDescriptorName") == "admin");
+  CHECK(only(admin, "Socket", "Service") == "parleyd.service");
+
+  // The stop timeout against the defaults parleyd itself prints.
+  ChildProcess help({program("PARLEYD"), "--help"}, "");
+  REQUIRE(help.wait() == 0);
+  const std::optional<unsigned> flush = help_default_seconds(help.output(), "--drain-timeout");
+  REQUIRE(flush);
+  const std::optional<unsigned> grace = help_default_seconds(help.output(), "--drain-grace");
+  const std::optional<unsigned> window = help_default_seconds(help.output(), "--drain-window");
+  REQUIRE(grace);
+  REQUIRE(window);
+  const unsigned timeout = seconds(only(service, "Service", "TimeoutStopSec"));
+  CHECK_MESSAGE(timeout > *grace + *window + *flush,
+                "TimeoutStopSec=" << timeout << " leaves no margin over the drain: " << *grace << " + " << *window
+                                  << " + " << *flush);
+  // The comment's arithmetic names the same numbers.
+  const std::string text = read_text(source_file("tools/systemd/parleyd.service"));
+  CHECK(contains(text, "--drain-grace    " + std::to_string(*grace) + " s"));
+  CHECK(contains(text, "--drain-window  " + std::to_string(*window) + " s"));
+  CHECK(contains(text, "--drain-timeout " + std::to_string(*flush) + " s"));
+  CHECK(contains(text, "TimeoutStopSec  " + std::to_string(timeout) + " s"));
+}
+
+TEST_CASE("tools/systemd: systemd-analyze verify finds nothing to say") {
+  // A copy whose ExecStart runs the parleyd just built, which verify wants to exist.
+  const std::string dir = temp_path("units");
+  ::mkdir(dir.c_str(), 0700);
+  for (const char* name : {"parleyd.service", "parleyd.socket", "parleyd-admin.socket"}) {
+    std::string text = read_text(source_file(std::string("tools/systemd/") + name));
+    const std::string installed = "ExecStart=" + program("PARLEYD_INSTALLED");
+    if (const std::size_t at = text.find(installed); at != std::string::npos)
+      text.replace(at, installed.size(), "ExecStart=" + program("PARLEYD"));
+    std::ofstream(dir + "/" + name) << text;
+  }
+  ChildProcess verify({"systemd-analyze", "verify", dir + "/parleyd.service", dir + "/parleyd.socket",
+                       dir + "/parleyd-admin.socket"},
+                      "");
+  const int status = verify.wait();
+  CHECK_MESSAGE(status == 0, verify.output());
+  CHECK_MESSAGE(verify.output().empty(), verify.output());  // unknown keys are only warned about
+  for (const char* name : {"parleyd.service", "parleyd.socket", "parleyd-admin.socket"})
+    ::unlink((dir + "/" + name).c_str());
+  ::rmdir(dir.c_str());
 }

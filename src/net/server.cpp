@@ -21,12 +21,13 @@ bool started(int rc, const char* what) {
   return false;
 }
 
-// What scripts and tests wait for on stdout, and the log line.
+// stdout names the address alone, for scripts to connect to; the log says
+// where the socket came from (`origin`) and what the listener expects too.
 void say_listening(const Listener& listener, const std::string& origin) {
   const std::string bound = listener.bound_address();
   std::printf("listening on %s\n", bound.c_str());
   std::fflush(stdout);
-  log::info("listening on " + bound + origin);
+  log::info("listening on " + bound + origin + (listener.spec().proxy ? " (PROXY header first)" : ""));
 }
 
 }  // namespace
@@ -82,12 +83,7 @@ int Server::start() {
       stop();
       return 1;
     }
-    // stdout names the address alone, for scripts to connect to; the log
-    // says what the listener expects too.
-    const std::string bound = listeners_.back()->bound_address();
-    std::printf("listening on %s\n", bound.c_str());
-    std::fflush(stdout);
-    log::info("listening on " + bound + (spec.proxy ? " (PROXY header first)" : ""));
+    say_listening(*listeners_.back(), "");
   }
   log::info(std::string("parleyd ") + PARLEY_VERSION + " started");
   if (options_.on_ready) options_.on_ready();

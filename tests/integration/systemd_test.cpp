@@ -257,6 +257,8 @@ TEST_CASE("socket activation: --proxy-protocol covers a TCP socket from systemd,
   local.hello("local");
   CHECK(server.stop(SIGTERM) == 0);
   CHECK_MESSAGE(contains(server.log(), "peer=203.0.113.7:40001"), server.log());
+  CHECK(contains(server.log(), "listening on " + port.address() + " (socket 3 from systemd) (PROXY header first)"));
+  CHECK(contains(server.log(), "listening on " + chat.address() + " (socket 4 from systemd)\n"));
 }
 
 TEST_CASE("socket activation: a socket named neither chat nor admin stops the start, naming it") {

@@ -1,9 +1,10 @@
-// The admin listener (`--admin HOST:PORT`, or a socket systemd passed): HTTP/1.1 on the chat server's
-// loop, GET and HEAD only, keep-alive, never a PROXY header. Bounded: at
-// most `max_connections` at once (more are closed at accept), request line
-// and headers at most `max_header_bytes`, each request due within
-// `timeout_ms` of the connection's last answer (a client trickling bytes is
-// cut), and a response is not read past while the last is unwritten.
+// The admin listener (`--admin HOST:PORT`, or a socket systemd passed):
+// HTTP/1.1 on the chat server's loop, GET and HEAD only, keep-alive, never
+// a PROXY header. Bounded: at most `max_connections` at once (more are
+// closed at accept), request line and headers at most `max_header_bytes`,
+// each request due within `timeout_ms` of the connection's last answer (a
+// client trickling bytes is cut), and a response is not read past while the
+// last is unwritten.
 #pragma once
 
 #include <uv.h>

@@ -45,6 +45,9 @@ class Listener {
 
   // The address actually bound (port 0 resolved), as a user would write it.
   std::string bound_address() const;
+  // What connections are handed on with: the address and options it was
+  // opened with, or those adopt() found.
+  const ListenSpec& spec() const { return spec_; }
 
   // Stops accepting; removes the Unix socket file. The object must outlive the
   // close callback, so it is freed only when the loop has finished.

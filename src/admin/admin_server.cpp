@@ -23,7 +23,8 @@ bool AdminServer::open(std::string& error) {
   // Never a PROXY header here: the spec carries the address alone.
   listener_ = std::make_unique<Listener>(loop_, [this](int fd, TransportKind transport, std::string peer,
                                                        const ListenSpec&) { accept(fd, transport, std::move(peer)); });
-  return listener_->open(ListenSpec{options_.address}, error);
+  return options_.fd >= 0 ? listener_->adopt(options_.fd, false, error)
+                          : listener_->open(ListenSpec{options_.address}, error);
 }
 
 std::string AdminServer::bound_address() const { return listener_ ? listener_->bound_address() : std::string(); }

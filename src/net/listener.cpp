@@ -1,10 +1,14 @@
 #include "parley/net/listener.hpp"
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 
 #include "parley/socket/address.hpp"
@@ -25,6 +29,16 @@ bool unix_socket_is_live(const Address& address) {
   const int fd = connect_to(address, ignored);
   if (fd >= 0) ::close(fd);
   return fd >= 0;
+}
+
+// A bound Unix socket's path as getsockname() gives it: "@NAME" for the
+// abstract namespace (a leading NUL), "" for an unnamed socket.
+std::string unix_socket_path(const sockaddr_un& addr, socklen_t length) {
+  const std::size_t offset = offsetof(sockaddr_un, sun_path);
+  if (length <= offset) return {};
+  const std::size_t size = std::min<std::size_t>(length - offset, sizeof addr.sun_path);
+  if (addr.sun_path[0] == '\0') return "@" + std::string(addr.sun_path + 1, size - 1);
+  return std::string(addr.sun_path, strnlen(addr.sun_path, size));
 }
 
 }  // namespace
@@ -68,10 +82,53 @@ bool Listener::open_unix(const Address& address, std::string& error) {
   fd_ = bind_to(address, SOCK_NONBLOCK, error);
   if (fd_ < 0) return false;
   unix_path_ = address.path;
+  remove_path_ = true;
   if (::listen(fd_, backlog) != 0) {
     error = socket_error_text(errno);
     return false;
   }
+  return start_polling(error);
+}
+
+bool Listener::adopt(int fd, bool proxy, std::string& error) {
+  fd_ = fd;
+  int type = 0;
+  int accepting = 0;
+  socklen_t length = sizeof type;
+  if (::getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &length) != 0) {
+    error = errno == ENOTSOCK ? "not a socket" : std::strerror(errno);
+    return false;
+  }
+  length = sizeof accepting;
+  if (type != SOCK_STREAM || ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &length) != 0 || !accepting) {
+    // A connected socket here is what a socket unit with Accept=yes passes.
+    error = type == SOCK_STREAM ? "a stream socket that is not listening (a connection? the socket unit needs Accept=no)"
+                                : "not a stream socket (ListenStream= makes one)";
+    return false;
+  }
+  sockaddr_storage addr{};
+  length = sizeof addr;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &length) != 0) {
+    error = std::strerror(errno);
+    return false;
+  }
+  if (addr.ss_family == AF_UNIX) {
+    transport_ = TransportKind::unix_socket;
+    unix_path_ = unix_socket_path(reinterpret_cast<const sockaddr_un&>(addr), length);
+  } else if (addr.ss_family == AF_INET || addr.ss_family == AF_INET6) {
+    transport_ = TransportKind::tcp;
+  } else {
+    error = "neither a TCP nor a Unix socket (address family " + std::to_string(addr.ss_family) + ")";
+    return false;
+  }
+  const int flags = ::fcntl(fd, F_GETFL);
+  if (flags < 0 || ::fcntl(fd, F_SETFL, flags | O_NONBLOCK) != 0) {
+    error = std::strerror(errno);
+    return false;
+  }
+  std::string unused;
+  if (auto address = parse_address(bound_address(), unused)) spec_.address = *address;
+  spec_.proxy = proxy && transport_ == TransportKind::tcp;  // as --proxy-protocol: TCP listeners only
   return start_polling(error);
 }
 
@@ -110,7 +167,7 @@ void Listener::close() {
   }
   if (fd_ >= 0) ::close(fd_);  // the poll handle is stopped: safe to close
   fd_ = -1;
-  if (!unix_path_.empty()) ::unlink(unix_path_.c_str());
+  if (remove_path_) ::unlink(unix_path_.c_str());
 }
 
 void Listener::on_readable(uv_poll_t* handle, int status, int) {

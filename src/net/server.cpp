@@ -21,6 +21,15 @@ bool started(int rc, const char* what) {
   return false;
 }
 
+// stdout names the address alone, for scripts to connect to; the log says
+// where the socket came from (`origin`) and what the listener expects too.
+void say_listening(const Listener& listener, const std::string& origin) {
+  const std::string bound = listener.bound_address();
+  std::printf("listening on %s\n", bound.c_str());
+  std::fflush(stdout);
+  log::info("listening on " + bound + origin + (listener.spec().proxy ? " (PROXY header first)" : ""));
+}
+
 }  // namespace
 
 Server::Server(uv_loop_t* loop, Hub& hub, ServerOptions options, Listener::AcceptFn accept)
@@ -52,6 +61,18 @@ int Server::start() {
     stop();
     return 1;
   }
+  for (const int fd : options_.listen_fds) {
+    auto listener = std::make_unique<Listener>(loop_, accept_);
+    std::string error;
+    const bool adopted = listener->adopt(fd, options_.listen_fds_proxy, error);
+    listeners_.push_back(std::move(listener));
+    if (!adopted) {
+      std::fprintf(stderr, "parleyd: cannot use socket %d from systemd: %s\n", fd, error.c_str());
+      stop();
+      return 1;
+    }
+    say_listening(*listeners_.back(), " (socket " + std::to_string(fd) + " from systemd)");
+  }
   for (const ListenSpec& spec : options_.listen) {
     auto listener = std::make_unique<Listener>(loop_, accept_);
     std::string error;
@@ -62,12 +83,7 @@ int Server::start() {
       stop();
       return 1;
     }
-    // stdout names the address alone, for scripts to connect to; the log
-    // says what the listener expects too.
-    const std::string bound = listeners_.back()->bound_address();
-    std::printf("listening on %s\n", bound.c_str());
-    std::fflush(stdout);
-    log::info("listening on " + bound + (spec.proxy ? " (PROXY header first)" : ""));
+    say_listening(*listeners_.back(), "");
   }
   log::info(std::string("parleyd ") + PARLEY_VERSION + " started");
   if (options_.on_ready) options_.on_ready();

@@ -264,6 +264,7 @@ void check_consistency(ServerConfig& c) {
   if (c.listen.empty()) {
     std::string unused;
     c.listen.push_back(*parse_listen_spec(default_listen, unused));
+    c.listen_defaulted = true;
   }
   // The old switch, kept as it was: every TCP listener, Unix ones as given.
   if (c.proxy_protocol)

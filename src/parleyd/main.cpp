@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <csignal>
 #include <cstdio>
 #include <random>
@@ -22,6 +23,7 @@
 #include "parley/hub/hub.hpp"
 #include "parley/log/log.hpp"
 #include "parley/net/descriptor_limit.hpp"
+#include "parley/net/listen_fds.hpp"
 #include "parley/net/read_buffer.hpp"
 #include "parley/net/sd_notify.hpp"
 #include "parley/net/server.hpp"
@@ -77,19 +79,49 @@ LineOptions line_options(const ServerConfig& config) {
   return options;
 }
 
-AdminOptions admin_options(const ServerConfig& config) {
+// The listening sockets systemd passed, by role (net/listen_fds.hpp).
+struct Activated {
+  std::vector<int> chat_fds;
+  int admin_fd = -1;
+};
+
+// Socket activation's precedence (docs/operations.md): chat sockets from
+// systemd are served besides every --listen, and instead of the default
+// address when no --listen was given; an admin socket replaces --admin.
+Activated sort_activated(const ListenFds& fds, ServerConfig& config) {
+  Activated out;
+  for (const ActivatedSocket& socket : fds.sockets) {
+    if (socket.role == SocketRole::admin)
+      out.admin_fd = socket.fd;
+    else
+      out.chat_fds.push_back(socket.fd);
+  }
+  if (!out.chat_fds.empty() && config.listen_defaulted) config.listen.clear();
+  if (out.admin_fd >= 0 && config.admin)
+    log::info("admin: socket " + std::to_string(out.admin_fd) + " from systemd replaces --admin " +
+              config.admin->text());
+  return out;
+}
+
+AdminOptions admin_options(const ServerConfig& config, int admin_fd) {
   AdminOptions options;
-  options.address = *config.admin;
+  if (config.admin) options.address = *config.admin;
+  options.fd = admin_fd;
   options.max_connections = config.admin_max_conns;
   options.timeout_ms = config.admin_timeout_s * 1000ull;
   return options;
 }
 
 // Opens the admin listener and says where; false after saying why not.
-bool open_admin(AdminServer& admin, LoopMonitor& monitor, const ServerConfig& config) {
+bool open_admin(AdminServer& admin, LoopMonitor& monitor) {
   std::string error;
   if (!admin.open(error)) {
-    std::fprintf(stderr, "parleyd: cannot listen on %s (admin): %s\n", config.admin->text().c_str(), error.c_str());
+    const AdminOptions& options = admin.options();
+    if (options.fd >= 0)
+      std::fprintf(stderr, "parleyd: cannot use socket %d from systemd (admin): %s\n", options.fd, error.c_str());
+    else
+      std::fprintf(stderr, "parleyd: cannot listen on %s (admin): %s\n", options.address.text().c_str(),
+                   error.c_str());
     return false;
   }
   if (!monitor.start()) {
@@ -133,7 +165,8 @@ class StatusReporter {
   std::size_t last_ = SIZE_MAX;
 };
 
-int serve(const ServerConfig& config) {
+int serve(const ServerConfig& config, const Activated& activated) {
+  const bool with_admin = config.admin || activated.admin_fd >= 0;
   raise_descriptor_limit();
   SdNotifier notifier;
   uv_loop_t loop;
@@ -142,7 +175,7 @@ int serve(const ServerConfig& config) {
     return 1;
   }
   // /metrics reports the loop's busy share; libuv counts idle time only when asked.
-  if (config.admin)
+  if (with_admin)
     if (const int rc = uv_loop_configure(&loop, UV_METRICS_IDLE_TIME); rc != 0)
       log::warn(std::string("uv_loop_configure(UV_METRICS_IDLE_TIME): ") + uv_strerror(rc));
   int status = 0;
@@ -154,8 +187,8 @@ int serve(const ServerConfig& config) {
     ReadBuffer read_buffer;
     LoopMonitor monitor(&loop);
     std::unique_ptr<AdminServer> admin;
-    if (config.admin)
-      admin = std::make_unique<AdminServer>(&loop, read_buffer, hub, admin_options(config),
+    if (with_admin)
+      admin = std::make_unique<AdminServer>(&loop, read_buffer, hub, admin_options(config, activated.admin_fd),
                                             [&] { return metrics_text(hub, monitor); });
     StatusReporter status_reporter(&loop, hub, notifier);
     // The admin listener closes last: /readyz says 503 through the drain.
@@ -164,7 +197,7 @@ int serve(const ServerConfig& config) {
       monitor.close();
       status_reporter.close();
     };
-    if (admin && !open_admin(*admin, monitor, config)) {
+    if (admin && !open_admin(*admin, monitor)) {
       close_admin();
       status = 1;
     }
@@ -180,7 +213,9 @@ int serve(const ServerConfig& config) {
         notifier.notify("STOPPING=1");
         status_reporter.report();
       };
-      Server server(&loop, hub, {config.listen, drain_plan(config), close_admin, on_ready, on_drain},
+      Server server(&loop, hub,
+                    {config.listen, drain_plan(config), close_admin, on_ready, on_drain, activated.chat_fds,
+                     config.proxy_protocol},
                     [&](int fd, TransportKind transport, std::string peer, const ListenSpec& listener) {
                       accept_line_session(lines, fd, transport, std::move(peer), listener.proxy);
                     });
@@ -205,5 +240,12 @@ int main(int argc, char** argv) {
   // A peer that closed must cost us an EPIPE on write, not the process.
   std::signal(SIGPIPE, SIG_IGN);
   log::set_level(cli.config->log_level);
-  return serve(*cli.config);
+  std::string error;
+  const std::optional<ListenFds> listen_fds = take_listen_fds(error);
+  if (!listen_fds) {
+    std::fprintf(stderr, "parleyd: socket activation: %s\n", error.c_str());
+    return 1;
+  }
+  const Activated activated = sort_activated(*listen_fds, *cli.config);
+  return serve(*cli.config, activated);
 }

@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/inotify.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -44,6 +45,14 @@ std::size_t listen_count(const std::vector<std::string>& args) {
   for (const auto& a : args)
     if (a == "--listen" || a.starts_with("--listen=")) ++n;
   return n;
+}
+
+// Tests stop their server with a signal while clients are still
+// connected; the production drain (5 s grace, 20 s window) would make
+// each wait for it. A test that is about the staggered drain sets its own.
+void add_quick_drain(std::vector<std::string>& args) {
+  for (const char* flag : {"--drain-grace", "--drain-window"})
+    if (std::find(args.begin(), args.end(), flag) == args.end()) args.insert(args.end(), {flag, "0"});
 }
 
 }  // namespace
@@ -86,12 +95,30 @@ ServerProcess::ServerProcess(std::vector<std::string> args, bool expect_start, u
     args.insert(args.begin(), "127.0.0.1:0");
     args.insert(args.begin(), "--listen");
   }
-  // Tests stop their server with a signal while clients are still
-  // connected; the production drain (5 s grace, 20 s window) would make
-  // each wait for it. A test that is about the staggered drain sets its own.
-  for (const char* flag : {"--drain-grace", "--drain-window"})
-    if (std::find(args.begin(), args.end(), flag) == args.end()) args.insert(args.end(), {flag, "0"});
-  const std::string path = program("PARLEYD");
+  add_quick_drain(args);
+  std::vector<std::string> argv;
+  // Under a descriptor limit, both the soft and the hard limit are lowered
+  // in the child alone (util-linux's prlimit execs parleyd with them), so
+  // parleyd's raising its soft limit to the hard one changes nothing.
+  if (fd_limit)
+    argv = {"prlimit",
+            "--nofile=" + std::to_string(fd_limit) + ":" + std::to_string(fd_hard_limit ? fd_hard_limit : fd_limit),
+            "--"};
+  argv.push_back(program("PARLEYD"));
+  argv.insert(argv.end(), args.begin(), args.end());
+  spawn(argv);
+  if (expect_start) wait_listening(std::max<std::size_t>(1, listen_count(args)));
+}
+
+ServerProcess::ServerProcess(Wrapper wrapper, std::vector<std::string> args) {
+  add_quick_drain(args);
+  std::vector<std::string> argv = std::move(wrapper.argv);
+  argv.push_back(program("PARLEYD"));
+  argv.insert(argv.end(), args.begin(), args.end());
+  spawn(argv);
+}
+
+void ServerProcess::spawn(const std::vector<std::string>& args) {
   log_path_ = temp_dir() + "/parleyd-test-XXXXXX";
   const int log_fd = mkstemp(log_path_.data());
   REQUIRE(log_fd >= 0);
@@ -101,47 +128,61 @@ ServerProcess::ServerProcess(std::vector<std::string> args, bool expect_start, u
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_adddup2(&actions, out[1], 1);
   posix_spawn_file_actions_adddup2(&actions, log_fd, 2);
-  // Under a descriptor limit, both the soft and the hard limit are lowered
-  // in the child alone (util-linux's prlimit execs parleyd with them), so
-  // parleyd's raising its soft limit to the hard one changes nothing.
-  const std::string nofile =
-      "--nofile=" + std::to_string(fd_limit) + ":" + std::to_string(fd_hard_limit ? fd_hard_limit : fd_limit);
   std::vector<char*> argv;
-  if (fd_limit) {
-    argv.push_back(const_cast<char*>("prlimit"));
-    argv.push_back(const_cast<char*>(nofile.c_str()));
-    argv.push_back(const_cast<char*>("--"));
-  }
-  argv.push_back(const_cast<char*>(path.c_str()));
-  for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
   const int rc = posix_spawnp(&pid_, argv[0], &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
   close(out[1]);
   close(log_fd);
-  REQUIRE(rc == 0);
+  REQUIRE_MESSAGE(rc == 0, "cannot start " << args[0] << ": " << std::strerror(rc));
   stdout_fd_ = out[0];
-  if (!expect_start) return;
-  const std::size_t wanted = std::max<std::size_t>(1, listen_count(args));
-  const auto deadline = Clock::now() + std::chrono::seconds(10);
-  std::string buffer;
-  while (addresses_.size() < wanted) {
+}
+
+void ServerProcess::wait_listening(std::size_t count, int timeout_ms) {
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (addresses_.size() < count) {
     pollfd p{stdout_fd_, POLLIN, 0};
     const int ready = poll(&p, 1, remaining_ms(deadline));
     REQUIRE_MESSAGE(ready > 0, "parleyd did not print 'listening on' in time; log:\n" << log());
     char chunk[4096];
     const ssize_t n = read(stdout_fd_, chunk, sizeof chunk);
     REQUIRE_MESSAGE(n > 0, "parleyd exited before listening; log:\n" << log());
-    buffer.append(chunk, static_cast<std::size_t>(n));
+    partial_line_.append(chunk, static_cast<std::size_t>(n));
     stdout_.append(chunk, static_cast<std::size_t>(n));
     std::size_t lf;
-    while ((lf = buffer.find('\n')) != std::string::npos) {
-      const std::string line = buffer.substr(0, lf);
-      buffer.erase(0, lf + 1);
+    while ((lf = partial_line_.find('\n')) != std::string::npos) {
+      const std::string line = partial_line_.substr(0, lf);
+      partial_line_.erase(0, lf + 1);
       const std::string prefix = "listening on ";
       if (line.starts_with(prefix)) addresses_.push_back(line.substr(prefix.size()));
     }
   }
+}
+
+bool ServerProcess::wait_log(std::string_view text, std::size_t count, int timeout_ms) {
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  const int watch = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+  REQUIRE(watch >= 0);
+  REQUIRE(inotify_add_watch(watch, log_path_.c_str(), IN_MODIFY) >= 0);
+  bool found = false;
+  for (;;) {
+    // Read after the watch is in place, so no write in between goes unseen.
+    const std::string seen = log();
+    std::size_t times = 0;
+    for (std::size_t at = seen.find(text); at != std::string::npos; at = seen.find(text, at + text.size())) ++times;
+    if (times >= count) {
+      found = true;
+      break;
+    }
+    pollfd p{watch, POLLIN, 0};
+    if (poll(&p, 1, remaining_ms(deadline)) <= 0) break;
+    char events[4096];
+    while (read(watch, events, sizeof events) > 0) {
+    }
+  }
+  close(watch);
+  return found;
 }
 
 // Ends with a drain, so that the server's own exit path runs in every test

@@ -46,6 +46,15 @@ class ServerProcess {
   // With `fd_hard_limit` too, the hard limit is that and the soft one fd_limit.
   explicit ServerProcess(std::vector<std::string> args = {}, bool expect_start = true,
                          unsigned fd_limit = 0, unsigned fd_hard_limit = 0);
+  // A program that runs parleyd: its argv up to parleyd's path, such as
+  // {"systemd-socket-activate", "-l", PATH}.
+  struct Wrapper {
+    std::vector<std::string> argv;
+  };
+  // Starts `wrapper`, parleyd's path and exactly `args` after it (no
+  // --listen is added), and waits for nothing: wait_log() and
+  // wait_listening() do, when the test is ready.
+  ServerProcess(Wrapper wrapper, std::vector<std::string> args);
   ~ServerProcess();
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
@@ -54,6 +63,12 @@ class ServerProcess {
   // With --admin: the address of "admin listening on ADDRESS", which parleyd
   // prints before its chat listeners; REQUIREs that it printed one.
   std::string admin_address() const;
+  // Reads standard output until `count` `listening on ADDRESS` lines have
+  // come in all (address(i) then holds them); REQUIREs that they come in time.
+  void wait_listening(std::size_t count, int timeout_ms = 10000);
+  // Waits until `text` appears `count` times in what the process wrote to
+  // standard error; false when it does not within the timeout.
+  bool wait_log(std::string_view text, std::size_t count = 1, int timeout_ms = 10000);
   pid_t pid() const { return pid_; }
 
   // Sends `signal` and waits for the exit; returns the exit status, or -1 on
@@ -70,9 +85,12 @@ class ServerProcess {
   std::string stdout_text() const { return stdout_; }
 
  private:
+  void spawn(const std::vector<std::string>& argv);
+
   pid_t pid_ = -1;
   int stdout_fd_ = -1;
   std::string stdout_;
+  std::string partial_line_;  // of stdout, not yet a whole line
   std::string log_path_;
   std::vector<std::string> addresses_;
   bool exited_ = false;

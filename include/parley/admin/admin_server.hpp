@@ -1,9 +1,10 @@
-// The admin listener (`--admin HOST:PORT`): HTTP/1.1 on the chat server's
-// loop, GET and HEAD only, keep-alive, never a PROXY header. Bounded: at
-// most `max_connections` at once (more are closed at accept), request line
-// and headers at most `max_header_bytes`, each request due within
-// `timeout_ms` of the connection's last answer (a client trickling bytes is
-// cut), and a response is not read past while the last is unwritten.
+// The admin listener (`--admin HOST:PORT`, or a socket systemd passed):
+// HTTP/1.1 on the chat server's loop, GET and HEAD only, keep-alive, never
+// a PROXY header. Bounded: at most `max_connections` at once (more are
+// closed at accept), request line and headers at most `max_header_bytes`,
+// each request due within `timeout_ms` of the connection's last answer (a
+// client trickling bytes is cut), and a response is not read past while the
+// last is unwritten.
 #pragma once
 
 #include <uv.h>
@@ -25,6 +26,7 @@ namespace parley {
 
 struct AdminOptions {
   Address address;
+  int fd = -1;  // a listening socket systemd passed (named admin): taken over instead of binding `address`
   std::size_t max_connections = 16;
   std::size_t max_header_bytes = 8192;
   std::uint64_t timeout_ms = 10000;
@@ -40,7 +42,7 @@ class AdminServer {
   AdminServer(const AdminServer&) = delete;
   AdminServer& operator=(const AdminServer&) = delete;
 
-  // Binds and listens; false with `error` set.
+  // Binds and listens (or takes over `fd`); false with `error` set.
   bool open(std::string& error);
   std::string bound_address() const;
   // Stops listening and closes every admin connection (the last thing a

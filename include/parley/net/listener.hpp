@@ -34,8 +34,20 @@ class Listener {
   // on with `spec`. On failure returns false with `error` set.
   bool open(const ListenSpec& spec, std::string& error);
 
+  // Takes over a socket that is already listening, such as one systemd
+  // passed (net/listen_fds.hpp): a stream socket in the listening state
+  // (SO_ACCEPTCONN), TCP over IPv4 or IPv6, or Unix. Makes it non-blocking.
+  // Connections are handed on with a spec of the bound address and, on TCP,
+  // `proxy`. The descriptor is the listener's from this call on, also when
+  // it fails (false with `error` set). A Unix socket's file is left in place
+  // at close: whoever made it (the socket unit) owns it.
+  bool adopt(int fd, bool proxy, std::string& error);
+
   // The address actually bound (port 0 resolved), as a user would write it.
   std::string bound_address() const;
+  // What connections are handed on with: the address and options it was
+  // opened with, or those adopt() found.
+  const ListenSpec& spec() const { return spec_; }
 
   // Stops accepting; removes the Unix socket file. The object must outlive the
   // close callback, so it is freed only when the loop has finished.
@@ -60,6 +72,7 @@ class Listener {
   uv_poll_t poll_;
   uv_timer_t resume_timer_;
   std::string unix_path_;
+  bool remove_path_ = false;  // the path is ours (open_unix made it)
   bool polling_ = false;
   bool closed_ = false;
   std::uint64_t last_error_log_ms_ = 0;

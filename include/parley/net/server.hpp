@@ -30,6 +30,11 @@ struct ServerOptions {
   // starts (STOPPING=1).
   std::function<void()> on_ready;
   std::function<void()> on_drain;
+  // Listening sockets systemd passed for chat (net/listen_fds.hpp), taken
+  // over before the `listen` addresses are opened; the TCP ones expect a
+  // PROXY header with `listen_fds_proxy` (--proxy-protocol).
+  std::vector<int> listen_fds;
+  bool listen_fds_proxy = false;
 };
 
 class Server {
@@ -38,7 +43,8 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Opens every listener and prints `listening on ADDRESS` for each.
+  // Takes over every socket in `listen_fds`, opens every `listen` address,
+  // and prints `listening on ADDRESS` for each.
   // Returns 0, or the exit status to stop with (1) after saying why.
   int start();
 

@@ -55,6 +55,9 @@ struct ServerConfig {
   std::optional<Address> admin;
   std::size_t admin_max_conns = 16;      // admin connections at once
   unsigned admin_timeout_s = 10;         // for each admin request to arrive whole
+  // `listen` holds default_listen only because no --listen was given: chat
+  // sockets from systemd then stand in for it.
+  bool listen_defaulted = false;
 };
 
 }  // namespace parley

@@ -167,8 +167,10 @@ TEST_CASE("bench --reconnect rides out a restart: told by `shutdown`, back at th
   };
   std::optional<ServerProcess> old_server(std::in_place, flags);
   const std::string bench_path = program("PARLEY_BENCH");
+  // Long enough for set-up, the drain, the restart and every jittered retry
+  // (up to 2.25 s, then 0.5 s steps while no server listens) on a busy machine.
   ChildProcess idle({bench_path, "idle", "--conns", "20", "--reconnect", "--server", "unix:" + path, "--json",
-                     "--duration", "6", "--tag", "ri"},
+                     "--duration", "15", "--tag", "ri"},
                     "");
   REQUIRE(poll_until([&] { return users(*old_server) == 20; }));
   const double accepted = metric(*old_server, "parley_connections_accepted_total");

@@ -52,7 +52,7 @@ std::uint64_t rate_limited(const HubCounters& c) {
 
 }  // namespace
 
-std::string metrics_text(const Hub& hub, const LoopMonitor& loop) {
+std::string metrics_text(const Hub& hub, const LoopStats& loop) {
   const HubCounters& c = hub.counters();
   PrometheusWriter w;
   w.family("parley_build_info", MetricType::gauge, "The server's version, as a label; always 1.");
@@ -74,13 +74,13 @@ std::string metrics_text(const Hub& hub, const LoopMonitor& loop) {
   gauge(w, "parley_ready", "1 while /readyz answers 200, else 0.", hub.readiness().ready ? 1 : 0);
   w.family("parley_event_loop_lag_seconds", MetricType::histogram,
            "How late a 100 ms timer fires: how long something held the event loop.");
-  w.histogram({}, loop.lag());
+  w.histogram({}, loop.lag);
   gauge(w, "parley_event_loop_utilization_ratio",
         "Share of the event loop's time spent working rather than waiting, over the last second.",
-        loop.utilization());
+        loop.utilization);
   w.family("parley_event_loop_idle_seconds_total", MetricType::counter,
            "Time the event loop spent waiting for I/O; 1 - rate() of it is the busy share.");
-  w.sample(loop.idle_seconds());
+  w.sample(loop.idle_seconds);
   admin::write_process_stats(w, admin::read_process_stats());
   return w.take();
 }

@@ -189,7 +189,7 @@ int serve(const ServerConfig& config, const Activated& activated) {
     std::unique_ptr<AdminServer> admin;
     if (with_admin)
       admin = std::make_unique<AdminServer>(&loop, read_buffer, hub, admin_options(config, activated.admin_fd),
-                                            [&] { return metrics_text(hub, monitor); });
+                                            [&] { return metrics_text(hub, monitor.stats()); });
     StatusReporter status_reporter(&loop, hub, notifier);
     // The admin listener closes last: /readyz says 503 through the drain.
     auto close_admin = [&] {

@@ -2,7 +2,8 @@
 // fire every `interval_ms` (how late it fires is how long something held the
 // loop), and the share of time the loop was busy rather than waiting in
 // epoll (libuv's idle-time metric; the loop must be configured with
-// UV_METRICS_IDLE_TIME before it runs).
+// UV_METRICS_IDLE_TIME before it runs). The libuv side only: stats() hands
+// the numbers to metrics_text() as a plain LoopStats.
 #pragma once
 
 #include <uv.h>
@@ -10,6 +11,7 @@
 #include <cstdint>
 
 #include "parley/admin/histogram.hpp"
+#include "parley/admin/loop_stats.hpp"
 
 namespace parley {
 
@@ -25,12 +27,12 @@ class LoopMonitor {
   bool start();
   void close();
 
-  const admin::Histogram& lag() const { return lag_; }
-  // Busy share of the loop's time over the last whole second, from 0 to 1:
-  // the same for every scraper, however many there are.
-  double utilization() const { return utilization_; }
-  // Seconds the loop has spent waiting for I/O since it started, for rate().
-  double idle_seconds() const { return static_cast<double>(uv_metrics_idle_time(loop_)) / 1e9; }
+  // The lag so far; the busy share over the last whole second (the same for
+  // every scraper, however many there are); the seconds the loop has spent
+  // waiting for I/O since it started, for rate(). A copy, made per scrape.
+  LoopStats stats() const {
+    return {lag_, utilization_, static_cast<double>(uv_metrics_idle_time(loop_)) / 1e9};
+  }
 
  private:
   static void on_tick(uv_timer_t* timer);

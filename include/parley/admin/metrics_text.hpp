@@ -2,16 +2,17 @@
 // lag and utilisation, the build and the process, as Prometheus text 0.0.4.
 // Names are `parley_...` in base units, `_total` on counters; no nick or
 // channel name is ever a label. Made only when scraped: the hot path only
-// increments the counters it reads.
+// increments the counters it reads. A plain function of the hub and the
+// loop's numbers (LoopMonitor::stats()): no libuv, so unit tests drive it.
 #pragma once
 
 #include <string>
 
-#include "parley/admin/loop_monitor.hpp"
+#include "parley/admin/loop_stats.hpp"
 #include "parley/hub/hub.hpp"
 
 namespace parley {
 
-std::string metrics_text(const Hub& hub, const LoopMonitor& loop);
+std::string metrics_text(const Hub& hub, const LoopStats& loop);
 
 }  // namespace parley

@@ -1,291 +1,27 @@
-// The hub driven by hand: fake sessions stand in for transports, a fake
-// clock for time, the real chat core answers. No loop, no sockets, no
-// processes: a test's "turn" is one call of Hub::before_sleep(), and a
-// transport's last close callback is a call of Hub::release() between turns.
+// The hub driven by hand (hub_fixture.hpp): fake sessions stand in for
+// transports, a fake clock for time, the real chat core answers.
 #include <algorithm>
 #include <cstdint>
-#include <deque>
-#include <memory>
 #include <optional>
 #include <string>
-#include <string_view>
 #include <vector>
 
 #include <doctest/doctest.h>
 
-#include "parley/chat/core.hpp"
-#include "parley/hub/backend.hpp"
-#include "parley/hub/clock.hpp"
+#include "hub_fixture.hpp"
 #include "parley/hub/close_reason.hpp"
 #include "parley/hub/hub.hpp"
-#include "parley/hub/session.hpp"
-#include "parley/hub/session_table.hpp"
-#include "parley/log/log.hpp"
-#include "wire.hpp"
 
 using namespace parley;
-using parley::test::Json;
+using namespace parley::test;
 
 namespace {
 
-struct FakeClock final : Clock {
-  std::int64_t now = 1'700'000'000'000;
-  std::int64_t wall_ms() const override { return now; }
-};
-
-// One buffer as the hub queued it: the pointer is kept, so a test can tell
-// a shared buffer from a copy.
-struct Queued {
-  Bytes bytes;
-  OutputKind kind;
-};
-
-// What a transport does, recorded. Lines come in through feed(), which acts
-// like a framer: while the hub has said to wait, lines are held and handed
-// over again on resume_input().
-class FakeSession final : public Session {
- public:
-  FakeSession(Hub& hub, ConnId id, TransportKind transport, std::string peer, std::vector<ConnId>& flush_log)
-      : Session(id, transport, std::move(peer)), hub_(hub), flush_log_(flush_log) {}
-
-  // The client reads: a flush writes everything queued. When false it writes
-  // nothing (a client that does not read).
-  bool reads = true;
-
-  std::deque<Queued> pending;
-  std::vector<Queued> written;
-  std::deque<std::string> held;  // lines the hub is not ready for
-  bool input_paused = false;     // the hub said wait; resume_input() not yet called
-  int resumes = 0;
-  int aborts = 0;
-  int close_calls = 0;
-  std::optional<CloseReason> close_reason;
-  Bytes farewell;
-  Bytes abort_farewell;
-  bool transport_closed = false;  // the transport is done: release() may follow
-
-  // Hands a line to the hub, or holds it. Returns whether the hub takes the next line now.
-  bool feed(std::string_view line) {
-    if (input_paused) {
-      held.emplace_back(line);
-      return false;
-    }
-    if (!hub_.on_line(*this, line)) input_paused = true;
-    return !input_paused;
-  }
-
-  void enqueue(const Bytes& bytes, OutputKind kind) override {
-    if (transport_closed) return;  // nothing more can be written
-    pending.push_back({bytes, kind});
-  }
-  std::size_t pending_bytes() const override { return count(false); }
-  std::size_t pending_event_bytes() const override { return count(true); }
-  void flush() override {
-    flush_log_.push_back(id());
-    if (!reads || transport_closed) return;
-    for (Queued& q : pending) written.push_back(std::move(q));
-    pending.clear();
-    if (close_reason) transport_closed = true;  // everything owed is written
-  }
-  void resume_input() override {
-    ++resumes;
-    input_paused = false;
-    while (!input_paused && !held.empty()) {
-      const std::string line = std::move(held.front());
-      held.pop_front();
-      if (!hub_.on_line(*this, line)) input_paused = true;
-    }
-  }
-  void close_transport(CloseReason reason, const Bytes& last) override {
-    ++close_calls;
-    close_reason = reason;
-    farewell = last;
-    if (!flushes_first(reason)) transport_closed = true;
-  }
-  void abort(const Bytes& last) override {
-    ++aborts;
-    abort_farewell = last;
-    transport_closed = true;
-  }
-
- private:
-  std::size_t count(bool events_only) const {
-    std::size_t n = 0;
-    for (const Queued& q : pending)
-      if (!events_only || q.kind == OutputKind::event) n += q.bytes->size();
-    return n;
-  }
-
-  Hub& hub_;
-  std::vector<ConnId>& flush_log_;
-};
-
-// The real core behind LocalBackend, watched: who was connected and
-// disconnected, and (when `defer_says`) every `say` answered later, its
-// outcome kept for the test to hand to Hub::answer().
-class TestBackend final : public Backend {
- public:
-  explicit TestBackend(Core& core) : local_(core) {}
-
-  struct Deferred {
-    ConnId conn;
-    Outcome outcome;
-  };
-  bool defer_says = false;
-  std::vector<Deferred> deferred;
-  std::vector<ConnId> connected;
-  std::vector<ConnId> disconnected;
-
-  void connect(ConnId conn) override {
-    connected.push_back(conn);
-    local_.connect(conn);
-  }
-  std::optional<Outcome> handle(ConnId conn, ChatRequest request, std::int64_t now_ms) override {
-    const bool defer = defer_says && request.kind == CommandKind::say;
-    std::optional<Outcome> outcome = local_.handle(conn, std::move(request), now_ms);
-    if (!defer) return outcome;
-    deferred.push_back({conn, std::move(*outcome)});
-    return std::nullopt;
-  }
-  Outcome disconnect(ConnId conn, std::string_view reason) override {
-    disconnected.push_back(conn);
-    return local_.disconnect(conn, reason);
-  }
-  SessionView view(ConnId conn) const override { return local_.view(conn); }
-  ChatSizes sizes() const override { return local_.sizes(); }
-
- private:
-  LocalBackend local_;
-};
-
-HubConfig config(std::size_t max_pending = 1 << 20, std::size_t max_clients = 64, std::size_t per_ip = 0) {
-  HubConfig c;
-  c.max_clients = max_clients;
-  c.max_conns_per_ip = per_ip;
-  c.max_pending = max_pending;
-  return c;
-}
-
-// Parsed lines are kept non-const in the tests: a missing field then reads
-// as null and fails its CHECK, where const access would assert and abort.
-std::vector<Json> parse_lines(const std::string& text) {
-  std::vector<Json> out;
-  std::size_t start = 0;
-  while (start < text.size()) {
-    const std::size_t end = text.find('\n', start);
-    REQUIRE(end != std::string::npos);  // every line ends with LF
-    out.push_back(Json::parse(text.substr(start, end - start)));
-    start = end + 1;
-  }
-  return out;
-}
-
-template <class Buffers>
-std::vector<Json> parse_buffers(const Buffers& buffers) {
-  std::string text;
-  for (const Queued& q : buffers) text += *q.bytes;
-  return parse_lines(text);
-}
-
 bool contains(const std::vector<ConnId>& ids, ConnId id) { return std::find(ids.begin(), ids.end(), id) != ids.end(); }
-
-std::string say(std::string_view channel, std::string_view text, int id) {
-  return R"({"cmd":"say","channel":")" + std::string(channel) + R"(","text":")" + std::string(text) +
-         R"(","id":)" + std::to_string(id) + "}";
-}
-
-std::string ping(int id) { return R"({"cmd":"ping","id":)" + std::to_string(id) + "}"; }
 
 // A ping whose reply is about 80 bytes: a few fill a small max_pending / 4.
 std::string long_id(int n) { return std::string(60, 'i') + std::to_string(n); }
 std::string long_ping(int n) { return R"({"cmd":"ping","id":")" + long_id(n) + "\"}"; }
-
-struct HubFixture {
-  explicit HubFixture(HubConfig c = config()) : hub(c, backend, clock) {
-    log::set_level(LogLevel::error);  // closes and refusals are logged at info and warn
-  }
-
-  Core core{Limits{}, ServerInfo{}};
-  TestBackend backend{core};
-  FakeClock clock;
-  Hub hub;
-  std::vector<ConnId> flush_order;  // every flush() in every session, in order
-  std::vector<ConnId> ids;          // every session made, released or not
-  bool in_turn = false;
-
-  // A session as a transport makes it, not yet admitted.
-  FakeSession& add(std::string peer = "unix", TransportKind transport = TransportKind::unix_socket) {
-    auto owned = std::make_unique<FakeSession>(hub, hub.next_id(), transport, std::move(peer), flush_order);
-    FakeSession& s = *owned;
-    hub.add(std::move(owned));
-    ids.push_back(s.id());
-    return s;
-  }
-
-  // An admitted session registered as `nick`, its welcome already written.
-  FakeSession& connect(const std::string& nick) {
-    FakeSession& s = add();
-    REQUIRE(hub.admit(s));
-    REQUIRE(line(s, R"({"cmd":"hello","nick":")" + nick + "\"}"));
-    settle();
-    return s;
-  }
-
-  void join(FakeSession& s, std::string_view channel) {
-    REQUIRE(line(s, R"({"cmd":"join","channel":")" + std::string(channel) + "\"}"));
-    settle();
-  }
-
-  // alice, bob and carol, each in `channel`.
-  struct Three {
-    FakeSession& a;
-    FakeSession& b;
-    FakeSession& c;
-  };
-  Three three_in(std::string_view channel) {
-    Three t{connect("alice"), connect("bob"), connect("carol")};
-    for (FakeSession* s : {&t.a, &t.b, &t.c}) join(*s, channel);
-    return t;
-  }
-
-  bool line(FakeSession& s, std::string_view json_text) { return s.feed(json_text); }
-
-  // The loop's turn before it sleeps. Returns whether work was left over.
-  bool turn() {
-    in_turn = true;
-    const bool left = hub.before_sleep();
-    in_turn = false;
-    return left;
-  }
-
-  // A turn, and everything written so far forgotten: tests see only their own output.
-  void settle() {
-    turn();
-    for (ConnId id : ids)
-      if (auto* s = session(id)) s->written.clear();
-    flush_order.clear();
-  }
-
-  FakeSession* session(ConnId id) const { return static_cast<FakeSession*>(hub.find(id)); }
-
-  // The transport's last close callback: never inside before_sleep.
-  void release(FakeSession& s) {
-    REQUIRE_FALSE(in_turn);
-    REQUIRE(s.transport_closed);
-    hub.release(s);
-  }
-
-  std::vector<Json> lines_written(const FakeSession& s) const { return parse_buffers(s.written); }
-  std::vector<Json> lines_pending(const FakeSession& s) const { return parse_buffers(s.pending); }
-};
-
-// Events of one kind among what a session was sent.
-std::vector<Json> events(const std::vector<Json>& lines, std::string_view name) {
-  std::vector<Json> out;
-  for (const Json& j : lines)
-    if (j.contains("event") && j["event"] == name) out.push_back(j);
-  return out;
-}
 
 }  // namespace
 
@@ -616,68 +352,13 @@ TEST_CASE("proxy_local (a balancer's health check) closes at once, counted under
 // SIGINT's drain: no grace, no window.
 DrainPlan at_once(std::uint64_t retry_ms) { return {retry_ms, 0, 0, 42}; }
 
-TEST_CASE("drain schedule: nothing in the grace, then slot k of N at grace_end + k * window / N") {
-  DrainSchedule schedule({2000, 5000, 20000, 0}, 1000);
-  CHECK(schedule.grace_end_ms() == 6000);
-  CHECK(schedule.in_grace(5999));
-  CHECK_FALSE(schedule.in_grace(6000));
-  schedule.spread(4);
-  CHECK(schedule.due(5999) == 0);
-  CHECK(schedule.due(6000) == 1);
-  CHECK(schedule.due(10999) == 1);
-  CHECK(schedule.due(11000) == 2);
-  CHECK(schedule.due(21000) == 4);
-  CHECK(schedule.due(1'000'000'000) == 4);  // a stalled loop catches up, never past N
-  for (std::size_t k = 0; k < 4; ++k) CHECK(schedule.slot_ms(k) == 6000 + 5000 * static_cast<std::int64_t>(k));
-}
-
-TEST_CASE("drain schedule: uneven division rounds each slot up, so due(slot_ms(k)) counts k") {
-  DrainSchedule schedule({2000, 0, 1000, 0}, 0);
-  schedule.spread(3);
-  CHECK(schedule.slot_ms(0) == 0);
-  CHECK(schedule.slot_ms(1) == 334);
-  CHECK(schedule.slot_ms(2) == 667);
-  for (std::size_t k = 0; k < 3; ++k) {
-    CHECK(schedule.due(schedule.slot_ms(k)) == k + 1);
-    if (k > 0) CHECK(schedule.due(schedule.slot_ms(k) - 1) == k);
-  }
-}
-
-TEST_CASE("drain schedule: no window closes everyone as the grace ends; no one left, no slot") {
-  DrainSchedule at_end({2000, 300, 0, 0}, 0);
-  at_end.spread(1000);
-  CHECK(at_end.due(299) == 0);
-  CHECK(at_end.due(300) == 1000);
-  DrainSchedule empty({2000, 0, 5000, 0}, 0);
-  CHECK(empty.due(10000) == 0);
-}
-
-TEST_CASE("jittered retry_ms: between half and one and a half times, spread, repeatable from its seed") {
-  std::uint64_t state = 7;
-  std::uint64_t low = UINT64_MAX, high = 0;
-  std::vector<std::uint64_t> first;
-  for (int i = 0; i < 2000; ++i) {
-    const std::uint64_t r = jittered_retry_ms(2000, state);
-    REQUIRE(r >= 1000);
-    REQUIRE(r <= 3000);
-    low = std::min(low, r);
-    high = std::max(high, r);
-    if (i < 5) first.push_back(r);
-  }
-  CHECK(low < 1100);   // the spread really covers the range
-  CHECK(high > 2900);
-  std::uint64_t again = 7;
-  for (std::uint64_t r : first) CHECK(jittered_retry_ms(2000, again) == r);
-  CHECK(jittered_retry_ms(0, state) == 0);
-}
-
 TEST_CASE("staggered drain: shutdown at once, nothing closed in the grace, then one close per slot") {
   HubFixture f;
   std::vector<FakeSession*> s;
   for (const char* nick : {"a1", "a2", "a3", "a4", "a5"}) s.push_back(&f.connect(nick));
   int empties = 0;
   const std::int64_t start = f.clock.now;
-  f.hub.drain({2000, 5000, 1000, 3}, [&] { ++empties; });
+  f.drain({2000, 5000, 1000, 3}, [&] { ++empties; });
   f.turn();
 
   // Everyone told to go, each with its own retry_ms; no one closed yet.
@@ -693,7 +374,7 @@ TEST_CASE("staggered drain: shutdown at once, nothing closed in the grace, then 
 
   // The grace: drain_step says how long is left and closes no one.
   f.clock.now = start + 4000;
-  CHECK(f.hub.drain_step() == 1000);
+  CHECK(f.drain_step() == 1000);
   for (FakeSession* one : s) CHECK(one->open());
   // One leaves by itself in the grace.
   f.line(*s[1], R"({"cmd":"quit"})");  // false: the session closes
@@ -702,7 +383,7 @@ TEST_CASE("staggered drain: shutdown at once, nothing closed in the grace, then 
 
   // Grace over: four left, spread over 1000 ms, the oldest first.
   f.clock.now = start + 5000;
-  CHECK(f.hub.drain_step() == 250);
+  CHECK(f.drain_step() == 250);
   CHECK(f.hub.drain_slots() == 4);
   CHECK(s[0]->close_reason == CloseReason::shutting_down);
   for (FakeSession* one : {s[2], s[3], s[4]}) CHECK(one->open());
@@ -710,14 +391,14 @@ TEST_CASE("staggered drain: shutdown at once, nothing closed in the grace, then 
   f.line(*s[3], R"({"cmd":"quit"})");
   f.turn();
   f.clock.now = start + 5250;
-  CHECK(f.hub.drain_step() == 250);
+  CHECK(f.drain_step() == 250);
   CHECK(s[2]->close_reason == CloseReason::shutting_down);
   CHECK(s[4]->open());
   f.clock.now = start + 5500;
-  CHECK(f.hub.drain_step() == 250);  // s[3]'s slot
+  CHECK(f.drain_step() == 250);  // s[3]'s slot
   CHECK(s[4]->open());
   f.clock.now = start + 5750;
-  CHECK(f.hub.drain_step() == std::nullopt);  // every slot has come
+  CHECK(f.drain_step() == std::nullopt);  // every slot has come
   CHECK(s[4]->close_reason == CloseReason::shutting_down);
   std::vector<Json> last = f.lines_pending(*s[4]);
   REQUIRE_FALSE(last.empty());
@@ -734,9 +415,9 @@ TEST_CASE("staggered drain: a stalled loop closes every overdue slot in one step
   std::vector<FakeSession*> s;
   for (const char* nick : {"b1", "b2", "b3"}) s.push_back(&f.connect(nick));
   const std::int64_t start = f.clock.now;
-  f.hub.drain({2000, 100, 3000, 1}, [] {});
+  f.drain({2000, 100, 3000, 1}, [] {});
   f.clock.now = start + 100 + 2500;
-  CHECK(f.hub.drain_step() == std::nullopt);
+  CHECK(f.drain_step() == std::nullopt);
   for (FakeSession* one : s) CHECK(one->close_reason == CloseReason::shutting_down);
 }
 
@@ -748,7 +429,7 @@ TEST_CASE("drain tells each open session shutdown, then error shutting_down, the
   f.hub.close(c, CloseReason::quit);  // already closing: left to finish as it was
 
   int empties = 0;
-  f.hub.drain(at_once(1234), [&] { ++empties; });
+  f.drain(at_once(1234), [&] { ++empties; });
   CHECK(f.hub.draining());
   for (FakeSession* s : {&a, &b}) {
     CHECK(s->close_reason == CloseReason::shutting_down);
@@ -784,14 +465,14 @@ TEST_CASE("drain tells each open session shutdown, then error shutting_down, the
   f.release(b);
   CHECK(empties == 1);
   f.turn();
-  f.hub.drain(at_once(1), [&] { ++empties; });  // a second drain does nothing
+  f.drain(at_once(1), [&] { ++empties; });  // a second drain does nothing
   CHECK(empties == 1);
 }
 
 TEST_CASE("drain with no session left runs on_empty at once") {
   HubFixture f;
   int empties = 0;
-  f.hub.drain(at_once(10), [&] { ++empties; });
+  f.drain(at_once(10), [&] { ++empties; });
   CHECK(empties == 1);
 }
 
@@ -1017,7 +698,7 @@ TEST_CASE("readiness: ready until full or draining, and says which") {
   CHECK(f.hub.readiness().why == "full");
   f.hub.close(a, CloseReason::eof);  // the slot frees with the decision
   CHECK(f.hub.readiness().ready);
-  f.hub.drain(at_once(1000), [] {});
+  f.drain(at_once(1000), [] {});
   CHECK_FALSE(f.hub.readiness().ready);
   CHECK(f.hub.readiness().why == "draining");
 }

@@ -494,6 +494,96 @@ TEST_CASE("close_all_now closes open sessions with drain_forced and aborts closi
   CHECK(f.hub.counters().closed[static_cast<std::size_t>(CloseReason::drain_forced)] == 1);
 }
 
+TEST_CASE("close_all_now in the drain's window: the open close now, the closing are cut, the slots left close no one") {
+  HubFixture f;
+  std::vector<FakeSession*> s;
+  for (const char* nick : {"c1", "c2", "c3", "c4"}) s.push_back(&f.connect(nick));
+  int empties = 0;
+  const std::int64_t start = f.clock.now;
+  f.drain({2000, 1000, 1000, 5}, [&] { ++empties; });  // slots at +1000, +1250, +1500, +1750
+  f.turn();
+
+  // Two slots pass: s[0] closes and is gone, s[1] is still flushing to close.
+  s[1]->reads = false;
+  f.clock.now = start + 1250;
+  CHECK(f.drain_step() == 250);
+  CHECK(s[0]->close_reason == CloseReason::shutting_down);
+  CHECK(s[1]->close_reason == CloseReason::shutting_down);
+  f.turn();
+  f.release(*s[0]);
+  REQUIRE_FALSE(s[1]->transport_closed);
+
+  // The second signal.
+  f.hub.close_all_now();
+  for (FakeSession* one : {s[2], s[3]}) {
+    CHECK(one->close_reason == CloseReason::drain_forced);
+    CHECK(one->close_calls == 1);
+    CHECK(one->transport_closed);
+    CHECK(one->aborts == 0);
+  }
+  CHECK(s[1]->close_reason == CloseReason::shutting_down);
+  CHECK(s[1]->close_calls == 1);
+  CHECK(s[1]->aborts == 1);
+  CHECK(s[1]->transport_closed);
+  const HubCounters& counters = f.hub.counters();
+  CHECK(counters.closed[static_cast<std::size_t>(CloseReason::drain_forced)] == 2);
+  CHECK(counters.closed[static_cast<std::size_t>(CloseReason::shutting_down)] == 2);
+
+  // The slots still to come find no one open, and the drain ends with the last release.
+  f.clock.now = start + 1500;
+  CHECK(f.drain_step() == 250);
+  f.clock.now = start + 1750;
+  CHECK(f.drain_step() == std::nullopt);
+  for (FakeSession* one : {s[1], s[2], s[3]}) {
+    CHECK(one->close_calls == 1);
+    CHECK(one->aborts == (one == s[1] ? 1 : 0));
+  }
+  f.turn();
+  CHECK(f.backend.disconnected.size() == 4);
+  for (FakeSession* one : {s[1], s[2]}) f.release(*one);
+  CHECK(empties == 0);
+  f.release(*s[3]);
+  CHECK(empties == 1);
+}
+
+TEST_CASE("admit() while a staggered drain runs refuses with shutting_down, in the grace and in the window") {
+  HubFixture f;
+  FakeSession& stays = f.connect("stays");
+  FakeSession& other = f.connect("other");
+  const std::int64_t start = f.clock.now;
+  f.drain({2000, 1000, 1000, 9});
+  f.turn();
+  const std::size_t connected = f.backend.connected.size();
+
+  auto check_refused = [&](FakeSession& late, std::uint64_t refused) {
+    const std::size_t clients = f.hub.admission().clients();
+    CHECK_FALSE(f.hub.admit(late));
+    CHECK_FALSE(late.open());
+    CHECK(late.close_reason == CloseReason::shutting_down);
+    std::vector<Json> told = f.lines_pending(late);
+    REQUIRE(told.size() == 1);  // the fatal error alone: no welcome, no shutdown event
+    CHECK(told[0]["event"] == "error");
+    CHECK(told[0]["code"] == "shutting_down");
+    CHECK(f.hub.counters().refused == refused);
+    CHECK(f.hub.admission().clients() == clients);   // no client slot taken
+    CHECK(f.backend.connected.size() == connected);  // the backend never heard of it
+  };
+
+  f.clock.now = start + 500;  // the grace
+  FakeSession& in_grace = f.add();
+  check_refused(in_grace, 1);
+  f.turn();
+  f.release(in_grace);
+
+  f.clock.now = start + 1000;  // the window: the two admitted sessions get its slots, the refused none
+  CHECK(f.drain_step() == 500);
+  CHECK(f.hub.drain_slots() == 2);
+  CHECK(stays.close_reason == CloseReason::shutting_down);
+  FakeSession& in_window = f.add();
+  check_refused(in_window, 2);
+  CHECK(other.open());
+}
+
 // ---- answers from elsewhere -----------------------------------------------------------
 
 TEST_CASE("a deferred answer holds the session's next requests and keeps replies in request order") {

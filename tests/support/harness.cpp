@@ -601,14 +601,6 @@ HttpResponse http_get(const std::string& address, const std::string& target, int
   return response;
 }
 
-std::optional<double> metric_value(const std::string& exposition, const std::string& name) {
-  std::istringstream in(exposition);
-  std::string line;
-  while (std::getline(in, line))
-    if (line.starts_with(name + " ")) return std::strtod(line.c_str() + name.size() + 1, nullptr);
-  return std::nullopt;
-}
-
 void queue_unread(Client& stuck, Client& talker, const std::string& channel) {
   stuck.set_receive_buffer(4096);
   stuck.enter("stuck", channel);

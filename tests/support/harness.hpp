@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "exposition.hpp"  // metric_value, metric_families: reading /metrics
 #include "parley/socket/endpoint.hpp"
 
 namespace parley::test {
@@ -217,11 +218,6 @@ struct HttpResponse {
   std::string body;
 };
 HttpResponse http_get(const std::string& address, const std::string& target, int timeout_ms = default_timeout_ms);
-
-// The value of the sample `name` (with its labels as written, e.g.
-// `parley_users` or `parley_requests_total{command="say",result="ok"}`) in
-// a Prometheus text exposition; nullopt when it has no such line.
-std::optional<double> metric_value(const std::string& exposition, const std::string& name);
 
 // Connects a raw socket with no test assertions (for load/churn helpers).
 int connect_socket(const std::string& address);

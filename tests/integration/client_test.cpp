@@ -18,10 +18,6 @@ using namespace parley::test;
 
 namespace {
 
-bool contains(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
-
 // The parley client registering as `nick` at `address`, `script` on its stdin.
 ChildProcess parley_as(const std::string& nick, const std::string& address, const std::string& script) {
   return ChildProcess({program("PARLEY"), "--nick", nick, address}, script);

@@ -5,13 +5,11 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <doctest/doctest.h>
@@ -22,8 +20,6 @@
 using namespace parley::test;
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 constexpr const char* prometheus_binary = "/usr/bin/prometheus";
 
@@ -95,16 +91,6 @@ class Prometheus {
   std::optional<ChildProcess> process_;
 };
 
-template <typename Done>
-bool poll_until(double seconds, Done done) {
-  const auto deadline = Clock::now() + std::chrono::duration<double>(seconds);
-  while (!done()) {
-    if (Clock::now() >= deadline) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));  // polling an HTTP API: no event to await
-  }
-  return true;
-}
-
 }  // namespace
 
 TEST_CASE("Prometheus scrapes /metrics: the target is up and the counters show the chat") {
@@ -141,13 +127,15 @@ TEST_CASE("Prometheus scrapes /metrics: the target is up and the counters show t
 
   // Prometheus reports the target up, scraped at the admin address...
   json targets;
-  CHECK_MESSAGE(poll_until(30, [&] {
-                  targets = prometheus.api("/api/v1/targets");
-                  if (!targets.is_object()) return false;
-                  for (const json& t : targets["data"]["activeTargets"])
-                    if (t.value("health", "") == "up") return true;
-                  return false;
-                }),
+  auto target_up = [&] {
+    targets = prometheus.api("/api/v1/targets");
+    if (!targets.is_object()) return false;
+    for (const json& t : targets["data"]["activeTargets"])
+      if (t.value("health", "") == "up") return true;
+    return false;
+  };
+  // Prometheus's HTTP API has no event to await: polled every 100 ms.
+  CHECK_MESSAGE(poll_until(target_up, 30000, 100),
                 "no target up in " << targets.dump() << "\nprometheus said:\n" << prometheus.output());
   REQUIRE(targets["data"]["activeTargets"].size() == 1);
   const json& target = targets["data"]["activeTargets"][0];
@@ -157,14 +145,15 @@ TEST_CASE("Prometheus scrapes /metrics: the target is up and the counters show t
 
   // ...and the counters with the values the traffic left.
   std::optional<double> seen_lines, seen_says, seen_deliveries;
-  CHECK_MESSAGE(poll_until(30, [&] {
-                  seen_lines = prometheus.query("parley_lines_received_total{job=\"parley\"}");
-                  seen_says = prometheus.query("parley_requests_total{job=\"parley\",command=\"say\",result=\"ok\"}");
-                  seen_deliveries = prometheus.query("parley_deliveries_total{job=\"parley\"}");
-                  return seen_lines == lines && seen_says == says && seen_deliveries == deliveries;
-                }),
-                "Prometheus has lines " << seen_lines.value_or(-1) << ", says " << seen_says.value_or(-1)
-                                        << ", deliveries " << seen_deliveries.value_or(-1));
+  auto scraped = [&] {
+    seen_lines = prometheus.query("parley_lines_received_total{job=\"parley\"}");
+    seen_says = prometheus.query("parley_requests_total{job=\"parley\",command=\"say\",result=\"ok\"}");
+    seen_deliveries = prometheus.query("parley_deliveries_total{job=\"parley\"}");
+    return seen_lines == lines && seen_says == says && seen_deliveries == deliveries;
+  };
+  CHECK_MESSAGE(poll_until(scraped, 30000, 100), "Prometheus has lines " << seen_lines.value_or(-1) << ", says "
+                                                                         << seen_says.value_or(-1) << ", deliveries "
+                                                                         << seen_deliveries.value_or(-1));
   CHECK(prometheus.query("up{job=\"parley\"}") == 1.0);
   CHECK(prometheus.query("parley_users{job=\"parley\"}") == 3.0);
 }

@@ -2,8 +2,6 @@
 // listeners expect it (`--listen ADDR,proxy`, or every TCP one with
 // `--proxy-protocol`), who may send it (`--trusted-proxy`), and the v2
 // LOCAL health check, closed quietly.
-#include <optional>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -47,13 +45,6 @@ void check_plain(const std::string& address) {
   CHECK(c.call({{"cmd", "ping"}})["ok"] == true);
 }
 
-std::vector<std::string> lines_of(const std::string& text) {
-  std::vector<std::string> out;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) out.push_back(line);
-  return out;
-}
-
 // The "conn=N " token of the first log line holding `what`.
 std::string conn_of(const std::string& log, const std::string& what) {
   for (const std::string& line : lines_of(log)) {
@@ -64,24 +55,6 @@ std::string conn_of(const std::string& log, const std::string& what) {
   }
   FAIL("no log line holds '" << what << "':\n" << log);
   return {};
-}
-
-// "admin listening on ADDRESS", printed before the chat listeners.
-std::string admin_address(const ServerProcess& server) {
-  const std::string out = server.stdout_text();
-  const std::string prefix = "admin listening on ";
-  const std::size_t at = out.find(prefix);
-  REQUIRE_MESSAGE(at != std::string::npos, "no admin listener in:\n" << out);
-  return out.substr(at + prefix.size(), out.find('\n', at) - at - prefix.size());
-}
-
-// The /metrics line starting with `series`, or nullopt.
-std::optional<std::string> metric(const std::string& admin, const std::string& series) {
-  Client http(admin);
-  http.send_raw("GET /metrics HTTP/1.1\r\nHost: parley\r\n\r\n");
-  while (std::optional<std::string> line = http.read_line())
-    if (line->starts_with(series)) return *line;
-  return std::nullopt;
 }
 
 }  // namespace
@@ -213,8 +186,8 @@ TEST_CASE("a PROXY v2 LOCAL health check is closed quietly, never counted per IP
   CHECK(lines >= 2);  // the check, and its close
   CHECK(log.find(conn + "peer=127.0.0.1:") != std::string::npos);
   CHECK(log.find("disconnected: connection closed (proxy_local)") != std::string::npos);
-  CHECK(metric(admin_address(server), "parley_connections_closed_total{reason=\"proxy_local\"}") ==
-        "parley_connections_closed_total{reason=\"proxy_local\"} 1");
+  CHECK(metric_value(http_get(server.admin_address(), "/metrics").body,
+                     "parley_connections_closed_total{reason=\"proxy_local\"}") == 1);
 
   // Still serving: the holder, and a new client through the proxy.
   CHECK(holder.call({{"cmd", "ping"}})["ok"] == true);

@@ -101,17 +101,6 @@ TEST_CASE("the soft descriptor limit is raised to the hard one at start, and log
 
 namespace {
 
-bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
-
-// Lines of `text` that start with `prefix`.
-std::size_t lines_starting(const std::string& text, const std::string& prefix) {
-  std::size_t n = 0;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);)
-    if (line.starts_with(prefix)) ++n;
-  return n;
-}
-
 // A TCP port on 127.0.0.1 kept for one test: a socket bound with
 // SO_REUSEADDR that never listens. No other bind or connect can take the
 // port meanwhile, yet systemd-socket-activate (which sets SO_REUSEADDR too)

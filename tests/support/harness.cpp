@@ -555,6 +555,33 @@ int free_port() {
   return ntohs(addr.sin_port);
 }
 
+bool poll_until(const std::function<bool()>& done, int timeout_ms, int interval_ms) {
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (!done()) {
+    const int left = remaining_ms(deadline);
+    if (left == 0) return false;
+    pollfd none{-1, 0, 0};
+    poll(&none, 0, std::min(left, interval_ms));
+  }
+  return true;
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+std::size_t lines_starting(const std::string& text, const std::string& prefix) {
+  std::size_t n = 0;
+  for (const std::string& line : lines_of(text))
+    if (line.starts_with(prefix)) ++n;
+  return n;
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
 namespace {
 
 // A chunked body's chunks joined; what does not parse is cut off there.

@@ -5,7 +5,9 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstddef>
 #include <deque>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -218,6 +220,20 @@ struct HttpResponse {
   std::string body;
 };
 HttpResponse http_get(const std::string& address, const std::string& target, int timeout_ms = default_timeout_ms);
+
+// Calls `done` until it returns true, sleeping a little (`interval_ms`)
+// between calls; false when `timeout_ms` passes first. Only for what has
+// no event to await (a server's HTTP endpoints, another program's API, a
+// file's going away): where a socket, a pipe or a log can be waited on,
+// wait on it instead (Client::read_line, ServerProcess::wait_log).
+bool poll_until(const std::function<bool()>& done, int timeout_ms, int interval_ms = 50);
+
+// `text` split at LF, without them (a last line without LF counts too).
+std::vector<std::string> lines_of(const std::string& text);
+// How many lines of `text` start with `prefix`.
+std::size_t lines_starting(const std::string& text, const std::string& prefix);
+// Whether `part` occurs in `text`.
+bool contains(const std::string& text, const std::string& part);
 
 // Connects a raw socket with no test assertions (for load/churn helpers).
 int connect_socket(const std::string& address);

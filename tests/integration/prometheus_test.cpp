@@ -24,7 +24,8 @@ namespace {
 constexpr const char* prometheus_binary = "/usr/bin/prometheus";
 
 // Prometheus in a directory of its own (config and TSDB), listening on a
-// free port; stopped with SIGTERM and the directory removed at the end.
+// port reserved for it; stopped with SIGTERM and the directory removed at
+// the end.
 class Prometheus {
  public:
   explicit Prometheus(const std::string& target) {
@@ -32,7 +33,7 @@ class Prometheus {
                     "prometheus is not installed: tools/install-deps installs it");
     dir_ = temp_dir() + "/parley-prometheus-XXXXXX";
     REQUIRE(mkdtemp(dir_.data()) != nullptr);
-    address_ = "127.0.0.1:" + std::to_string(free_port());
+    address_ = port_.address();
     std::ofstream(dir_ + "/prometheus.yml") << "global:\n"
                                                "  scrape_interval: 1s\n"
                                                "  scrape_timeout: 1s\n"
@@ -86,6 +87,7 @@ class Prometheus {
   std::string output() { return process_ ? process_->output() : ""; }
 
  private:
+  ReservedPort port_;  // held while Prometheus runs, so no one else takes it first
   std::string dir_;
   std::string address_;
   std::optional<ChildProcess> process_;

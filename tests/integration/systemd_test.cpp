@@ -2,7 +2,6 @@
 // NOTIFY_SOCKET datagram socket, the descriptor limit raised at start,
 // socket activation by systemd's own systemd-socket-activate, and the unit
 // files in tools/systemd.
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -100,34 +99,6 @@ TEST_CASE("the soft descriptor limit is raised to the hard one at start, and log
 }
 
 namespace {
-
-// A TCP port on 127.0.0.1 kept for one test: a socket bound with
-// SO_REUSEADDR that never listens. No other bind or connect can take the
-// port meanwhile, yet systemd-socket-activate (which sets SO_REUSEADDR too)
-// can bind and listen on it: the kernel lets sockets share a port that way
-// while at most one of them listens.
-class ReservedPort {
- public:
-  ReservedPort() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    REQUIRE(fd_ >= 0);
-    const int one = 1;
-    REQUIRE(::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    socklen_t length = sizeof addr;
-    REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &length) == 0);
-    address_ = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
-  }
-  ~ReservedPort() { ::close(fd_); }
-  const std::string& address() const { return address_; }
-
- private:
-  int fd_ = -1;
-  std::string address_;
-};
 
 // A Unix socket path for the activator to create, removed again at the end
 // (parleyd leaves a socket it was passed where it is).

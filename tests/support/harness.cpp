@@ -543,17 +543,25 @@ void check_bench_clean(const BenchRun& run) {
   CHECK(c["acked"] == c["sent"]);
 }
 
-int free_port() {
-  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  REQUIRE(fd >= 0);
+ReservedPort::ReservedPort() {
+  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd_ >= 0);
+  const int one = 1;
+  REQUIRE(::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0);
   const Endpoint any_port = resolve_one("127.0.0.1:0");
-  REQUIRE(bind(fd, any_port.get(), any_port.length) == 0);
+  REQUIRE(::bind(fd_, any_port.get(), any_port.length) == 0);
   sockaddr_in addr{};
-  socklen_t len = sizeof addr;
-  REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-  close(fd);
-  return ntohs(addr.sin_port);
+  socklen_t length = sizeof addr;
+  REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &length) == 0);
+  port_ = ntohs(addr.sin_port);
+  address_ = "127.0.0.1:" + std::to_string(port_);
 }
+
+ReservedPort::~ReservedPort() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+int free_port() { return ReservedPort().port(); }
 
 bool poll_until(const std::function<bool()>& done, int timeout_ms, int interval_ms) {
   const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);

@@ -208,8 +208,32 @@ void check_bench_clean(const BenchRun& run);
 // needs --rate 0 and a --max-pending above 12 MB.
 void queue_unread(Client& stuck, Client& talker, const std::string& channel);
 
-// A TCP port on 127.0.0.1 that nobody listens on now, for programs that
-// cannot report a port they chose themselves (HAProxy, Prometheus).
+// A TCP port on 127.0.0.1 for a program that cannot report a port it chose
+// itself (Prometheus, HAProxy, systemd-socket-activate), kept for the test:
+// a socket bound with SO_REUSEADDR that never listens. No other bind or
+// connect can take the port meanwhile, yet a program that sets
+// SO_REUSEADDR too (those three do) can bind and listen on it: the kernel
+// lets sockets share a port that way while at most one of them listens.
+// Keep it until the program is done with the port.
+class ReservedPort {
+ public:
+  ReservedPort();
+  ~ReservedPort();
+  ReservedPort(const ReservedPort&) = delete;
+  ReservedPort& operator=(const ReservedPort&) = delete;
+
+  int port() const { return port_; }
+  const std::string& address() const { return address_; }  // "127.0.0.1:PORT"
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+  std::string address_;
+};
+
+// A TCP port on 127.0.0.1 that nobody listens on now. Racy: another
+// process may take it before the program binds it. Prefer ReservedPort;
+// this stays until tests/support/balancer.cpp has switched.
 int free_port();
 
 // One HTTP/1.1 GET with `Connection: close`, read to EOF (a chunked body is

@@ -140,6 +140,9 @@ void Hub::dispatch(Session& from, CommandKind kind, const RequestId& id, const O
   ++counters_.requests[static_cast<std::size_t>(kind)][error ? 1 + static_cast<std::size_t>(error->code) : 0];
   send(from, encode_reply(id, outcome.reply), OutputKind::reply);
   for (const Delivery& delivery : outcome.deliveries) deliver(delivery);
+  if (outcome.replaced)
+    if (Session* old = sessions_.find(*outcome.replaced); old && old != &from)
+      fatal(*old, ErrorCode::replaced, "another connection resumed this session");
   if (outcome.fatal) fatal(from, outcome.fatal->code, outcome.fatal->message);
   if (outcome.close) close(from, CloseReason::quit);
 }
@@ -264,7 +267,7 @@ bool Hub::before_sleep() {
 void Hub::reap_closing() {
   reaping_.swap(closing_);
   for (const auto& [id, reason] : reaping_)
-    for (const Delivery& d : backend_.disconnect(id, wire_text(reason)).deliveries) deliver(d);
+    for (const Delivery& d : backend_.disconnect(id, wire_text(reason), clock_.wall_ms()).deliveries) deliver(d);
   reaping_.clear();
 }
 
@@ -283,6 +286,16 @@ void Hub::flush_dirty() {
     }
     list->clear();
   }
+}
+
+// ---- time ------------------------------------------------------------------------
+
+std::optional<std::int64_t> Hub::tick() {
+  const std::int64_t now = clock_.wall_ms();
+  for (const Delivery& d : backend_.expire(now).deliveries) deliver(d);
+  const std::optional<std::int64_t> next = backend_.next_expiry();
+  if (!next) return std::nullopt;
+  return std::max<std::int64_t>(*next - now, 0);
 }
 
 // ---- drain -----------------------------------------------------------------------

@@ -40,6 +40,7 @@ Server::Server(uv_loop_t* loop, Hub& hub, ServerOptions options, Listener::Accep
   uv_prepare_init(loop_, &prepare_);
   uv_idle_init(loop_, &spin_);
   uv_timer_init(loop_, &drain_timer_);
+  uv_timer_init(loop_, &tick_timer_);
   signal_init_error_ = uv_signal_init(loop_, &sigterm_);
   if (signal_init_error_ == 0) {
     signal_init_error_ = uv_signal_init(loop_, &sigint_);
@@ -49,6 +50,7 @@ Server::Server(uv_loop_t* loop, Hub& hub, ServerOptions options, Listener::Accep
   sigterm_.data = this;
   sigint_.data = this;
   drain_timer_.data = this;
+  tick_timer_.data = this;
 }
 
 int Server::start() {
@@ -57,10 +59,12 @@ int Server::start() {
   if (!started(signal_init_error_, "uv_signal_init") ||
       !started(uv_prepare_start(&prepare_, on_prepare), "uv_prepare_start") ||
       !started(uv_signal_start(&sigterm_, on_signal, SIGTERM), "uv_signal_start SIGTERM") ||
-      !started(uv_signal_start(&sigint_, on_signal, SIGINT), "uv_signal_start SIGINT")) {
+      !started(uv_signal_start(&sigint_, on_signal, SIGINT), "uv_signal_start SIGINT") ||
+      !started(uv_timer_start(&tick_timer_, on_tick, tick_ms, tick_ms), "uv_timer_start")) {
     stop();
     return 1;
   }
+  uv_unref(as_handle(&tick_timer_));
   for (const int fd : options_.listen_fds) {
     auto listener = std::make_unique<Listener>(loop_, accept_);
     std::string error;
@@ -132,6 +136,10 @@ void Server::drain(int signum) {
   if (!stopped_) drain_step();
 }
 
+// The timer never keeps the loop alive by itself (it is unref'd): the
+// listeners and sessions do.
+void Server::on_tick(uv_timer_t* timer) { static_cast<Server*>(timer->data)->hub_.tick(); }
+
 void Server::on_drain_timer(uv_timer_t* timer) { static_cast<Server*>(timer->data)->drain_step(); }
 
 // Closes whoever's slot has come, logs progress once a second, and sleeps
@@ -166,6 +174,8 @@ void Server::stop() {
   uv_idle_stop(&spin_);
   uv_timer_stop(&drain_timer_);
   uv_close(as_handle(&drain_timer_), nullptr);
+  uv_timer_stop(&tick_timer_);
+  uv_close(as_handle(&tick_timer_), nullptr);
   uv_close(as_handle(&prepare_), nullptr);
   uv_close(as_handle(&spin_), nullptr);
   if (signal_init_error_ == 0) {

@@ -3,6 +3,7 @@
 //   Core (chat/) <- LocalBackend <- Hub (hub/) <- LineSession (transport/line/)
 //                                      ^               ^
 //                                   Server (net/: listeners, the loop's turn, signals)
+#include <unistd.h>
 #include <uv.h>
 
 #include <chrono>
@@ -47,11 +48,19 @@ std::string make_epoch_prefix() {
   return text;
 }
 
+std::string host_name() {
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "parley";
+  return name;
+}
+
 ServerInfo server_info(const ServerConfig& config) {
   ServerInfo info;
   info.version = PARLEY_VERSION;
   info.epoch_prefix = make_epoch_prefix();
   info.auth_token = config.auth_token;
+  info.node = config.node_id.empty() ? host_name() : config.node_id;
+  info.resume_grace_ms = static_cast<std::int64_t>(config.resume_grace_s) * 1000;
   return info;
 }
 

@@ -135,6 +135,7 @@ class TestBackend final : public Backend {
   std::vector<Deferred> deferred;
   std::vector<ConnId> connected;
   std::vector<ConnId> disconnected;
+  std::string welcome_session;  // the session token of the last welcome answered
 
   void connect(ConnId conn) override {
     connected.push_back(conn);
@@ -143,13 +144,16 @@ class TestBackend final : public Backend {
   std::optional<Outcome> handle(ConnId conn, ChatRequest request, std::int64_t now_ms) override {
     const bool defer = defer_says && request.kind == CommandKind::say;
     std::optional<Outcome> outcome = local_.handle(conn, std::move(request), now_ms);
+    if (const auto* w = std::get_if<Welcome>(&outcome->reply)) welcome_session = w->session;
     if (!defer) return outcome;
     deferred.push_back({conn, std::move(*outcome)});
     return std::nullopt;
   }
-  Outcome disconnect(ConnId conn, std::string_view reason) override {
+  Outcome expire(std::int64_t now_ms) override { return local_.expire(now_ms); }
+  std::optional<std::int64_t> next_expiry() const override { return local_.next_expiry(); }
+  Outcome disconnect(ConnId conn, std::string_view reason, std::int64_t now_ms) override {
     disconnected.push_back(conn);
-    return local_.disconnect(conn, reason);
+    return local_.disconnect(conn, reason, now_ms);
   }
   SessionView view(ConnId conn) const override { return local_.view(conn); }
   ChatSizes sizes() const override { return local_.sizes(); }
@@ -200,12 +204,18 @@ std::string ping(int id) { return R"({"cmd":"ping","id":)" + std::to_string(id) 
 std::string long_id(int n) { return std::string(60, 'i') + std::to_string(n); }
 std::string long_ping(int n) { return R"({"cmd":"ping","id":")" + long_id(n) + "\"}"; }
 
+ServerInfo with_grace(std::int64_t resume_grace_ms) {
+  ServerInfo info;
+  info.resume_grace_ms = resume_grace_ms;
+  return info;
+}
+
 struct HubFixture {
-  explicit HubFixture(HubConfig c = config()) : hub(c, backend, clock) {
+  explicit HubFixture(HubConfig c = config(), ServerInfo info = {}) : core(Limits{}, std::move(info)), hub(c, backend, clock) {
     log::set_level(LogLevel::error);  // closes and refusals are logged at info and warn
   }
 
-  Core core{Limits{}, ServerInfo{}};
+  Core core;
   TestBackend backend{core};
   FakeClock clock;
   Hub hub;
@@ -927,6 +937,52 @@ TEST_CASE("an answer for a session already closing with a fatal error adds nothi
   for (const Json& line : told) CHECK_FALSE(line.contains("id"));
   f.turn();
   CHECK(events(f.lines_written(b), "message").size() == 1);  // what alice did still happened
+}
+
+// ---- sessions and resume ------------------------------------------------------------------
+
+TEST_CASE("a resume from a new connection replaces the open one: fatal replaced, and no quit for anyone") {
+  HubFixture f(config(), with_grace(15000));
+  auto [a, b, c] = f.three_in("#room");
+  const std::string token = f.backend.welcome_session;
+  FakeSession& again = f.add();
+  REQUIRE(f.hub.admit(again));
+  REQUIRE(f.line(again, R"({"cmd":"hello","nick":"carol","resume":")" + token + "\"}"));
+  CHECK(c.close_reason == CloseReason::replaced);
+  std::vector<Json> told = f.lines_pending(c);
+  REQUIRE_FALSE(told.empty());
+  CHECK(told.back()["code"] == "replaced");
+  f.turn();
+  std::vector<Json> welcome = f.lines_written(again);
+  REQUIRE(welcome.size() == 1);
+  CHECK(welcome[0]["resumed"] == true);
+  f.release(c);
+  f.turn();
+  CHECK(events(f.lines_written(a), "quit").empty());
+  CHECK(events(f.lines_written(b), "quit").empty());
+  CHECK(f.hub.counters().closed[static_cast<std::size_t>(CloseReason::replaced)] == 1);
+}
+
+TEST_CASE("a held session's quit goes out from tick() once its grace is over") {
+  HubFixture f(config(), with_grace(2000));
+  auto [a, b, c] = f.three_in("#room");
+  f.hub.close(c, CloseReason::eof);
+  f.turn();
+  f.release(c);
+  f.turn();
+  CHECK(events(f.lines_written(a), "quit").empty());
+  CHECK(f.hub.tick() == 2000);
+  f.clock.now += 1999;
+  CHECK(f.hub.tick() == 1);
+  f.clock.now += 1;
+  CHECK(f.hub.tick() == std::nullopt);
+  f.turn();
+  std::vector<Json> quits = events(f.lines_written(a), "quit");
+  REQUIRE(quits.size() == 1);
+  CHECK(quits[0]["nick"] == "carol");
+  CHECK(quits[0]["reason"] == "connection closed");
+  CHECK(events(f.lines_written(b), "quit").size() == 1);
+  CHECK(f.hub.backend().sizes().held == 0);
 }
 
 // ---- input backpressure --------------------------------------------------------------------

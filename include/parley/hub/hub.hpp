@@ -133,6 +133,13 @@ class Hub {
   // for the next turn (the loop must then not block).
   bool before_sleep();
 
+  // ---- time --------------------------------------------------------------------------
+
+  // Lets the backend end what timed out (held sessions whose resume grace is
+  // over: their `quit`s go out with the next turn). Returns the ms until it
+  // should be called again, or nullopt when nothing is waiting.
+  std::optional<std::int64_t> tick();
+
   // ---- drain -----------------------------------------------------------------------
 
   // Starts the staggered drain (drain_schedule.hpp has the timeline):

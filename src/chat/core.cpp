@@ -1,6 +1,7 @@
 #include "parley/chat/core.hpp"
 
 #include <algorithm>
+#include <random>
 
 #include "parley/chat/names.hpp"
 #include "parley_version.h"
@@ -16,6 +17,20 @@ bool allowed_before_hello(CommandKind kind) {
   return kind == CommandKind::hello || kind == CommandKind::ping || kind == CommandKind::quit;
 }
 
+// A resume token: 128 bits from the system's random source, as 32 hex
+// digits. Secret to its client: whoever holds it can take the session over.
+std::string new_session_token() {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::random_device random;
+  std::string token;
+  token.reserve(32);
+  for (int word = 0; word < 4; ++word) {
+    std::uint32_t bits = random();
+    for (int i = 0; i < 8; ++i, bits >>= 4) token.push_back(digits[bits & 0xf]);
+  }
+  return token;
+}
+
 }  // namespace
 
 // Runs one command for one user; one method per command.
@@ -29,12 +44,15 @@ class Core::Handler {
     if (core_.info_.auth_token && c.token != core_.info_.auth_token)
       return fail(ErrorCode::auth_failed, "missing or wrong token");
     std::string key = fold(c.nick);
+    // A resume naming no such session is no error: a fresh registration.
+    if (c.resume && (resume_target_ = core_.resumable(*c.resume, key))) return;
     if (core_.nicks_.count(key)) return fail(ErrorCode::nick_in_use, "nick is in use");
     user_.nick = c.nick;
     user_.key = std::move(key);
+    user_.session = new_session_token();
     core_.nicks_.emplace(user_.key, &user_);
-    out_.reply = Welcome{user_.nick, core_.info_.name, core_.info_.version, 1,
-                         core_.limits_.max_line, core_.limits_.max_text, core_.limits_.max_channels};
+    core_.by_token_.emplace(user_.session, user_.conn);
+    out_.reply = core_.welcome(user_, false);
   }
 
   void operator()(const NickCmd& c) {
@@ -140,6 +158,7 @@ class Core::Handler {
   }
 
   std::optional<std::string> quit_reason_;
+  User* resume_target_ = nullptr;  // hello resumes this session (Core::handle takes it over)
 
  private:
   void fail(ErrorCode code, std::string message) {
@@ -232,18 +251,104 @@ Outcome Core::handle(ConnId conn, ChatRequest request, std::int64_t now_ms) {
   }
   Handler handler(*this, user, now_ms, out);
   std::visit(handler, std::get<Command>(request.body));
+  if (handler.resume_target_) take_over(conn, *handler.resume_target_, out);  // `user` is gone after
   if (handler.quit_reason_) {
-    Outcome gone = disconnect(conn, *handler.quit_reason_);
+    Outcome gone = end_session(conn, *handler.quit_reason_);  // `quit`: no hold
     for (Delivery& d : gone.deliveries) out.deliveries.push_back(std::move(d));
   }
   return out;
 }
 
-Outcome Core::disconnect(ConnId conn, std::string_view reason) {
+// The session `token` names, if it is `nick_key`'s: held, or open on
+// another connection. (Case-insensitive, as nicks are.)
+Core::User* Core::resumable(const std::string& token, const std::string& nick_key) {
+  auto it = by_token_.find(token);
+  if (it == by_token_.end()) return nullptr;
+  auto session = sessions_.find(it->second);
+  if (session == sessions_.end() || session->second.key != nick_key) return nullptr;
+  return &session->second;
+}
+
+// Moves `session` onto `conn`, whose own, unregistered session it replaces:
+// same nick, same channels, no event to anyone. The map node moves, so the
+// User (which channels and the nick table point at) stays where it is.
+void Core::take_over(ConnId conn, User& session, Outcome& out) {
+  const ConnId old = session.conn;
+  if (session.held) {
+    session.held = false;
+    --held_count_;
+  } else {
+    out.replaced = old;  // its connection is still open: closed with `replaced`
+  }
+  sessions_.erase(conn);
+  auto node = sessions_.extract(old);
+  node.key() = conn;
+  User& user = node.mapped();
+  user.conn = conn;
+  user.alone = std::make_shared<const std::vector<ConnId>>(1, conn);
+  sessions_.insert(std::move(node));
+  by_token_[user.session] = conn;
+  for (Channel* channel : user.channels) channel->everyone.reset();  // they list the old connection
+  out.reply = welcome(user, true);
+}
+
+Welcome Core::welcome(const User& user, bool resumed) const {
+  Welcome w{user.nick, info_.name, info_.version, 1, info_.node, info_.features, limits_.max_line,
+            limits_.max_text, limits_.max_channels, user.session, resumed, {}};
+  if (!resumed) return w;
+  std::vector<const Channel*> sorted(user.channels.begin(), user.channels.end());
+  std::sort(sorted.begin(), sorted.end(), [](const Channel* a, const Channel* b) { return a->key < b->key; });
+  w.channels.reserve(sorted.size());
+  for (const Channel* channel : sorted) w.channels.push_back({channel->name, channel->seq, channel->epoch});
+  return w;
+}
+
+Outcome Core::disconnect(ConnId conn, std::string_view reason, std::int64_t now_ms) {
+  auto it = sessions_.find(conn);
+  if (it == sessions_.end()) return {};
+  User& user = it->second;
+  if (user.nick.empty() || info_.resume_grace_ms <= 0 || user.held) return end_session(conn, reason);
+  user.held = true;
+  user.held_until = now_ms + info_.resume_grace_ms;
+  user.held_reason = reason;
+  // Nothing is delivered to a held session: it leaves the recipient lists.
+  user.alone = std::make_shared<const std::vector<ConnId>>();
+  for (Channel* channel : user.channels) channel->everyone.reset();
+  ++held_count_;
+  held_.emplace_back(user.held_until, conn);
+  return {};
+}
+
+Outcome Core::expire(std::int64_t now_ms) {
+  Outcome out;
+  while (!held_.empty() && held_.front().first <= now_ms) {
+    const auto [until, conn] = held_.front();
+    held_.pop_front();
+    auto it = sessions_.find(conn);
+    if (it == sessions_.end() || !it->second.held || it->second.held_until != until) continue;  // resumed or gone
+    --held_count_;
+    it->second.held = false;
+    const std::string reason = std::move(it->second.held_reason);
+    for (Delivery& d : end_session(conn, reason).deliveries) out.deliveries.push_back(std::move(d));
+  }
+  return out;
+}
+
+std::optional<std::int64_t> Core::next_expiry() const {
+  for (const auto& [until, conn] : held_) {
+    auto it = sessions_.find(conn);
+    if (it != sessions_.end() && it->second.held && it->second.held_until == until) return until;
+  }
+  return std::nullopt;
+}
+
+// The session ends: `quit` {nick, reason} to everyone sharing a channel.
+Outcome Core::end_session(ConnId conn, std::string_view reason) {
   Outcome out;
   auto it = sessions_.find(conn);
   if (it == sessions_.end()) return out;
   User& user = it->second;
+  if (user.held) --held_count_;
   if (!user.nick.empty()) {
     Recipients to = neighbours(user);
     if (!to.empty()) {
@@ -251,6 +356,7 @@ Outcome Core::disconnect(ConnId conn, std::string_view reason) {
     }
     while (!user.channels.empty()) leave(user, *user.channels.back());
     nicks_.erase(user.key);
+    by_token_.erase(user.session);
   }
   sessions_.erase(it);
   return out;
@@ -279,6 +385,14 @@ std::string Core::check_invariants() const {
     if (user.channels.size() > limits_.max_channels) return user.nick + " is in too many channels";
   }
   if (nicks_.size() != named) return "the nick table has entries without a session";
+  if (by_token_.size() != named) return "the resume tokens and the registered sessions differ";
+  std::size_t held = 0;
+  for (const auto& [token, conn] : by_token_) {
+    auto s = sessions_.find(conn);
+    if (s == sessions_.end() || s->second.session != token) return "a resume token names the wrong session";
+    held += s->second.held;
+  }
+  if (held != held_count_) return "the held count is wrong";
   std::size_t members_total = 0;
   for (const auto& [key, channel] : channels_) {
     if (key != fold(channel.name) || key != channel.key)
@@ -295,7 +409,8 @@ std::string Core::check_invariants() const {
     }
     if (channel.everyone) {
       std::vector<ConnId> cached = *channel.everyone, actual;
-      for (const auto& [nick_key, member] : channel.members) actual.push_back(member->conn);
+      for (const auto& [nick_key, member] : channel.members)
+        if (!member->held) actual.push_back(member->conn);
       std::sort(cached.begin(), cached.end());
       std::sort(actual.begin(), actual.end());
       if (cached != actual) return "channel " + channel.name + " has a stale member list";
@@ -342,7 +457,7 @@ Recipients Core::neighbours(const User& user) {
   auto to = std::make_shared<std::vector<ConnId>>();
   for (const Channel* channel : user.channels)
     for (const auto& [key, member] : channel->members)
-      if (member != &user && member->mark != stamp) {
+      if (member != &user && member->mark != stamp && !member->held) {
         member->mark = stamp;
         to->push_back(member->conn);
       }
@@ -353,7 +468,8 @@ Recipients Core::others_in(Channel& channel, const User& except) const {
   if (!channel.everyone) {
     auto everyone = std::make_shared<std::vector<ConnId>>();
     everyone->reserve(channel.members.size());
-    for (const auto& [key, member] : channel.members) everyone->push_back(member->conn);
+    for (const auto& [key, member] : channel.members)
+      if (!member->held) everyone->push_back(member->conn);
     channel.everyone = std::move(everyone);
   }
   return {channel.everyone, except.conn};

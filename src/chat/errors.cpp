@@ -19,6 +19,7 @@ std::string_view to_string(ErrorCode code) {
     case ErrorCode::too_many_channels: return "too_many_channels";
     case ErrorCode::rate_limited: return "rate_limited";
     case ErrorCode::auth_failed: return "auth_failed";
+    case ErrorCode::unavailable: return "unavailable";
     case ErrorCode::internal: return "internal";
     case ErrorCode::line_too_long: return "line_too_long";
     case ErrorCode::slow_consumer: return "slow_consumer";
@@ -26,6 +27,7 @@ std::string_view to_string(ErrorCode code) {
     case ErrorCode::server_full: return "server_full";
     case ErrorCode::bad_proxy_header: return "bad_proxy_header";
     case ErrorCode::shutting_down: return "shutting_down";
+    case ErrorCode::replaced: return "replaced";
   }
   return "internal";
 }

@@ -20,6 +20,7 @@ std::string_view name(CloseReason reason) {
     case CloseReason::bad_proxy_header: return "bad_proxy_header";
     case CloseReason::rate_limited: return "rate_limited";
     case CloseReason::shutting_down: return "shutting_down";
+    case CloseReason::replaced: return "replaced";
   }
   return "?";
 }
@@ -60,6 +61,7 @@ std::optional<ErrorCode> fatal_code(CloseReason reason) {
     case CloseReason::bad_proxy_header: return ErrorCode::bad_proxy_header;
     case CloseReason::rate_limited: return ErrorCode::rate_limited;
     case CloseReason::shutting_down: return ErrorCode::shutting_down;
+    case CloseReason::replaced: return ErrorCode::replaced;
     default: return std::nullopt;
   }
 }
@@ -73,6 +75,7 @@ CloseReason close_reason_for(ErrorCode fatal) {
     case ErrorCode::bad_proxy_header: return CloseReason::bad_proxy_header;
     case ErrorCode::rate_limited: return CloseReason::rate_limited;
     case ErrorCode::shutting_down: return CloseReason::shutting_down;
+    case ErrorCode::replaced: return CloseReason::replaced;
     default: break;  // a reply code: never fatal
   }
   assert(!"close_reason_for: not a fatal error code");

@@ -40,6 +40,7 @@ Server::Server(uv_loop_t* loop, Hub& hub, ServerOptions options, Listener::Accep
   uv_prepare_init(loop_, &prepare_);
   uv_idle_init(loop_, &spin_);
   uv_timer_init(loop_, &drain_timer_);
+  uv_timer_init(loop_, &tick_timer_);
   signal_init_error_ = uv_signal_init(loop_, &sigterm_);
   if (signal_init_error_ == 0) {
     signal_init_error_ = uv_signal_init(loop_, &sigint_);
@@ -49,6 +50,7 @@ Server::Server(uv_loop_t* loop, Hub& hub, ServerOptions options, Listener::Accep
   sigterm_.data = this;
   sigint_.data = this;
   drain_timer_.data = this;
+  tick_timer_.data = this;
 }
 
 int Server::start() {
@@ -57,10 +59,12 @@ int Server::start() {
   if (!started(signal_init_error_, "uv_signal_init") ||
       !started(uv_prepare_start(&prepare_, on_prepare), "uv_prepare_start") ||
       !started(uv_signal_start(&sigterm_, on_signal, SIGTERM), "uv_signal_start SIGTERM") ||
-      !started(uv_signal_start(&sigint_, on_signal, SIGINT), "uv_signal_start SIGINT")) {
+      !started(uv_signal_start(&sigint_, on_signal, SIGINT), "uv_signal_start SIGINT") ||
+      !started(uv_timer_start(&tick_timer_, on_tick, tick_ms, tick_ms), "uv_timer_start")) {
     stop();
     return 1;
   }
+  uv_unref(as_handle(&tick_timer_));
   for (const int fd : options_.listen_fds) {
     auto listener = std::make_unique<Listener>(loop_, accept_);
     std::string error;
@@ -116,10 +120,13 @@ void Server::drain(int signum) {
   log::info(std::string("draining on ") + (signum == SIGTERM ? "SIGTERM" : "SIGINT") + ", " +
             std::to_string(hub_.size()) + " connections, grace " + std::to_string(plan.grace_ms) +
             " ms, window " + std::to_string(plan.window_ms) + " ms");
-  for (auto& listener : listeners_) listener->close();
+  for (auto& listener : listeners_) {
+    listener->accept_backlog();  // they connected before the signal: told `shutdown` like the rest
+    listener->close();
+  }
   if (options_.on_drain) options_.on_drain();
   drain_started_ = last_progress_ = uv_now(loop_);
-  hub_.drain(plan, [this] {
+  hub_.drain(plan, static_cast<std::int64_t>(drain_started_), [this] {
     const double seconds = static_cast<double>(uv_now(loop_) - drain_started_) / 1000.0;
     char took[32];
     std::snprintf(took, sizeof took, "%.1f", seconds);
@@ -129,12 +136,17 @@ void Server::drain(int signum) {
   if (!stopped_) drain_step();
 }
 
+// The timer never keeps the loop alive by itself (it is unref'd): the
+// listeners and sessions do.
+void Server::on_tick(uv_timer_t* timer) { static_cast<Server*>(timer->data)->hub_.tick(); }
+
 void Server::on_drain_timer(uv_timer_t* timer) { static_cast<Server*>(timer->data)->drain_step(); }
 
 // Closes whoever's slot has come, logs progress once a second, and sleeps
 // until the sooner of the next slot and the next progress line.
 void Server::drain_step() {
-  const std::optional<std::int64_t> next_slot = hub_.drain_step();
+  uv_update_time(loop_);  // the timer fired on a cached time; slots are due by the real one
+  const std::optional<std::int64_t> next_slot = hub_.drain_step(static_cast<std::int64_t>(uv_now(loop_)));
   if (stopped_) return;  // the last close emptied the server
   if (uv_now(loop_) - last_progress_ >= 1000) log_progress();
   std::uint64_t wait = 1000 - std::min<std::uint64_t>(1000, uv_now(loop_) - last_progress_);
@@ -144,9 +156,12 @@ void Server::drain_step() {
 
 void Server::log_progress() {
   last_progress_ = uv_now(loop_);
-  const std::size_t slots = hub_.drain_slots();
-  log::info("draining: " + std::to_string(hub_.size()) + " connections left" +
-            (slots == 0 ? std::string(" (grace)") : ", closing " + std::to_string(slots) + " over the window"));
+  std::string phase = " (grace)";
+  if (hub_.drain_in_window()) {
+    const std::size_t left = hub_.drain_slots_left();
+    phase = left ? ", " + std::to_string(left) + " still to close over the window" : ", flushing";
+  }
+  log::info("draining: " + std::to_string(hub_.size()) + " connections left" + phase);
 }
 
 // Closes the loop's own handles and the listeners: uv_run returns once the
@@ -159,6 +174,8 @@ void Server::stop() {
   uv_idle_stop(&spin_);
   uv_timer_stop(&drain_timer_);
   uv_close(as_handle(&drain_timer_), nullptr);
+  uv_timer_stop(&tick_timer_);
+  uv_close(as_handle(&tick_timer_), nullptr);
   uv_close(as_handle(&prepare_), nullptr);
   uv_close(as_handle(&spin_), nullptr);
   if (signal_init_error_ == 0) {

@@ -183,6 +183,15 @@ const std::vector<Flag>& flags() {
       number_flag("--max-pending", "BYTES", {1024, 1ull << 32},
                   "unsent events past which a connection is dropped as slow_consumer",
                   [](auto& c) -> auto& { return c.max_pending; }),
+      number_flag("--resume-grace", "SECONDS", {0, 86400},
+                  "hold a session whose connection closed without quit this long for a resume; 0 = never",
+                  [](auto& c) -> auto& { return c.resume_grace_s; }),
+      {"--node-id", "NAME", "this server's name in hello's server.node (logs, debugging behind a balancer)",
+       [](ServerConfig& c, const std::string& v) {
+         if (v.empty() || v.size() > 64) throw UsageError{"--node-id takes 1 to 64 bytes, not '" + v + "'"};
+         c.node_id = v;
+       },
+       [](const ServerConfig& c) { return c.node_id.empty() ? std::string("the host name") : c.node_id; }},
       number_flag("--drain-timeout", "SECONDS", {1, 3600},
                   "on SIGTERM/SIGINT, how long to flush before closing anyway",
                   [](auto& c) -> auto& { return c.drain_timeout_s; }),
@@ -200,8 +209,9 @@ const std::vector<Flag>& flags() {
        [](const ServerConfig& c) { return std::string(c.proxy_protocol ? "on" : "off"); }},
       {"--trusted-proxy", "CIDR",
        "only TCP peers in this address block may send a PROXY header to a proxy listener (others get"
-       " bad_proxy_header); repeatable",
+       " bad_proxy_header); repeatable; any = every source",
        [](ServerConfig& c, const std::string& v) {
+         if (v == "any") return c.trusted_proxies.clear();  // the default, said out loud
          std::string error;
          auto cidr = parse_cidr(v, error);
          if (!cidr) throw UsageError{"--trusted-proxy '" + v + "': " + error};

@@ -3,6 +3,7 @@
 //   Core (chat/) <- LocalBackend <- Hub (hub/) <- LineSession (transport/line/)
 //                                      ^               ^
 //                                   Server (net/: listeners, the loop's turn, signals)
+#include <unistd.h>
 #include <uv.h>
 
 #include <chrono>
@@ -47,11 +48,19 @@ std::string make_epoch_prefix() {
   return text;
 }
 
+std::string host_name() {
+  char name[256] = {};
+  if (gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return "parley";
+  return name;
+}
+
 ServerInfo server_info(const ServerConfig& config) {
   ServerInfo info;
   info.version = PARLEY_VERSION;
   info.epoch_prefix = make_epoch_prefix();
   info.auth_token = config.auth_token;
+  info.node = config.node_id.empty() ? host_name() : config.node_id;
+  info.resume_grace_ms = static_cast<std::int64_t>(config.resume_grace_s) * 1000;
   return info;
 }
 
@@ -101,6 +110,17 @@ Activated sort_activated(const ListenFds& fds, ServerConfig& config) {
     log::info("admin: socket " + std::to_string(out.admin_fd) + " from systemd replaces --admin " +
               config.admin->text());
   return out;
+}
+
+// --trusted-proxy only restricts proxy listeners: without one it does
+// nothing, which is worth a word to whoever wrote it.
+// (Activated sockets expect a header only with --proxy-protocol.)
+void warn_if_trust_unused(const ServerConfig& config) {
+  if (config.trusted_proxies.empty() || config.proxy_protocol) return;
+  for (const ListenSpec& spec : config.listen)
+    if (spec.proxy) return;
+  log::warn("--trusted-proxy is given but no listener expects a PROXY header (add ,proxy to a --listen, or "
+            "--proxy-protocol): it restricts nothing");
 }
 
 AdminOptions admin_options(const ServerConfig& config, int admin_fd) {
@@ -247,5 +267,6 @@ int main(int argc, char** argv) {
     return 1;
   }
   const Activated activated = sort_activated(*listen_fds, *cli.config);
+  warn_if_trust_unused(*cli.config);
   return serve(*cli.config, activated);
 }

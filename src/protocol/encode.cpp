@@ -124,10 +124,22 @@ void write(std::string& out, const Welcome& w) {
   field(out, ",\"server\":{\"name\":", w.server_name);
   field(out, ",\"version\":", w.server_version);
   field(out, ",\"protocol\":", w.protocol);
+  field(out, ",\"node\":", w.node);
+  array_field(out, ",\"features\":", w.features);
   field(out, "},\"limits\":{\"max_line\":", w.max_line);
   field(out, ",\"max_text\":", w.max_text);
   field(out, ",\"max_channels\":", w.max_channels);
-  out.push_back('}');
+  field(out, "},\"session\":", w.session);
+  field(out, ",\"resumed\":", w.resumed);
+  if (!w.resumed) return;
+  out += ",\"channels\":[";
+  for (std::size_t i = 0; i < w.channels.size(); ++i) {
+    field(out, i ? ",{\"channel\":" : "{\"channel\":", w.channels[i].channel);
+    field(out, ",\"seq\":", w.channels[i].seq);
+    field(out, ",\"epoch\":", w.channels[i].epoch);
+    out.push_back('}');
+  }
+  out.push_back(']');
 }
 
 void write(std::string& out, const NickReply& r) { field(out, ",\"nick\":", r.nick); }

@@ -125,6 +125,7 @@ Command read_command(CommandKind kind, FieldReader& in) {
       Hello c;
       c.nick = in.nick("nick");
       c.token = in.optional_string("token");
+      c.resume = in.optional_string("resume");
       return c;
     }
     case CommandKind::nick: return NickCmd{in.nick("nick")};

@@ -49,9 +49,11 @@ std::size_t listen_count(const std::vector<std::string>& args) {
 
 // Tests stop their server with a signal while clients are still
 // connected; the production drain (5 s grace, 20 s window) would make
-// each wait for it. A test that is about the staggered drain sets its own.
-void add_quick_drain(std::vector<std::string>& args) {
-  for (const char* flag : {"--drain-grace", "--drain-window"})
+// each wait for it. Likewise they expect a closed connection's `quit` now,
+// not after the 15 s resume grace. A test about the staggered drain, or
+// about sessions and resume, sets its own.
+void add_test_defaults(std::vector<std::string>& args) {
+  for (const char* flag : {"--drain-grace", "--drain-window", "--resume-grace"})
     if (std::find(args.begin(), args.end(), flag) == args.end()) args.insert(args.end(), {flag, "0"});
 }
 
@@ -95,7 +97,7 @@ ServerProcess::ServerProcess(std::vector<std::string> args, bool expect_start, u
     args.insert(args.begin(), "127.0.0.1:0");
     args.insert(args.begin(), "--listen");
   }
-  add_quick_drain(args);
+  add_test_defaults(args);
   std::vector<std::string> argv;
   // Under a descriptor limit, both the soft and the hard limit are lowered
   // in the child alone (util-linux's prlimit execs parleyd with them), so
@@ -111,7 +113,7 @@ ServerProcess::ServerProcess(std::vector<std::string> args, bool expect_start, u
 }
 
 ServerProcess::ServerProcess(Wrapper wrapper, std::vector<std::string> args) {
-  add_quick_drain(args);
+  add_test_defaults(args);
   std::vector<std::string> argv = std::move(wrapper.argv);
   argv.push_back(program("PARLEYD"));
   argv.insert(argv.end(), args.begin(), args.end());

@@ -1,6 +1,8 @@
 #include "hub_fixture.hpp"
 
 #include <memory>
+#include <utility>
+#include <variant>
 
 #include <doctest/doctest.h>
 
@@ -68,14 +70,15 @@ void TestBackend::connect(ConnId conn) {
 std::optional<Outcome> TestBackend::handle(ConnId conn, ChatRequest request, std::int64_t now_ms) {
   const bool defer = defer_says && request.kind == CommandKind::say;
   std::optional<Outcome> outcome = local_.handle(conn, std::move(request), now_ms);
+  if (const auto* w = std::get_if<Welcome>(&outcome->reply)) welcome_session = w->session;
   if (!defer) return outcome;
   deferred.push_back({conn, std::move(*outcome)});
   return std::nullopt;
 }
 
-Outcome TestBackend::disconnect(ConnId conn, std::string_view reason) {
+Outcome TestBackend::disconnect(ConnId conn, std::string_view reason, std::int64_t now_ms) {
   disconnected.push_back(conn);
-  return local_.disconnect(conn, reason);
+  return local_.disconnect(conn, reason, now_ms);
 }
 
 SessionView TestBackend::view(ConnId conn) const {
@@ -118,7 +121,13 @@ std::string say(std::string_view channel, std::string_view text, int id) {
 
 std::string ping(int id) { return R"({"cmd":"ping","id":)" + std::to_string(id) + "}"; }
 
-HubFixture::HubFixture(HubConfig c) : hub(c, backend, clock) {
+ServerInfo with_grace(std::int64_t resume_grace_ms) {
+  ServerInfo info;
+  info.resume_grace_ms = resume_grace_ms;
+  return info;
+}
+
+HubFixture::HubFixture(HubConfig c, ServerInfo info) : core(Limits{}, std::move(info)), hub(c, backend, clock) {
   log::set_level(LogLevel::error);  // closes and refusals are logged at info and warn
 }
 
@@ -170,9 +179,9 @@ void HubFixture::release(FakeSession& s) {
 }
 
 void HubFixture::drain(const DrainPlan& plan, std::function<void()> on_empty) {
-  hub.drain(plan, std::move(on_empty));
+  hub.drain(plan, clock.now, std::move(on_empty));
 }
 
-std::optional<std::int64_t> HubFixture::drain_step() { return hub.drain_step(); }
+std::optional<std::int64_t> HubFixture::drain_step() { return hub.drain_step(clock.now); }
 
 }  // namespace parley::test

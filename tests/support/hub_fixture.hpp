@@ -97,11 +97,14 @@ class TestBackend final : public Backend {
   std::vector<Deferred> deferred;
   std::vector<ConnId> connected;
   std::vector<ConnId> disconnected;
+  std::string welcome_session;  // the session token of the last welcome answered
   std::unordered_map<ConnId, std::string> nicks;  // view()'s nick instead of the core's
 
   void connect(ConnId conn) override;
   std::optional<Outcome> handle(ConnId conn, ChatRequest request, std::int64_t now_ms) override;
-  Outcome disconnect(ConnId conn, std::string_view reason) override;
+  Outcome expire(std::int64_t now_ms) override { return local_.expire(now_ms); }
+  std::optional<std::int64_t> next_expiry() const override { return local_.next_expiry(); }
+  Outcome disconnect(ConnId conn, std::string_view reason, std::int64_t now_ms) override;
   SessionView view(ConnId conn) const override;
   ChatSizes sizes() const override { return local_.sizes(); }
 
@@ -129,10 +132,13 @@ std::vector<Json> events(const std::vector<Json>& lines, std::string_view name);
 std::string say(std::string_view channel, std::string_view text, int id);
 std::string ping(int id);
 
-struct HubFixture {
-  explicit HubFixture(HubConfig c = config());
+// ServerInfo with --resume-grace at `resume_grace_ms`.
+ServerInfo with_grace(std::int64_t resume_grace_ms);
 
-  Core core{Limits{}, ServerInfo{}};
+struct HubFixture {
+  explicit HubFixture(HubConfig c = config(), ServerInfo info = {});
+
+  Core core;
   TestBackend backend{core};
   FakeClock clock;
   Hub hub;
@@ -166,9 +172,10 @@ struct HubFixture {
   // The transport's last close callback: never inside before_sleep.
   void release(FakeSession& s);
 
-  // The drain as the loop starts and steps it, at the fake clock's time:
-  // every test drains through these two, so a change to how the hub is
-  // told the time changes only them.
+  // The drain as the loop starts and steps it, with the fake clock's time
+  // standing for the loop's monotonic time too: the drain tests go through
+  // these two, so a change to how the hub is told the time changes only
+  // them (a test about the two clocks differing calls the hub itself).
   void drain(const DrainPlan& plan, std::function<void()> on_empty = [] {});
   std::optional<std::int64_t> drain_step();
 

@@ -61,8 +61,17 @@ Json document(const RequestId& id, const Reply& reply) {
                  [](const ErrorReply&) {},
                  [&](const Welcome& w) {
                    r["nick"] = w.nick;
-                   r["server"] = {{"name", w.server_name}, {"version", w.server_version}, {"protocol", w.protocol}};
+                   r["server"] = {{"name", w.server_name}, {"version", w.server_version}, {"protocol", w.protocol},
+                                  {"node", w.node}, {"features", names(w.features)}};
                    r["limits"] = {{"max_line", w.max_line}, {"max_text", w.max_text}, {"max_channels", w.max_channels}};
+                   r["session"] = w.session;
+                   r["resumed"] = w.resumed;
+                   if (w.resumed) {
+                     Json channels = Json::array();
+                     for (const ResumedChannel& c : w.channels)
+                       channels.push_back({{"channel", c.channel}, {"seq", c.seq}, {"epoch", c.epoch}});
+                     r["channels"] = channels;
+                   }
                  },
                  [&](const NickReply& n) { r["nick"] = n.nick; },
                  [&](const JoinReply& j) {

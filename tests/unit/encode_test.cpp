@@ -58,9 +58,15 @@ class Random {
   Reply reply() {
     switch (rng_() % 11) {
       case 0: return OkReply{};
-      case 1: return ErrorReply{static_cast<ErrorCode>(rng_() % 16), text(),
+      case 1: return ErrorReply{static_cast<ErrorCode>(rng_() % 17), text(),
                                 coin() ? std::optional<std::uint64_t>(number()) : std::nullopt};
-      case 2: return Welcome{text(false), text(false), text(false), 1, small(), small(), small()};
+      case 2: {
+        Welcome w{text(false), text(false), text(false), 1, text(false), texts(), small(), small(), small(),
+                  text(false), coin(), {}};
+        if (w.resumed)
+          for (int n = static_cast<int>(rng_() % 4); n > 0; --n) w.channels.push_back({text(false), number(), text(false)});
+        return w;
+      }
       case 3: return NickReply{text(false)};
       case 4: return JoinReply{text(false), maybe_text(), texts(), number(), text(false)};
       case 5: return PartReply{text(false)};

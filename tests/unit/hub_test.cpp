@@ -384,7 +384,7 @@ TEST_CASE("staggered drain: shutdown at once, nothing closed in the grace, then 
   // Grace over: four left, spread over 1000 ms, the oldest first.
   f.clock.now = start + 5000;
   CHECK(f.drain_step() == 250);
-  CHECK(f.hub.drain_slots() == 4);
+  CHECK(f.hub.drain_slots_left() == 3);
   CHECK(s[0]->close_reason == CloseReason::shutting_down);
   for (FakeSession* one : {s[2], s[3], s[4]}) CHECK(one->open());
   // s[3] leaves before its slot: its slot passes unused, the others keep theirs.
@@ -408,6 +408,24 @@ TEST_CASE("staggered drain: shutdown at once, nothing closed in the grace, then 
   CHECK(empties == 0);
   for (FakeSession* one : s) f.release(*one);
   CHECK(empties == 1);
+}
+
+TEST_CASE("staggered drain: runs on the time it is given, whatever the wall clock does") {
+  HubFixture f;
+  std::vector<FakeSession*> s;
+  for (const char* nick : {"c1", "c2"}) s.push_back(&f.connect(nick));
+  const std::int64_t mono = 5000;
+  f.hub.drain({2000, 1000, 1000, 1}, mono, [] {});
+  f.clock.now -= 3'600'000;  // the wall clock steps back an hour: nothing changes
+  CHECK(f.hub.drain_step(mono + 999) == 1);
+  CHECK(s[0]->open());
+  CHECK(f.hub.drain_step(mono + 1000) == 500);
+  CHECK(s[0]->close_reason == CloseReason::shutting_down);
+  f.clock.now += 7'200'000;  // and forward two: still nothing early
+  CHECK(f.hub.drain_step(mono + 1499) == 1);
+  CHECK(s[1]->open());
+  CHECK(f.hub.drain_step(mono + 1500) == std::nullopt);
+  CHECK(s[1]->close_reason == CloseReason::shutting_down);
 }
 
 TEST_CASE("staggered drain: a stalled loop closes every overdue slot in one step") {
@@ -577,7 +595,7 @@ TEST_CASE("admit() while a staggered drain runs refuses with shutting_down, in t
 
   f.clock.now = start + 1000;  // the window: the two admitted sessions get its slots, the refused none
   CHECK(f.drain_step() == 500);
-  CHECK(f.hub.drain_slots() == 2);
+  CHECK(f.hub.drain_slots_left() == 1);
   CHECK(stays.close_reason == CloseReason::shutting_down);
   FakeSession& in_window = f.add();
   check_refused(in_window, 2);
@@ -646,6 +664,86 @@ TEST_CASE("an answer for a session that is gone still delivers its events to the
   CHECK(to_bob[0]["text"] == "parting words");
   CHECK(events(f.lines_written(c), "message").size() == 1);
   CHECK(b.open());
+}
+
+TEST_CASE("a drain slot that comes while a deferred answer is pending closes right after the answer") {
+  HubFixture f;
+  auto [a, b, c] = f.three_in("#room");
+  f.backend.defer_says = true;
+  CHECK_FALSE(f.line(a, say("#room", "in flight", 7)));
+  REQUIRE(f.backend.deferred.size() == 1);
+
+  f.drain(at_once(1000), [] {});
+  CHECK(a.open());  // its slot came, but the answer is owed first
+  CHECK(b.close_reason == CloseReason::shutting_down);
+  f.hub.answer(a.id(), std::move(f.backend.deferred[0].outcome));
+  CHECK(a.close_reason == CloseReason::shutting_down);
+  std::vector<Json> told = f.lines_pending(a);
+  REQUIRE(told.size() >= 3);
+  CHECK(told[told.size() - 3]["event"] == "shutdown");
+  CHECK(told[told.size() - 2]["id"] == 7);  // the reply, then
+  CHECK(told.back()["code"] == "shutting_down");  // the fatal error last
+}
+
+TEST_CASE("an answer for a session already closing with a fatal error adds nothing after the error") {
+  HubFixture f;
+  auto [a, b, c] = f.three_in("#room");
+  f.backend.defer_says = true;
+  CHECK_FALSE(f.line(a, say("#room", "too late", 3)));
+  f.hub.fatal(a, ErrorCode::idle_timeout, "no input");
+  f.hub.answer(a.id(), std::move(f.backend.deferred[0].outcome));
+  std::vector<Json> told = f.lines_pending(a);
+  REQUIRE_FALSE(told.empty());
+  CHECK(told.back()["code"] == "idle_timeout");
+  for (const Json& line : told) CHECK_FALSE(line.contains("id"));
+  f.turn();
+  CHECK(events(f.lines_written(b), "message").size() == 1);  // what alice did still happened
+}
+
+// ---- sessions and resume ------------------------------------------------------------------
+
+TEST_CASE("a resume from a new connection replaces the open one: fatal replaced, and no quit for anyone") {
+  HubFixture f(config(), with_grace(15000));
+  auto [a, b, c] = f.three_in("#room");
+  const std::string token = f.backend.welcome_session;
+  FakeSession& again = f.add();
+  REQUIRE(f.hub.admit(again));
+  REQUIRE(f.line(again, R"({"cmd":"hello","nick":"carol","resume":")" + token + "\"}"));
+  CHECK(c.close_reason == CloseReason::replaced);
+  std::vector<Json> told = f.lines_pending(c);
+  REQUIRE_FALSE(told.empty());
+  CHECK(told.back()["code"] == "replaced");
+  f.turn();
+  std::vector<Json> welcome = f.lines_written(again);
+  REQUIRE(welcome.size() == 1);
+  CHECK(welcome[0]["resumed"] == true);
+  f.release(c);
+  f.turn();
+  CHECK(events(f.lines_written(a), "quit").empty());
+  CHECK(events(f.lines_written(b), "quit").empty());
+  CHECK(f.hub.counters().closed[static_cast<std::size_t>(CloseReason::replaced)] == 1);
+}
+
+TEST_CASE("a held session's quit goes out from tick() once its grace is over") {
+  HubFixture f(config(), with_grace(2000));
+  auto [a, b, c] = f.three_in("#room");
+  f.hub.close(c, CloseReason::eof);
+  f.turn();
+  f.release(c);
+  f.turn();
+  CHECK(events(f.lines_written(a), "quit").empty());
+  CHECK(f.hub.tick() == 2000);
+  f.clock.now += 1999;
+  CHECK(f.hub.tick() == 1);
+  f.clock.now += 1;
+  CHECK(f.hub.tick() == std::nullopt);
+  f.turn();
+  std::vector<Json> quits = events(f.lines_written(a), "quit");
+  REQUIRE(quits.size() == 1);
+  CHECK(quits[0]["nick"] == "carol");
+  CHECK(quits[0]["reason"] == "connection closed");
+  CHECK(events(f.lines_written(b), "quit").size() == 1);
+  CHECK(f.hub.backend().sizes().held == 0);
 }
 
 // ---- input backpressure --------------------------------------------------------------------

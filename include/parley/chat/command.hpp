@@ -14,7 +14,11 @@
 
 namespace parley {
 
-struct Hello { std::string nick; std::optional<std::string> token; };
+struct Hello {
+  std::string nick;
+  std::optional<std::string> token;
+  std::optional<std::string> resume;  // a `session` from an earlier welcome
+};
 struct NickCmd { std::string nick; };
 struct Join { std::string channel; };
 struct Part { std::string channel; std::optional<std::string> reason; };

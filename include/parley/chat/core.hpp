@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <optional>
 #include <string>
@@ -29,6 +30,12 @@ struct ServerInfo {
   std::string epoch_prefix = "e";
   // When set, `hello` must carry this `token` (else `auth_failed`).
   std::optional<std::string> auth_token;
+  // hello's server.node and server.features.
+  std::string node = "parley";
+  std::vector<std::string> features = {"resume"};
+  // How long a session whose connection closed without `quit` is held for
+  // a resume (--resume-grace); 0 ends it at once, as a `quit`.
+  std::int64_t resume_grace_ms = 0;
 };
 
 class Core {
@@ -43,8 +50,17 @@ class Core {
   void connect(ConnId conn);
   // The request is taken by value: a message's text moves into its event.
   Outcome handle(ConnId conn, ChatRequest request, std::int64_t now_ms);
-  // The connection is gone: `quit` {nick, reason} to everyone sharing a channel.
-  Outcome disconnect(ConnId conn, std::string_view reason);
+  // The connection is gone. A registered session is held for
+  // resume_grace_ms (no event to anyone: it keeps its nick and channels);
+  // without a grace, or for a session never registered, it ends now:
+  // `quit` {nick, reason} to everyone sharing a channel.
+  Outcome disconnect(ConnId conn, std::string_view reason, std::int64_t now_ms = 0);
+  // Ends the held sessions whose grace is over by `now_ms`: their `quit`s,
+  // with the reason their connection closed for.
+  Outcome expire(std::int64_t now_ms);
+  // When the next held session's grace runs out; nullopt when none is held.
+  std::optional<std::int64_t> next_expiry() const;
+  std::size_t held_count() const { return held_count_; }
 
   // Read-only views for tests, invariant checks and the shell's logs.
   std::size_t session_count() const { return sessions_.size(); }
@@ -73,6 +89,10 @@ class Core {
     std::optional<TokenBucket> bucket;  // made on the first request
     ConnList alone;  // just this connection: the recipients of a `msg` to it
     std::uint64_t refused_in_a_row = 0;  // requests refused for rate since the last accepted one
+    std::string session;                 // its resume token, once registered
+    bool held = false;                   // its connection is gone; awaiting a resume
+    std::int64_t held_until = 0;
+    std::string held_reason;             // the `quit` reason if the grace runs out
   };
 
   struct Channel {
@@ -82,13 +102,18 @@ class Core {
     std::string name;  // as first created
     std::optional<std::string> topic;
     std::map<std::string, User*> members;  // by folded nick: already sorted
-    ConnList everyone;  // members' connections; null after a change, rebuilt when needed
+    ConnList everyone;  // members' connections, held ones skipped; null after a change, rebuilt when needed
     std::uint64_t seq = 0;
     std::string epoch;
     MessageLog log;
   };
 
   class Handler;
+
+  Welcome welcome(const User& user, bool resumed) const;
+  User* resumable(const std::string& session, const std::string& nick_key);
+  void take_over(ConnId conn, User& session, Outcome& out);
+  Outcome end_session(ConnId conn, std::string_view reason);
 
   Channel* find_channel(std::string_view name);
   bool is_member(const Channel& channel, const User& user) const;
@@ -100,7 +125,15 @@ class Core {
 
   Limits limits_;
   ServerInfo info_;
+  // Every session by its connection; a held one under the connection it had
+  // (ids are never reused: session_table.hpp). A held session is in no
+  // recipient list: its channels' lists skip it, its `alone` is empty.
   std::unordered_map<ConnId, User> sessions_;
+  std::unordered_map<std::string, ConnId> by_token_;  // resume token -> session
+  // Held sessions in the order their grace ends (the grace is one length for
+  // all); an entry whose session resumed or ended since is skipped.
+  std::deque<std::pair<std::int64_t, ConnId>> held_;
+  std::size_t held_count_ = 0;
   std::unordered_map<std::string, User*> nicks_;  // folded nick -> registered user
   std::map<std::string, Channel> channels_;       // folded name -> channel, sorted
   std::uint64_t mark_counter_ = 0;

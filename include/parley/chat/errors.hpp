@@ -24,6 +24,7 @@ enum class ErrorCode {
   too_many_channels,
   rate_limited,
   auth_failed,
+  unavailable,  // a cluster's backplane is unreachable; with retry_ms
   internal,
   // Fatal: sent as an `error` event, then the server closes.
   line_too_long,
@@ -32,9 +33,10 @@ enum class ErrorCode {
   server_full,
   bad_proxy_header,
   shutting_down,
+  replaced,  // another connection resumed this session
 };
 
-inline constexpr std::size_t error_code_count = static_cast<std::size_t>(ErrorCode::shutting_down) + 1;
+inline constexpr std::size_t error_code_count = static_cast<std::size_t>(ErrorCode::replaced) + 1;
 
 std::string_view to_string(ErrorCode code);
 

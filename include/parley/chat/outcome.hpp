@@ -44,15 +44,27 @@ struct ErrorReply {
   std::optional<std::uint64_t> retry_ms;  // rate_limited: when to try again
 };
 
+// A channel a resumed session is in, with where its sequence stands.
+struct ResumedChannel {
+  std::string channel;
+  std::uint64_t seq = 0;
+  std::string epoch;
+};
+
 // The answer to `hello`.
 struct Welcome {
   std::string nick;
   std::string server_name;
   std::string server_version;
   unsigned protocol = 1;
+  std::string node;                   // which server answered
+  std::vector<std::string> features;  // "resume", "cluster", "websocket"
   std::size_t max_line = 0;
   std::size_t max_text = 0;
   std::size_t max_channels = 0;
+  std::string session;                // the token a later `hello` resumes with
+  bool resumed = false;
+  std::vector<ResumedChannel> channels;  // when resumed: sorted by folded name
 };
 
 struct NickReply { std::string nick; };
@@ -145,6 +157,9 @@ struct Outcome {
   std::vector<Delivery> deliveries;  // in the order they must be queued
   bool close = false;                // `quit`: flush the reply, then close
   std::optional<Error> fatal;        // after the reply: this `error` event, then close
+  // A resume took this connection's session over: it gets the fatal
+  // `replaced` and closes, and its close causes no `quit`.
+  std::optional<ConnId> replaced;
 
   // The reply reports a failure (ErrorReply).
   bool failed() const { return std::holds_alternative<ErrorReply>(reply); }

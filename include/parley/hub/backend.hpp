@@ -30,6 +30,7 @@ struct SessionView {
 struct ChatSizes {
   std::size_t users = 0;     // registered nicks
   std::size_t channels = 0;
+  std::size_t held = 0;      // sessions held for a resume
 };
 
 class Backend {
@@ -38,8 +39,13 @@ class Backend {
   virtual void connect(ConnId conn) = 0;
   // The outcome now, or nullopt when Hub::answer(conn, ...) will bring it.
   virtual std::optional<Outcome> handle(ConnId conn, ChatRequest request, std::int64_t now_ms) = 0;
-  // The connection is gone; `reason` is the `quit` event's.
-  virtual Outcome disconnect(ConnId conn, std::string_view reason) = 0;
+  // The connection is gone; `reason` is the `quit` event's, if its session
+  // ends now rather than being held for a resume.
+  virtual Outcome disconnect(ConnId conn, std::string_view reason, std::int64_t now_ms) = 0;
+  // What ended by `now_ms` (held sessions whose grace is over), and when
+  // the next thing will.
+  virtual Outcome expire(std::int64_t now_ms) = 0;
+  virtual std::optional<std::int64_t> next_expiry() const = 0;
   // Read-only views (the admin endpoints; never on the hot path).
   virtual SessionView view(ConnId conn) const = 0;
   virtual ChatSizes sizes() const = 0;
@@ -53,9 +59,13 @@ class LocalBackend final : public Backend {
   std::optional<Outcome> handle(ConnId conn, ChatRequest request, std::int64_t now_ms) override {
     return core_.handle(conn, std::move(request), now_ms);
   }
-  Outcome disconnect(ConnId conn, std::string_view reason) override { return core_.disconnect(conn, reason); }
+  Outcome disconnect(ConnId conn, std::string_view reason, std::int64_t now_ms) override {
+    return core_.disconnect(conn, reason, now_ms);
+  }
+  Outcome expire(std::int64_t now_ms) override { return core_.expire(now_ms); }
+  std::optional<std::int64_t> next_expiry() const override { return core_.next_expiry(); }
   SessionView view(ConnId conn) const override { return {core_.nick_of(conn), core_.channels_of(conn)}; }
-  ChatSizes sizes() const override { return {core_.user_count(), core_.channel_count()}; }
+  ChatSizes sizes() const override { return {core_.user_count(), core_.channel_count(), core_.held_count()}; }
 
  private:
   Core& core_;

@@ -27,9 +27,10 @@ enum class CloseReason : unsigned char {
   bad_proxy_header,
   rate_limited,      // --flood-limit: refusals in a row
   shutting_down,     // drained
+  replaced,          // another connection resumed its session: no `quit`
 };
 
-inline constexpr std::size_t close_reason_count = static_cast<std::size_t>(CloseReason::shutting_down) + 1;
+inline constexpr std::size_t close_reason_count = static_cast<std::size_t>(CloseReason::replaced) + 1;
 
 // "connection closed", "quit", or the fatal error's code: the `quit` event's
 // reason and the log's.

@@ -52,6 +52,7 @@ class Server {
   static void on_prepare(uv_prepare_t* handle);
   static void on_signal(uv_signal_t* handle, int signum);
   static void on_drain_timer(uv_timer_t* timer);
+  static void on_tick(uv_timer_t* timer);
   void drain(int signum);
   void drain_step();
   void log_progress();
@@ -66,6 +67,10 @@ class Server {
   uv_idle_t spin_;  // keeps the loop from blocking while work is left over
   uv_signal_t sigterm_;
   uv_signal_t sigint_;
+  // Hub::tick() four times a second: held sessions end within 250 ms of
+  // their grace (seconds long), and an idle server wakes rarely.
+  static constexpr std::uint64_t tick_ms = 250;
+  uv_timer_t tick_timer_;
   uv_timer_t drain_timer_;      // the next close's slot, or the next progress line
   std::uint64_t drain_started_ = 0;   // uv_now() at the signal
   std::uint64_t last_progress_ = 0;   // uv_now() of the last progress line

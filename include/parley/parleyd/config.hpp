@@ -43,6 +43,8 @@ struct ServerConfig {
   std::size_t max_pending = 1048576;     // bytes of unsent events per connection
   unsigned drain_timeout_s = 10;
   unsigned shutdown_retry_ms = 2000;     // the middle of the shutdown event's retry_ms
+  unsigned resume_grace_s = 15;          // a session whose connection closed is held this long
+  std::string node_id;                   // hello's server.node; empty: the host name
   std::uint64_t drain_grace_ms = 5000;   // SIGTERM: time for clients to leave by themselves
   std::uint64_t drain_window_ms = 20000; // SIGTERM: then the rest close one by one over this
   bool proxy_protocol = false;           // every TCP listener expects a PROXY v1/v2 header first

@@ -5,12 +5,14 @@
 // them drained under load: HAProxy must take it out of rotation on its
 // /readyz, and every client must come back through HAProxy to the other;
 // the same through nginx's stream proxy, which only learns from a refused
-// connect. These configs are the ones docs/deploy.md shows. Smoke runs:
-// counts, not speed.
+// connect. The configs are read out of docs/deploy.md, adapted only as
+// deploy_haproxy_cfg() and deploy_nginx_stream() say. Smoke runs: counts,
+// not speed.
 #include <signal.h>
 
 #include <chrono>
 #include <cstdlib>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -18,6 +20,7 @@
 #include <doctest/doctest.h>
 
 #include "balancer.hpp"
+#include "doc_blocks.hpp"
 #include "harness.hpp"
 
 using namespace parley::test;
@@ -53,44 +56,73 @@ bool poll_until(double seconds, Done done) {
   return true;
 }
 
-// The backend of docs/deploy.md, for two instances: each server's chat port
+std::string port_of(const std::string& address) { return address.substr(address.rfind(':') + 1); }
+
+// docs/deploy.md's haproxy.cfg, read out of the page, for the instances `a`
+// and `b` (without `b`: its server line dropped). Each server's chat port
 // gets a PROXY v2 header, and its admin port's /readyz decides whether it
-// takes new clients. Checked every 200 ms, one failure takes a server out
-// and one success puts it back (production uses gentler numbers; the test
-// wants to be quick). The chat listeners take PROXY headers from the
+// takes new clients; the chat listeners take PROXY headers from the
 // balancer's address alone (`,proxy` and --trusted-proxy). `retries` with
 // `option redispatch 1` sends a connection refused by a server that has
-// just closed its listener to the other one, before the check has noticed. Sessions of a server marked down
-// are left alone (no `on-marked-down shutdown-sessions`): parleyd's drain
-// spreads them out itself.
-std::string two_instance_config(const ServerProcess& a, const ServerProcess& b) {
-  auto port = [](const std::string& address) { return address.substr(address.rfind(':') + 1); };
-  return "frontend chat\n"
-         "  bind ADDRESS\n"
-         "  default_backend parley\n"
-         "backend parley\n"
-         "  balance leastconn\n"
-         "  retries 3\n"
-         "  option redispatch 1\n"
-         "  timeout connect 1s\n"
-         "  timeout check 1s\n"
-         "  option httpchk\n"
-         "  http-check send meth GET uri /readyz ver HTTP/1.1 hdr Host parleyd\n"
-         "  http-check expect status 200\n"
-         "  default-server inter 200ms fall 1 rise 1\n"
-         "  server a " + a.address() + " send-proxy-v2 check port " + port(a.admin_address()) + "\n"
-         "  server b " + b.address() + " send-proxy-v2 check port " + port(b.admin_address()) + "\n";
+// just closed its listener to the other one, before the check has noticed.
+// Sessions of a server marked down are left alone (no `on-marked-down
+// shutdown-sessions`): parleyd's drain spreads them out itself.
+//
+// The substitutions, which the page lists too (each must match, so the
+// page cannot change without this test noticing):
+// - the addresses: 127.0.0.1 with ports chosen at run time (ADDRESS and
+//   STATS_SOCKET are filled in by Balancer);
+// - `maxconn 4096`, and `nbthread 1`, so that `show stat` is one
+//   consistent picture;
+// - no `chroot`, `user` or `group`: HAProxy runs as the test's user, in
+//   the foreground;
+// - checks every 200 ms, one failure takes a server out and one success
+//   puts it back (production uses gentler numbers; the test wants to be
+//   quick).
+std::string deploy_haproxy_cfg(const ServerProcess& a, const ServerProcess* b) {
+  std::vector<Substitution> changes{
+      {"global\n", "global\n  nbthread 1\n"},
+      {"  chroot /var/lib/haproxy\n", ""},
+      {"  user haproxy\n", ""},
+      {"  group haproxy\n", ""},
+      {"maxconn 100000", "maxconn 4096"},
+      {"stats socket /run/haproxy/admin.sock ", "stats socket STATS_SOCKET "},
+      {"bind :7667", "bind ADDRESS"},
+      {"inter 1s fall 2 rise 2", "inter 200ms fall 1 rise 1"},
+      {"server a 192.0.2.11:7667 send-proxy-v2 check port 7668",
+       "server a " + a.address() + " send-proxy-v2 check port " + port_of(a.admin_address())},
+  };
+  const std::string b_line = "server b 192.0.2.12:7667 send-proxy-v2 check port 7668";
+  if (b)
+    changes.push_back({b_line, "server b " + b->address() + " send-proxy-v2 check port " + port_of(b->admin_address())});
+  else
+    changes.push_back({"  " + b_line + "\n", ""});
+  return substitute(doc_block("docs/deploy.md", "# /etc/haproxy/haproxy.cfg"), changes);
+}
+
+// docs/deploy.md's nginx stream block, read out of the page, for `a` and
+// `b`: only the addresses change (127.0.0.1 with ports chosen at run time).
+std::string deploy_nginx_stream(const ServerProcess& a, const ServerProcess& b) {
+  return substitute(doc_block("docs/deploy.md", "# /etc/nginx/nginx.conf, at the top level"),
+                    {{"listen 7667;", "listen ADDRESS;"},
+                     {"server 192.0.2.11:7667 ", "server " + a.address() + " "},
+                     {"server 192.0.2.12:7667 ", "server " + b.address() + " "}});
+}
+
+// HAProxy's `show stat` says it checks `server` and finds it ready.
+bool up(Balancer& balancer, const char* server) {
+  auto s = balancer.server_stats("parley", server);
+  return s["status"] == "UP" && s["check_status"] == "L7OK";
 }
 
 }  // namespace
 
 TEST_CASE("parley-bench through HAProxy: every scenario clean, peers named by the PROXY header") {
-  ServerProcess server({"--rate", "0", "--listen", "127.0.0.1:0,proxy", "--trusted-proxy", "127.0.0.0/8"});
-  Balancer balancer("frontend chat\n"
-                    "  bind ADDRESS\n"
-                    "  default_backend parley\n"
-                    "backend parley\n"
-                    "  server parleyd " + server.address() + " send-proxy-v2\n");
+  ServerProcess server({"--rate", "0", "--listen", "127.0.0.1:0,proxy", "--trusted-proxy", "127.0.0.0/8", "--admin",
+                        "127.0.0.1:0"});
+  Balancer balancer(deploy_haproxy_cfg(server, nullptr));
+  INFO("haproxy.cfg:\n" << balancer.config());
+  REQUIRE_MESSAGE(poll_until(5, [&] { return up(balancer, "a"); }), "HAProxy did not find the server ready");
 
   const BenchRun fanout = through(balancer, {"fanout", "--subscribers", "30", "--publishers", "2", "--window", "4"});
   check_bench_clean(fanout);
@@ -119,14 +151,10 @@ TEST_CASE("two parleyd behind HAProxy: one drains under load, its clients come b
                                        "--admin",       "127.0.0.1:0",       "--drain-grace",   "0.5",
                                        "--drain-window", "1",                "--shutdown-retry-ms", "600"};
   ServerProcess a(flags), b(flags);
-  Balancer balancer(two_instance_config(a, b));
+  Balancer balancer(deploy_haproxy_cfg(a, &b));
   INFO("haproxy.cfg:\n" << balancer.config());
-
-  auto up = [&](const char* server) {
-    auto s = balancer.server_stats("parley", server);
-    return s["status"] == "UP" && s["check_status"] == "L7OK";
-  };
-  REQUIRE_MESSAGE(poll_until(5, [&] { return up("a") && up("b"); }), "HAProxy did not find both servers ready");
+  REQUIRE_MESSAGE(poll_until(5, [&] { return up(balancer, "a") && up(balancer, "b"); }),
+                  "HAProxy did not find both servers ready");
 
   // The load: idle registered clients through HAProxy, which leastconn
   // spreads over both instances; they ride out a drain (--reconnect).
@@ -196,18 +224,7 @@ TEST_CASE("two parleyd behind nginx's stream proxy: one drains, its clients come
                                        "--admin",       "127.0.0.1:0",       "--drain-grace",   "0.5",
                                        "--drain-window", "1",                "--shutdown-retry-ms", "600"};
   ServerProcess a(flags), b(flags);
-  NginxStream nginx("  upstream parley {\n"
-                    "    least_conn;\n"
-                    "    server " + a.address() + " max_fails=1 fail_timeout=30s;\n"
-                    "    server " + b.address() + " max_fails=1 fail_timeout=30s;\n"
-                    "  }\n"
-                    "  server {\n"
-                    "    listen ADDRESS;\n"
-                    "    proxy_pass parley;\n"
-                    "    proxy_protocol on;\n"
-                    "    proxy_connect_timeout 1s;\n"
-                    "    proxy_timeout 5m;\n"
-                    "  }\n");
+  NginxStream nginx(deploy_nginx_stream(a, b));
   INFO("nginx.conf:\n" << nginx.config());
 
   ChildProcess bench({program("PARLEY_BENCH"), "idle", "--conns", std::to_string(clients), "--reconnect",

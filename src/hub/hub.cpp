@@ -103,18 +103,25 @@ bool Hub::on_line(Session& s, std::string_view line) {
 
 void Hub::answer(ConnId conn, Outcome outcome) {
   Session* s = sessions_.find(conn);
-  if (!s || !s->awaiting_) {
-    // The asker is gone; what it did still reaches the others.
+  Awaited awaited{CommandKind::unknown, {}};
+  if (s && s->awaiting_) {
+    s->awaiting_ = false;
+    if (auto it = awaited_.find(conn); it != awaited_.end()) {
+      awaited = std::move(it->second);
+      awaited_.erase(it);
+    }
+  }
+  // The asker is gone, or closing (a fatal error of its own must stay its
+  // last line): what it did still reaches the others, the reply nobody.
+  if (!s || !s->open() || awaited.kind == CommandKind::unknown) {
     for (const Delivery& d : outcome.deliveries) deliver(d);
     return;
   }
-  s->awaiting_ = false;
-  Awaited awaited{CommandKind::unknown, {}};
-  if (auto it = awaited_.find(conn); it != awaited_.end()) {
-    awaited = std::move(it->second);
-    awaited_.erase(it);
-  }
   dispatch(*s, awaited.kind, awaited.id, outcome);
+  if (s->close_when_answered_ && s->open()) {
+    fatal(*s, ErrorCode::shutting_down, "the server is shutting down");
+    return;
+  }
   mark_dirty(*s, true);  // its flush hands over the requests held meanwhile
 }
 
@@ -280,30 +287,38 @@ void Hub::flush_dirty() {
 
 // ---- drain -----------------------------------------------------------------------
 
-void Hub::drain(const DrainPlan& plan, std::function<void()> on_empty) {
+void Hub::drain(const DrainPlan& plan, std::int64_t now_ms, std::function<void()> on_empty) {
   if (draining_) return;
   draining_ = true;
   on_empty_ = std::move(on_empty);
-  drain_.emplace(plan, clock_.wall_ms());
+  drain_.emplace(plan, now_ms);
   std::uint64_t jitter = plan.seed;
   sessions_.for_each([&](Session& s) {
     if (!s.open()) return;
     send(s, encode_shutdown("server shutting down", jittered_retry_ms(plan.retry_ms, jitter)), OutputKind::reply);
   });
-  drain_step();
+  drain_step(now_ms);
   maybe_drained();
 }
 
-std::optional<std::int64_t> Hub::drain_step() {
+std::optional<std::int64_t> Hub::drain_step(std::int64_t now_ms) {
   if (!drain_) return std::nullopt;
-  const std::int64_t now = clock_.wall_ms();
-  if (drain_->in_grace(now)) return drain_->grace_end_ms() - now;
+  if (drain_->in_grace(now_ms)) return drain_->grace_end_ms() - now_ms;
   if (!drain_window_started_) start_window();
-  for (const std::size_t due = drain_->due(now); drain_next_ < due; ++drain_next_)
-    if (Session* s = sessions_.find(drain_order_[drain_next_]); s && s->open())
-      fatal(*s, ErrorCode::shutting_down, "the server is shutting down");
+  for (const std::size_t due = drain_->due(now_ms); drain_next_ < due; ++drain_next_)
+    if (Session* s = sessions_.find(drain_order_[drain_next_]); s && s->open()) close_for_drain(*s);
   if (drain_next_ >= drain_->slots()) return std::nullopt;
-  return drain_->slot_ms(drain_next_) - now;
+  return drain_->slot_ms(drain_next_) - now_ms;
+}
+
+// Nothing may follow the fatal error: a session waiting for a deferred
+// answer gets the answer first, then the error (answer() sees the flag).
+// The backend bounds how long an answer may take.
+void Hub::close_for_drain(Session& s) {
+  if (s.awaiting_)
+    s.close_when_answered_ = true;
+  else
+    fatal(s, ErrorCode::shutting_down, "the server is shutting down");
 }
 
 // The grace is over: whoever is still open gets a slot, oldest first.

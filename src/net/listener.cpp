@@ -21,6 +21,9 @@ namespace {
 constexpr int backlog = 511;
 // Connections accepted per wakeup, so one busy listener cannot starve the loop.
 constexpr int max_accepts_per_wakeup = 64;
+// What a drain accepts from the backlog at most: systemd's default Backlog=
+// (SOMAXCONN, 4096) for sockets it passes, more than our own 511.
+constexpr int max_backlog_accepts = 4096;
 
 // A Unix socket file left behind by a server that died can be replaced; one a
 // live server still accepts on cannot.
@@ -182,7 +185,13 @@ void Listener::on_readable(uv_poll_t* handle, int status, int) {
   self.accept_pending();
 }
 
-void Listener::accept_pending() {
+void Listener::accept_backlog() {
+  for (int round = 0; round < max_backlog_accepts / max_accepts_per_wakeup && !closed_; ++round)
+    if (!accept_pending()) return;
+}
+
+bool Listener::accept_pending() {
+  if (fd_ < 0) return false;
   for (int i = 0; i < max_accepts_per_wakeup && !closed_; ++i) {
     // The peer's address comes with the accept: no getpeername() per client.
     sockaddr_storage peer{};
@@ -193,10 +202,11 @@ void Listener::accept_pending() {
       continue;
     }
     if (errno == EINTR || errno == ECONNABORTED) continue;
-    if (errno == EAGAIN || errno == EWOULDBLOCK) return;
-    pause_accepting(errno);  // EMFILE, ENFILE, ENOBUFS, ENOMEM: wait, do not spin
-    return;
+    if (errno == EAGAIN || errno == EWOULDBLOCK) return false;
+    if (polling_) pause_accepting(errno);  // EMFILE, ENFILE, ENOBUFS, ENOMEM: wait, do not spin
+    return false;
   }
+  return true;
 }
 
 void Listener::pause_accepting(int error) {

@@ -116,10 +116,13 @@ void Server::drain(int signum) {
   log::info(std::string("draining on ") + (signum == SIGTERM ? "SIGTERM" : "SIGINT") + ", " +
             std::to_string(hub_.size()) + " connections, grace " + std::to_string(plan.grace_ms) +
             " ms, window " + std::to_string(plan.window_ms) + " ms");
-  for (auto& listener : listeners_) listener->close();
+  for (auto& listener : listeners_) {
+    listener->accept_backlog();  // they connected before the signal: told `shutdown` like the rest
+    listener->close();
+  }
   if (options_.on_drain) options_.on_drain();
   drain_started_ = last_progress_ = uv_now(loop_);
-  hub_.drain(plan, [this] {
+  hub_.drain(plan, static_cast<std::int64_t>(drain_started_), [this] {
     const double seconds = static_cast<double>(uv_now(loop_) - drain_started_) / 1000.0;
     char took[32];
     std::snprintf(took, sizeof took, "%.1f", seconds);
@@ -134,7 +137,8 @@ void Server::on_drain_timer(uv_timer_t* timer) { static_cast<Server*>(timer->dat
 // Closes whoever's slot has come, logs progress once a second, and sleeps
 // until the sooner of the next slot and the next progress line.
 void Server::drain_step() {
-  const std::optional<std::int64_t> next_slot = hub_.drain_step();
+  uv_update_time(loop_);  // the timer fired on a cached time; slots are due by the real one
+  const std::optional<std::int64_t> next_slot = hub_.drain_step(static_cast<std::int64_t>(uv_now(loop_)));
   if (stopped_) return;  // the last close emptied the server
   if (uv_now(loop_) - last_progress_ >= 1000) log_progress();
   std::uint64_t wait = 1000 - std::min<std::uint64_t>(1000, uv_now(loop_) - last_progress_);
@@ -144,9 +148,12 @@ void Server::drain_step() {
 
 void Server::log_progress() {
   last_progress_ = uv_now(loop_);
-  const std::size_t slots = hub_.drain_slots();
-  log::info("draining: " + std::to_string(hub_.size()) + " connections left" +
-            (slots == 0 ? std::string(" (grace)") : ", closing " + std::to_string(slots) + " over the window"));
+  std::string phase = " (grace)";
+  if (hub_.drain_in_window()) {
+    const std::size_t left = hub_.drain_slots_left();
+    phase = left ? ", " + std::to_string(left) + " still to close over the window" : ", flushing";
+  }
+  log::info("draining: " + std::to_string(hub_.size()) + " connections left" + phase);
 }
 
 // Closes the loop's own handles and the listeners: uv_run returns once the

@@ -200,8 +200,9 @@ const std::vector<Flag>& flags() {
        [](const ServerConfig& c) { return std::string(c.proxy_protocol ? "on" : "off"); }},
       {"--trusted-proxy", "CIDR",
        "only TCP peers in this address block may send a PROXY header to a proxy listener (others get"
-       " bad_proxy_header); repeatable",
+       " bad_proxy_header); repeatable; any = every source",
        [](ServerConfig& c, const std::string& v) {
+         if (v == "any") return c.trusted_proxies.clear();  // the default, said out loud
          std::string error;
          auto cidr = parse_cidr(v, error);
          if (!cidr) throw UsageError{"--trusted-proxy '" + v + "': " + error};

@@ -103,6 +103,17 @@ Activated sort_activated(const ListenFds& fds, ServerConfig& config) {
   return out;
 }
 
+// --trusted-proxy only restricts proxy listeners: without one it does
+// nothing, which is worth a word to whoever wrote it.
+// (Activated sockets expect a header only with --proxy-protocol.)
+void warn_if_trust_unused(const ServerConfig& config) {
+  if (config.trusted_proxies.empty() || config.proxy_protocol) return;
+  for (const ListenSpec& spec : config.listen)
+    if (spec.proxy) return;
+  log::warn("--trusted-proxy is given but no listener expects a PROXY header (add ,proxy to a --listen, or "
+            "--proxy-protocol): it restricts nothing");
+}
+
 AdminOptions admin_options(const ServerConfig& config, int admin_fd) {
   AdminOptions options;
   if (config.admin) options.address = *config.admin;
@@ -247,5 +258,6 @@ int main(int argc, char** argv) {
     return 1;
   }
   const Activated activated = sort_activated(*listen_fds, *cli.config);
+  warn_if_trust_unused(*cli.config);
   return serve(*cli.config, activated);
 }

@@ -161,9 +161,11 @@ TEST_CASE("bench --reconnect rides out a restart: told by `shutdown`, back at th
   auto users = [&](const ServerProcess& server) { return metric(server, "parley_users"); };
   auto poll_until = [](auto done) {  // polling the admin API and a path: no event to await
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (!done() && std::chrono::steady_clock::now() < deadline)
+    for (;;) {  // done() is asked once a round: what it said is the answer
+      if (done()) return true;
+      if (std::chrono::steady_clock::now() >= deadline) return false;
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    return done();
+    }
   };
   std::optional<ServerProcess> old_server(std::in_place, flags);
   const std::string bench_path = program("PARLEY_BENCH");

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include <doctest/doctest.h>
@@ -259,11 +261,44 @@ TEST_CASE("a second SIGTERM in the grace closes every connection at once") {
   CHECK(server.log().find("second signal") != std::string::npos);
 }
 
-TEST_CASE("SIGTERM with a client that does not read: exit 0 within the drain timeout") {
+TEST_CASE("SIGINT with a client that does not read: exit 0 within the drain timeout") {
   ServerProcess server({"--drain-timeout", "1", "--max-pending", "100000000", "--rate", "0"});
   Client stuck(server.address()), talker(server.address());
   queue_unread(stuck, talker, "#s");
   const auto start = Clock::now();
   CHECK(server.stop(SIGINT, 10000) == 0);
   CHECK(elapsed_ms(start) < 5000);
+}
+
+TEST_CASE("SIGTERM's staggered drain with a client that does not read: its close is bounded by the drain timeout") {
+  ServerProcess server({"--drain-grace", "0.2", "--drain-window", "0.3", "--drain-timeout", "1", "--max-pending",
+                        "100000000", "--rate", "0"});
+  Client stuck(server.address()), talker(server.address());
+  queue_unread(stuck, talker, "#s");
+  const auto start = Clock::now();
+  CHECK(server.stop(SIGTERM, 10000) == 0);
+  CHECK(elapsed_ms(start) >= 200);   // the grace was kept
+  CHECK(elapsed_ms(start) < 6000);   // grace + window + drain timeout, with room
+}
+
+TEST_CASE("clients whose connects completed before SIGTERM are told shutdown, not reset") {
+  ServerProcess server({"--drain-grace", "0", "--drain-window", "0.2"});
+  Client early(server.address());
+  early.hello("early");
+  // Stopped, the server cannot accept: these connects complete in the
+  // kernel's backlog. More of them than one wakeup accepts (64), so that
+  // when it runs again the signal is handled with most still waiting there.
+  REQUIRE(kill(server.pid(), SIGSTOP) == 0);
+  std::vector<Client> late;
+  for (int i = 0; i < 200; ++i) late.emplace_back(server.address());
+  REQUIRE(kill(server.pid(), SIGTERM) == 0);
+  REQUIRE(kill(server.pid(), SIGCONT) == 0);
+  int told = 0;
+  for (Client& c : late) {
+    std::optional<std::string> first = c.read_line(10000);
+    if (first && json::parse(*first)["event"] == "shutdown") ++told;
+  }
+  CHECK(told == 200);
+  CHECK(early.wait_event("shutdown")["reason"] == "server shutting down");
+  CHECK(server.wait_exit(10000) == 0);
 }

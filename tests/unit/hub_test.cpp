@@ -677,7 +677,7 @@ TEST_CASE("staggered drain: shutdown at once, nothing closed in the grace, then 
   for (const char* nick : {"a1", "a2", "a3", "a4", "a5"}) s.push_back(&f.connect(nick));
   int empties = 0;
   const std::int64_t start = f.clock.now;
-  f.hub.drain({2000, 5000, 1000, 3}, [&] { ++empties; });
+  f.hub.drain({2000, 5000, 1000, 3}, f.clock.now, [&] { ++empties; });
   f.turn();
 
   // Everyone told to go, each with its own retry_ms; no one closed yet.
@@ -693,7 +693,7 @@ TEST_CASE("staggered drain: shutdown at once, nothing closed in the grace, then 
 
   // The grace: drain_step says how long is left and closes no one.
   f.clock.now = start + 4000;
-  CHECK(f.hub.drain_step() == 1000);
+  CHECK(f.hub.drain_step(f.clock.now) == 1000);
   for (FakeSession* one : s) CHECK(one->open());
   // One leaves by itself in the grace.
   f.line(*s[1], R"({"cmd":"quit"})");  // false: the session closes
@@ -702,22 +702,22 @@ TEST_CASE("staggered drain: shutdown at once, nothing closed in the grace, then 
 
   // Grace over: four left, spread over 1000 ms, the oldest first.
   f.clock.now = start + 5000;
-  CHECK(f.hub.drain_step() == 250);
-  CHECK(f.hub.drain_slots() == 4);
+  CHECK(f.hub.drain_step(f.clock.now) == 250);
+  CHECK(f.hub.drain_slots_left() == 3);
   CHECK(s[0]->close_reason == CloseReason::shutting_down);
   for (FakeSession* one : {s[2], s[3], s[4]}) CHECK(one->open());
   // s[3] leaves before its slot: its slot passes unused, the others keep theirs.
   f.line(*s[3], R"({"cmd":"quit"})");
   f.turn();
   f.clock.now = start + 5250;
-  CHECK(f.hub.drain_step() == 250);
+  CHECK(f.hub.drain_step(f.clock.now) == 250);
   CHECK(s[2]->close_reason == CloseReason::shutting_down);
   CHECK(s[4]->open());
   f.clock.now = start + 5500;
-  CHECK(f.hub.drain_step() == 250);  // s[3]'s slot
+  CHECK(f.hub.drain_step(f.clock.now) == 250);  // s[3]'s slot
   CHECK(s[4]->open());
   f.clock.now = start + 5750;
-  CHECK(f.hub.drain_step() == std::nullopt);  // every slot has come
+  CHECK(f.hub.drain_step(f.clock.now) == std::nullopt);  // every slot has come
   CHECK(s[4]->close_reason == CloseReason::shutting_down);
   std::vector<Json> last = f.lines_pending(*s[4]);
   REQUIRE_FALSE(last.empty());
@@ -729,14 +729,32 @@ TEST_CASE("staggered drain: shutdown at once, nothing closed in the grace, then 
   CHECK(empties == 1);
 }
 
+TEST_CASE("staggered drain: runs on the time it is given, whatever the wall clock does") {
+  HubFixture f;
+  std::vector<FakeSession*> s;
+  for (const char* nick : {"c1", "c2"}) s.push_back(&f.connect(nick));
+  const std::int64_t mono = 5000;
+  f.hub.drain({2000, 1000, 1000, 1}, mono, [] {});
+  f.clock.now -= 3'600'000;  // the wall clock steps back an hour: nothing changes
+  CHECK(f.hub.drain_step(mono + 999) == 1);
+  CHECK(s[0]->open());
+  CHECK(f.hub.drain_step(mono + 1000) == 500);
+  CHECK(s[0]->close_reason == CloseReason::shutting_down);
+  f.clock.now += 7'200'000;  // and forward two: still nothing early
+  CHECK(f.hub.drain_step(mono + 1499) == 1);
+  CHECK(s[1]->open());
+  CHECK(f.hub.drain_step(mono + 1500) == std::nullopt);
+  CHECK(s[1]->close_reason == CloseReason::shutting_down);
+}
+
 TEST_CASE("staggered drain: a stalled loop closes every overdue slot in one step") {
   HubFixture f;
   std::vector<FakeSession*> s;
   for (const char* nick : {"b1", "b2", "b3"}) s.push_back(&f.connect(nick));
   const std::int64_t start = f.clock.now;
-  f.hub.drain({2000, 100, 3000, 1}, [] {});
+  f.hub.drain({2000, 100, 3000, 1}, f.clock.now, [] {});
   f.clock.now = start + 100 + 2500;
-  CHECK(f.hub.drain_step() == std::nullopt);
+  CHECK(f.hub.drain_step(f.clock.now) == std::nullopt);
   for (FakeSession* one : s) CHECK(one->close_reason == CloseReason::shutting_down);
 }
 
@@ -748,7 +766,7 @@ TEST_CASE("drain tells each open session shutdown, then error shutting_down, the
   f.hub.close(c, CloseReason::quit);  // already closing: left to finish as it was
 
   int empties = 0;
-  f.hub.drain(at_once(1234), [&] { ++empties; });
+  f.hub.drain(at_once(1234), f.clock.now, [&] { ++empties; });
   CHECK(f.hub.draining());
   for (FakeSession* s : {&a, &b}) {
     CHECK(s->close_reason == CloseReason::shutting_down);
@@ -784,14 +802,14 @@ TEST_CASE("drain tells each open session shutdown, then error shutting_down, the
   f.release(b);
   CHECK(empties == 1);
   f.turn();
-  f.hub.drain(at_once(1), [&] { ++empties; });  // a second drain does nothing
+  f.hub.drain(at_once(1), f.clock.now, [&] { ++empties; });  // a second drain does nothing
   CHECK(empties == 1);
 }
 
 TEST_CASE("drain with no session left runs on_empty at once") {
   HubFixture f;
   int empties = 0;
-  f.hub.drain(at_once(10), [&] { ++empties; });
+  f.hub.drain(at_once(10), f.clock.now, [&] { ++empties; });
   CHECK(empties == 1);
 }
 
@@ -875,6 +893,40 @@ TEST_CASE("an answer for a session that is gone still delivers its events to the
   CHECK(to_bob[0]["text"] == "parting words");
   CHECK(events(f.lines_written(c), "message").size() == 1);
   CHECK(b.open());
+}
+
+TEST_CASE("a drain slot that comes while a deferred answer is pending closes right after the answer") {
+  HubFixture f;
+  auto [a, b, c] = f.three_in("#room");
+  f.backend.defer_says = true;
+  CHECK_FALSE(f.line(a, say("#room", "in flight", 7)));
+  REQUIRE(f.backend.deferred.size() == 1);
+
+  f.hub.drain(at_once(1000), f.clock.now, [] {});
+  CHECK(a.open());  // its slot came, but the answer is owed first
+  CHECK(b.close_reason == CloseReason::shutting_down);
+  f.hub.answer(a.id(), std::move(f.backend.deferred[0].outcome));
+  CHECK(a.close_reason == CloseReason::shutting_down);
+  std::vector<Json> told = f.lines_pending(a);
+  REQUIRE(told.size() >= 3);
+  CHECK(told[told.size() - 3]["event"] == "shutdown");
+  CHECK(told[told.size() - 2]["id"] == 7);  // the reply, then
+  CHECK(told.back()["code"] == "shutting_down");  // the fatal error last
+}
+
+TEST_CASE("an answer for a session already closing with a fatal error adds nothing after the error") {
+  HubFixture f;
+  auto [a, b, c] = f.three_in("#room");
+  f.backend.defer_says = true;
+  CHECK_FALSE(f.line(a, say("#room", "too late", 3)));
+  f.hub.fatal(a, ErrorCode::idle_timeout, "no input");
+  f.hub.answer(a.id(), std::move(f.backend.deferred[0].outcome));
+  std::vector<Json> told = f.lines_pending(a);
+  REQUIRE_FALSE(told.empty());
+  CHECK(told.back()["code"] == "idle_timeout");
+  for (const Json& line : told) CHECK_FALSE(line.contains("id"));
+  f.turn();
+  CHECK(events(f.lines_written(b), "message").size() == 1);  // what alice did still happened
 }
 
 // ---- input backpressure --------------------------------------------------------------------
@@ -1017,7 +1069,7 @@ TEST_CASE("readiness: ready until full or draining, and says which") {
   CHECK(f.hub.readiness().why == "full");
   f.hub.close(a, CloseReason::eof);  // the slot frees with the decision
   CHECK(f.hub.readiness().ready);
-  f.hub.drain(at_once(1000), [] {});
+  f.hub.drain(at_once(1000), f.clock.now, [] {});
   CHECK_FALSE(f.hub.readiness().ready);
   CHECK(f.hub.readiness().why == "draining");
 }

@@ -16,6 +16,7 @@
 // fan-out included) marks the session and queues it for the next reap.
 #pragma once
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <functional>
@@ -140,16 +141,21 @@ class Hub {
   // come from drain_step(), which the loop calls when it says. With no
   // grace and no window (SIGINT) every session is closed here and now.
   // `on_empty` runs once no session is left.
-  void drain(const DrainPlan& plan, std::function<void()> on_empty);
+  // `now_ms` here and in drain_step() is monotonic time (the loop's), not
+  // the wall clock: a clock step must neither stall nor rush the drain.
+  void drain(const DrainPlan& plan, std::int64_t now_ms, std::function<void()> on_empty);
   // Closes, with shutting_down after what is queued, each session whose
-  // slot has come. Returns the milliseconds until the next slot, or nullopt
-  // once every slot has passed (what is left is flushing to close).
-  std::optional<std::int64_t> drain_step();
+  // slot has come (one waiting for a deferred answer: right after it).
+  // Returns the milliseconds until the next slot, or nullopt once every
+  // slot has passed (what is left is flushing to close). Closes sessions:
+  // call it from the loop, never from inside a hub call.
+  std::optional<std::int64_t> drain_step(std::int64_t now_ms);
   // A second signal: every session closes now.
   void close_all_now();
   bool draining() const { return draining_; }
-  // Sessions left (open or closing) and how many the window spreads (0 in the grace).
-  std::size_t drain_slots() const { return drain_ ? drain_->slots() : 0; }
+  // Slots of the window not yet come (0 in the grace and once all have).
+  std::size_t drain_slots_left() const { return drain_ ? drain_->slots() - std::min(drain_next_, drain_->slots()) : 0; }
+  bool drain_in_window() const { return drain_window_started_; }
 
   // ---- read-only views ---------------------------------------------------------------
 
@@ -189,6 +195,7 @@ class Hub {
   bool work_left() const { return !closing_.empty() || !dirty_.empty() || !dirty_replies_.empty() || batch_.open(); }
   void maybe_drained();
   void start_window();
+  void close_for_drain(Session& session);
 
   HubConfig config_;
   Backend& backend_;

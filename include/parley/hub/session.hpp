@@ -100,6 +100,7 @@ class Session {
   bool input_held_ = false;    // on_line said stop; resume_input() when ready
   bool awaiting_ = false;      // a request is being answered outside this turn
   bool cut_ = false;           // abort() was called: nothing more is queued
+  bool close_when_answered_ = false;  // its drain slot came while awaiting_
   SessionStats stats_;
   bool counted_ = false;       // counts against --max-clients
   bool connected_ = false;     // admitted: the backend knows it and hears of its close

@@ -49,6 +49,11 @@ class Listener {
   // opened with, or those adopt() found.
   const ListenSpec& spec() const { return spec_; }
 
+  // Accepts every connection already waiting in the kernel's backlog (a
+  // drain does this before close(), so that a client whose connect
+  // completed is told `shutdown` rather than reset). Bounded by the backlog.
+  void accept_backlog();
+
   // Stops accepting; removes the Unix socket file. The object must outlive the
   // close callback, so it is freed only when the loop has finished.
   void close();
@@ -57,7 +62,7 @@ class Listener {
   static constexpr unsigned accept_pause_ms = 100;
   static void on_readable(uv_poll_t* handle, int status, int events);
   static void on_resume(uv_timer_t* timer);
-  void accept_pending();
+  bool accept_pending();  // false once the backlog is empty (or accepting failed)
   void pause_accepting(int error);  // errno of the failed accept; 0: already logged
   void resume_polling();
   bool open_tcp(const Address& address, std::string& error);

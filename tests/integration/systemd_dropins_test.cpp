@@ -149,4 +149,6 @@ TEST_CASE("docs/deploy.md's service drop-in: no --listen or --admin, and parleyd
   CHECK(error["code"] == "bad_proxy_header");
   CHECK_MESSAGE(contains(error["message"].get<std::string>(), "127.0.0.1 is not a trusted proxy"), error.dump());
   CHECK(untrusted.wait_closed());
+  // --trusted-proxy has a proxy listener to restrict (parleyd warns otherwise).
+  CHECK_MESSAGE(!contains(server.log(), "restricts nothing"), server.log());
 }

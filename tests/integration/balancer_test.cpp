@@ -5,12 +5,16 @@
 // them drained under load: HAProxy must take it out of rotation on its
 // /readyz, and every client must come back through HAProxy to the other;
 // the same through nginx's stream proxy, which only learns from a refused
-// connect. These configs are the ones docs/deploy.md shows. Smoke runs:
-// counts, not speed.
+// connect. The configs are read out of docs/deploy.md, adapted only as
+// deploy_haproxy_cfg() and deploy_nginx_stream() say. Smoke runs: counts,
+// not speed.
 #include <signal.h>
 
 #include <chrono>
 #include <cstdlib>
+#include <initializer_list>
+#include <map>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -18,6 +22,7 @@
 #include <doctest/doctest.h>
 
 #include "balancer.hpp"
+#include "doc_blocks.hpp"
 #include "harness.hpp"
 
 using namespace parley::test;
@@ -53,44 +58,92 @@ bool poll_until(double seconds, Done done) {
   return true;
 }
 
-// The backend of docs/deploy.md, for two instances: each server's chat port
+std::string port_of(const std::string& address) { return address.substr(address.rfind(':') + 1); }
+
+// docs/deploy.md's haproxy.cfg, read out of the page, for the instances `a`
+// and `b` (without `b`: its server line dropped). Each server's chat port
 // gets a PROXY v2 header, and its admin port's /readyz decides whether it
-// takes new clients. Checked every 200 ms, one failure takes a server out
-// and one success puts it back (production uses gentler numbers; the test
-// wants to be quick). The chat listeners take PROXY headers from the
+// takes new clients; the chat listeners take PROXY headers from the
 // balancer's address alone (`,proxy` and --trusted-proxy). `retries` with
 // `option redispatch 1` sends a connection refused by a server that has
-// just closed its listener to the other one, before the check has noticed. Sessions of a server marked down
-// are left alone (no `on-marked-down shutdown-sessions`): parleyd's drain
-// spreads them out itself.
-std::string two_instance_config(const ServerProcess& a, const ServerProcess& b) {
-  auto port = [](const std::string& address) { return address.substr(address.rfind(':') + 1); };
-  return "frontend chat\n"
-         "  bind ADDRESS\n"
-         "  default_backend parley\n"
-         "backend parley\n"
-         "  balance leastconn\n"
-         "  retries 3\n"
-         "  option redispatch 1\n"
-         "  timeout connect 1s\n"
-         "  timeout check 1s\n"
-         "  option httpchk\n"
-         "  http-check send meth GET uri /readyz ver HTTP/1.1 hdr Host parleyd\n"
-         "  http-check expect status 200\n"
-         "  default-server inter 200ms fall 1 rise 1\n"
-         "  server a " + a.address() + " send-proxy-v2 check port " + port(a.admin_address()) + "\n"
-         "  server b " + b.address() + " send-proxy-v2 check port " + port(b.admin_address()) + "\n";
+// just closed its listener to the other one, before the check has noticed.
+// Sessions of a server marked down are left alone (no `on-marked-down
+// shutdown-sessions`): parleyd's drain spreads them out itself.
+//
+// The substitutions, which the page lists too (each must match, so the
+// page cannot change without this test noticing):
+// - the addresses: 127.0.0.1 with ports chosen at run time (ADDRESS and
+//   STATS_SOCKET are filled in by Balancer);
+// - `maxconn 4096`, and `nbthread 1`, so that `show stat` is one
+//   consistent picture;
+// - no `chroot`, `user` or `group`: HAProxy runs as the test's user, in
+//   the foreground;
+// - checks every 200 ms, one failure takes a server out and one success
+//   puts it back (production uses gentler numbers; the test wants to be
+//   quick).
+std::string deploy_haproxy_cfg(const ServerProcess& a, const ServerProcess* b) {
+  std::vector<Substitution> changes{
+      {"global\n", "global\n  nbthread 1\n"},
+      {"  chroot /var/lib/haproxy\n", ""},
+      {"  user haproxy\n", ""},
+      {"  group haproxy\n", ""},
+      {"maxconn 100000", "maxconn 4096"},
+      {"stats socket /run/haproxy/admin.sock ", "stats socket STATS_SOCKET "},
+      {"bind :7667", "bind ADDRESS"},
+      {"inter 1s fall 2 rise 2", "inter 200ms fall 1 rise 1"},
+      {"server a 192.0.2.11:7667 send-proxy-v2 check port 7668",
+       "server a " + a.address() + " send-proxy-v2 check port " + port_of(a.admin_address())},
+  };
+  const std::string b_line = "server b 192.0.2.12:7667 send-proxy-v2 check port 7668";
+  if (b)
+    changes.push_back({b_line, "server b " + b->address() + " send-proxy-v2 check port " + port_of(b->admin_address())});
+  else
+    changes.push_back({"  " + b_line + "\n", ""});
+  return substitute(doc_block("docs/deploy.md", "# /etc/haproxy/haproxy.cfg"), changes);
+}
+
+// docs/deploy.md's nginx stream block, read out of the page, for `a` and
+// `b`: only the addresses change (127.0.0.1 with ports chosen at run time).
+std::string deploy_nginx_stream(const ServerProcess& a, const ServerProcess& b) {
+  return substitute(doc_block("docs/deploy.md", "# /etc/nginx/nginx.conf, at the top level"),
+                    {{"listen 7667;", "listen ADDRESS;"},
+                     {"server 192.0.2.11:7667 ", "server " + a.address() + " "},
+                     {"server 192.0.2.12:7667 ", "server " + b.address() + " "}});
+}
+
+// HAProxy's `show stat` says it checks `server` and finds it ready.
+bool up(Balancer& balancer, const char* server) {
+  auto s = balancer.server_stats("parley", server);
+  return s["status"] == "UP" && s["check_status"] == "L7OK";
+}
+
+// The lines of `text` that contain every one of `parts`.
+std::size_t lines_with(const std::string& text, std::initializer_list<std::string> parts) {
+  std::size_t n = 0;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    bool all = true;
+    for (const std::string& part : parts) all = all && line.find(part) != std::string::npos;
+    if (all) ++n;
+  }
+  return n;
+}
+
+// The N of parleyd's `draining on SIGTERM, N connections,` line; -1 without one.
+long draining_connections(const std::string& log) {
+  const std::string start = "draining on SIGTERM, ";
+  const std::size_t at = log.find(start);
+  return at == std::string::npos ? -1 : std::strtol(log.c_str() + at + start.size(), nullptr, 10);
 }
 
 }  // namespace
 
 TEST_CASE("parley-bench through HAProxy: every scenario clean, peers named by the PROXY header") {
-  ServerProcess server({"--rate", "0", "--listen", "127.0.0.1:0,proxy", "--trusted-proxy", "127.0.0.0/8"});
-  Balancer balancer("frontend chat\n"
-                    "  bind ADDRESS\n"
-                    "  default_backend parley\n"
-                    "backend parley\n"
-                    "  server parleyd " + server.address() + " send-proxy-v2\n");
+  ServerProcess server({"--rate", "0", "--listen", "127.0.0.1:0,proxy", "--trusted-proxy", "127.0.0.0/8", "--admin",
+                        "127.0.0.1:0"});
+  Balancer balancer(deploy_haproxy_cfg(server, nullptr));
+  INFO("haproxy.cfg:\n" << balancer.config());
+  REQUIRE_MESSAGE(poll_until(5, [&] { return up(balancer, "a"); }), "HAProxy did not find the server ready");
 
   const BenchRun fanout = through(balancer, {"fanout", "--subscribers", "30", "--publishers", "2", "--window", "4"});
   check_bench_clean(fanout);
@@ -119,26 +172,35 @@ TEST_CASE("two parleyd behind HAProxy: one drains under load, its clients come b
                                        "--admin",       "127.0.0.1:0",       "--drain-grace",   "0.5",
                                        "--drain-window", "1",                "--shutdown-retry-ms", "600"};
   ServerProcess a(flags), b(flags);
-  Balancer balancer(two_instance_config(a, b));
+  Balancer balancer(deploy_haproxy_cfg(a, &b));
   INFO("haproxy.cfg:\n" << balancer.config());
-
-  auto up = [&](const char* server) {
-    auto s = balancer.server_stats("parley", server);
-    return s["status"] == "UP" && s["check_status"] == "L7OK";
-  };
-  REQUIRE_MESSAGE(poll_until(5, [&] { return up("a") && up("b"); }), "HAProxy did not find both servers ready");
+  REQUIRE_MESSAGE(poll_until(5, [&] { return up(balancer, "a") && up(balancer, "b"); }),
+                  "HAProxy did not find both servers ready");
 
   // The load: idle registered clients through HAProxy, which leastconn
-  // spreads over both instances; they ride out a drain (--reconnect).
-  ChildProcess bench({program("PARLEY_BENCH"), "idle", "--conns", std::to_string(clients), "--reconnect",
-                      "--server", balancer.address(), "--json", "--duration", "6", "--setup-timeout", "10",
-                      "--tag", "lb"},
-                     "");
+  // spreads over both instances; they ride out a drain (--reconnect). Long
+  // enough to outlast the cycles below, the drain and the return to b.
+  const std::string bench_path = program("PARLEY_BENCH");
+  ChildProcess idle({bench_path, "idle", "--conns", std::to_string(clients), "--reconnect", "--server",
+                     balancer.address(), "--json", "--duration", "8", "--setup-timeout", "10", "--tag", "lb"},
+                    "");
   REQUIRE_MESSAGE(poll_until(10, [&] { return metric(a, "parley_users") + metric(b, "parley_users") == clients; }),
                   "the clients did not all register through HAProxy");
   const double on_a = metric(a, "parley_users");
   CHECK(on_a > clients / 4);  // leastconn spread them
   CHECK(metric(b, "parley_users") > clients / 4);
+
+  // And connects arriving all through the drain: two connections that
+  // connect, greet and leave over and over through HAProxy, told to come
+  // back later when a drains under them (--reconnect).
+  const double a_accepted = metric(a, "parley_connections_accepted_total");
+  ChildProcess cycles({bench_path, "connect", "--conns", "2", "--reconnect", "--server", balancer.address(), "--json",
+                       "--warmup", "0", "--duration", "3", "--tag", "lbc"},
+                      "");
+  // They reach a too (leastconn alternates between servers as loaded as
+  // each other) before it is stopped.
+  REQUIRE_MESSAGE(poll_until(5, [&] { return metric(a, "parley_connections_accepted_total") >= a_accepted + 4; }),
+                  "the connect cycles did not reach a");
 
   // SIGTERM a: its /readyz fails at once, and HAProxy takes it out of
   // rotation within a check or two.
@@ -160,8 +222,20 @@ TEST_CASE("two parleyd behind HAProxy: one drains under load, its clients come b
   MESSAGE("a drained and exited after " << drained_after << " s");
   CHECK(drained_after < grace_s + window_s + 1.5);
 
-  // Every client came back, to b: HAProxy sent a no connection after it
-  // marked it down, and b serves them all.
+  // The cycles carried on through the drain: each connect HAProxy made
+  // meanwhile reached a server that served it (a refused one is retried on
+  // b), and the cycles a told to go came back later. No error but
+  // `shutdown`/`shutting_down`.
+  const BenchRun cycle_run = finish_bench(cycles, 30000);
+  {
+    INFO(cycle_run.output);
+    check_bench_clean(cycle_run);
+    CHECK(cycle_run.result["cycles"].get<long>() > 0);
+    MESSAGE("connect cycles: " << cycle_run.result["cycles"] << ", reconnects " << cycle_run.result["reconnects"]);
+  }
+
+  // Every idle client came back, to b: HAProxy sent a no connection after
+  // it marked it down, and b serves them all (the cycles are over).
   CHECK_MESSAGE(poll_until(5, [&] { return metric(b, "parley_users") == clients; }),
                 "b has " << metric(b, "parley_users") << " of " << clients << " users");
   CHECK(balancer.server_stats("parley", "a")["stot"] == a_down["stot"]);
@@ -170,7 +244,7 @@ TEST_CASE("two parleyd behind HAProxy: one drains under load, its clients come b
     CHECK(late.call({{"cmd", "hello"}, {"nick", "late"}})["ok"] == true);
   }
 
-  const BenchRun run = finish_bench(bench, 30000);
+  const BenchRun run = finish_bench(idle, 30000);
   INFO(run.output);
   check_bench_clean(run);  // no error but `shutdown`/`shutting_down`, no connection lost unannounced
   const json& reconnects = run.result["reconnects"];
@@ -179,8 +253,10 @@ TEST_CASE("two parleyd behind HAProxy: one drains under load, its clients come b
 
   const std::string a_log = a.log();
   INFO("a's log:\n" << a_log);
-  CHECK(a_log.find("draining on SIGTERM, " + std::to_string(static_cast<long>(on_a)) + " connections,") !=
-        std::string::npos);
+  // The idle clients and the cycles it held then.
+  const long draining = draining_connections(a_log);
+  CHECK(draining >= static_cast<long>(on_a));
+  CHECK(draining <= static_cast<long>(on_a) + 2);
   CHECK(a_log.find("drained in ") != std::string::npos);
   CHECK(b.log().find("fatal") == std::string::npos);
   CHECK(b.running());
@@ -189,25 +265,15 @@ TEST_CASE("two parleyd behind HAProxy: one drains under load, its clients come b
 // nginx's stream proxy has no active health checks (those are NGINX Plus):
 // it learns that a server drains when a connect is refused, marks it failed
 // (max_fails=1) and passes the connection on to the next server
-// (proxy_next_upstream, on by default). The clients must not notice.
+// (proxy_next_upstream, on by default). The clients must not notice, and
+// nginx's error log must say so.
 TEST_CASE("two parleyd behind nginx's stream proxy: one drains, its clients come back through nginx to the other") {
   constexpr int clients = 100;
   const std::vector<std::string> flags{"--listen",      "127.0.0.1:0,proxy", "--trusted-proxy", "127.0.0.0/8",
                                        "--admin",       "127.0.0.1:0",       "--drain-grace",   "0.5",
                                        "--drain-window", "1",                "--shutdown-retry-ms", "600"};
   ServerProcess a(flags), b(flags);
-  NginxStream nginx("  upstream parley {\n"
-                    "    least_conn;\n"
-                    "    server " + a.address() + " max_fails=1 fail_timeout=30s;\n"
-                    "    server " + b.address() + " max_fails=1 fail_timeout=30s;\n"
-                    "  }\n"
-                    "  server {\n"
-                    "    listen ADDRESS;\n"
-                    "    proxy_pass parley;\n"
-                    "    proxy_protocol on;\n"
-                    "    proxy_connect_timeout 1s;\n"
-                    "    proxy_timeout 5m;\n"
-                    "  }\n");
+  NginxStream nginx(deploy_nginx_stream(a, b));
   INFO("nginx.conf:\n" << nginx.config());
 
   ChildProcess bench({program("PARLEY_BENCH"), "idle", "--conns", std::to_string(clients), "--reconnect",
@@ -229,11 +295,21 @@ TEST_CASE("two parleyd behind nginx's stream proxy: one drains, its clients come
 
   const BenchRun run = finish_bench(bench, 30000);
   INFO(run.output);
-  INFO("nginx's error log:\n" << nginx.error_log());
   check_bench_clean(run);
   CHECK(run.result["reconnects"]["after_shutdown"] == static_cast<long>(on_a));
   CHECK(run.result["reconnects"]["after_loss"] == 0);
   CHECK(a.log().find("drained in ") != std::string::npos);
   CHECK(b.log().find("fatal") == std::string::npos);
   CHECK(b.log().find("connected through proxy") != std::string::npos);
+
+  // What docs/deploy.md says nginx logs: a client sent to a after it closed
+  // its listener was refused (as often as connects raced the first
+  // refusal), a was disabled for fail_timeout, and b never failed. The
+  // clients came back within the poll above, so the lines are written.
+  const std::string log = nginx.error_log();
+  INFO("nginx's error log:\n" << log);
+  const std::string upstream_a = "upstream: \"" + a.address() + "\"";
+  CHECK(lines_with(log, {"connect() failed (111: Connection refused) while connecting to upstream", upstream_a}) >= 1);
+  CHECK(lines_with(log, {"upstream server temporarily disabled", upstream_a}) >= 1);
+  CHECK(lines_with(log, {"upstream: \"" + b.address() + "\""}) == 0);
 }

@@ -50,31 +50,26 @@ void wait_listening(const std::string& address, const std::string& who) {
   FAIL(who << " did not start listening on " << address);
 }
 
-std::string with_address(std::string text, const std::string& address) {
-  for (std::size_t at; (at = text.find("ADDRESS")) != std::string::npos;) text.replace(at, 7, address);
+std::string replace_all(std::string text, const std::string& from, const std::string& to) {
+  for (std::size_t at = 0; (at = text.find(from, at)) != std::string::npos; at += to.size())
+    text.replace(at, from.size(), to);
   return text;
 }
 
 }  // namespace
 
-Balancer::Balancer(const std::string& sections) {
+Balancer::Balancer(const std::string& config) {
   const std::string binary = haproxy_path();
   REQUIRE_MESSAGE(!binary.empty(), "haproxy is not installed: tools/install-deps installs it");
+  REQUIRE_MESSAGE(config.find("stats socket STATS_SOCKET ") != std::string::npos,
+                  "the config puts no stats socket at STATS_SOCKET:\n" << config);
   dir_ = temp_dir() + "/parley-haproxy-XXXXXX";
   REQUIRE(mkdtemp(dir_.data()) != nullptr);
   address_ = "127.0.0.1:" + std::to_string(free_port());
-  const std::string body = with_address(sections, address_);
-  config_ = "global\n"
-            "  maxconn 4096\n"
-            "  nbthread 1\n"
-            "  stats socket " + dir_ + "/stats.sock mode 600 level admin\n"
-            "defaults\n"
-            "  mode tcp\n"
-            "  timeout connect 5s\n"
-            "  timeout client 60s\n"
-            "  timeout server 60s\n" +
-            body;
+  config_ = replace_all(replace_all(config, "ADDRESS", address_), "STATS_SOCKET", dir_ + "/stats.sock");
   std::ofstream(dir_ + "/haproxy.cfg") << config_;
+  ChildProcess check({binary, "-c", "-q", "-f", dir_ + "/haproxy.cfg"}, "");  // says what is wrong, at once
+  REQUIRE_MESSAGE(check.wait() == 0, "haproxy -c refuses the config:\n" << check.output() << "\n" << config_);
   process_.emplace(std::vector<std::string>{binary, "-db", "-q", "-f", dir_ + "/haproxy.cfg"}, "");
   wait_listening(address_, "haproxy");
 }
@@ -144,13 +139,15 @@ NginxStream::NginxStream(const std::string& stream) {
             "error_log " + dir_ + "/error.log warn;\n"
             "events {\n"
             "  worker_connections 4096;\n"
-            "}\n"
-            "stream {\n" +
-            with_address(stream, address_) + "}\n";
+            "}\n" +
+            replace_all(stream, "ADDRESS", address_);
   std::ofstream(dir_ + "/nginx.conf") << config_;
-  process_.emplace(std::vector<std::string>{nginx_binary, "-p", dir_, "-e", dir_ + "/error.log", "-c",
-                                            dir_ + "/nginx.conf"},
-                   "");
+  const std::vector<std::string> argv{nginx_binary, "-p", dir_, "-e", dir_ + "/error.log", "-c", dir_ + "/nginx.conf"};
+  std::vector<std::string> test = argv;
+  test.push_back("-t");  // says what is wrong, at once
+  ChildProcess check(test, "");
+  REQUIRE_MESSAGE(check.wait() == 0, "nginx -t refuses the config:\n" << check.output() << "\n" << config_);
+  process_.emplace(argv, "");
   wait_listening(address_, "nginx");
 }
 

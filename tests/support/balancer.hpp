@@ -1,6 +1,8 @@
-// Debian's HAProxy (and nginx's stream proxy), started by a test in the foreground with a config the
-// test writes, and its runtime API (the stats socket) to see what it thinks
-// of its servers. Integration tests include it as "balancer.hpp".
+// Debian's HAProxy (and nginx's stream proxy), started by a test in the
+// foreground with a config the test hands over (docs/deploy.md's, adapted by
+// doc_blocks.hpp's substitute()), and HAProxy's runtime API (the stats
+// socket) to see what it thinks of its servers. Integration tests include it
+// as "balancer.hpp".
 #pragma once
 
 #include <map>
@@ -16,13 +18,13 @@ std::string haproxy_path();
 
 class Balancer {
  public:
-  // `sections` is the config after `global` and `defaults` (frontends and
-  // backends); ADDRESS in it is replaced by the address HAProxy listens on,
-  // 127.0.0.1 and a free port. `global` has one thread, so the stats are
-  // one consistent picture, and the stats socket in the balancer's own
-  // directory. REQUIREs that HAProxy is installed and starts listening
-  // within 10 s.
-  explicit Balancer(const std::string& sections);
+  // `config` is a whole haproxy.cfg. ADDRESS in it is replaced by the
+  // address HAProxy is to listen on (127.0.0.1 and a free port), and
+  // STATS_SOCKET by a path in the balancer's own directory, where `global`
+  // must put the stats socket (`stats socket STATS_SOCKET ... level admin`)
+  // for command(). REQUIREs that HAProxy is installed, takes the config and
+  // listens within 10 s.
+  explicit Balancer(const std::string& config);
   ~Balancer();
   Balancer(const Balancer&) = delete;
   Balancer& operator=(const Balancer&) = delete;
@@ -47,9 +49,11 @@ class Balancer {
 // one process in the foreground, its error log in its own directory.
 class NginxStream {
  public:
-  // `stream` is the body of the config's `stream {}` block; ADDRESS in it is
-  // replaced as for Balancer. REQUIREs that nginx and the module are
-  // installed and that it starts listening within 10 s.
+  // `stream` is the config's `stream { ... }` block, whole; ADDRESS in it is
+  // replaced as for Balancer. The rest of nginx.conf (the module, the
+  // foreground, the pid file and the error log) is the test's own.
+  // REQUIREs that nginx and the module are installed and that it starts
+  // listening within 10 s.
   explicit NginxStream(const std::string& stream);
   ~NginxStream();
   NginxStream(const NginxStream&) = delete;

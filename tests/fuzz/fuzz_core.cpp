@@ -6,7 +6,10 @@
 // an epoch, history stays within its bound, every reply and event the
 // writers write is byte for byte what nlohmann_json dumps for the document
 // it stands for, and the core's own invariants (nick table, memberships,
-// member lists) hold after every step.
+// member lists) hold after every step. Connections drop and come back on
+// fresh ids, their sessions held for a grace; resumes (with the right nick
+// or another) take them over, replacing a connection still open, and never
+// tell anyone; time passes and held sessions expire.
 #include <cctype>
 #include <cstddef>
 #include <cstdint>
@@ -14,6 +17,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "parley/chat/core.hpp"
 #include "parley/protocol/encode.hpp"
@@ -80,6 +84,20 @@ std::string request_for(Program& p) {
   }
 }
 
+// The hub's side of a connection whose close the core learns of: a replaced
+// connection, or a dropped one.
+struct Connections {
+  ConnId slots[4] = {1, 2, 3, 4};  // the connection each of the four clients has now
+  ConnId next = 5;                 // ids are never reused, as the hub's are not
+  std::set<ConnId> open;
+  // Forgets `conn`; its client will come back on a fresh id.
+  void gone(ConnId conn) {
+    open.erase(conn);
+    for (ConnId& slot : slots)
+      if (slot == conn) slot = next++;
+  }
+};
+
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -88,27 +106,54 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   limits.history = 3;
   limits.max_channels = 2;
   limits.rate = {0, 1};
-  Core core(limits, {});
-  std::set<ConnId> connected;
+  ServerInfo info;
+  info.resume_grace_ms = 1000;  // held sessions, resumes and expiries in every run
+  Core core(limits, info);
+  Connections conns;
+  std::vector<std::pair<std::string, std::string>> tokens;  // (session, nick) from welcomes
   std::map<std::string, std::pair<std::string, std::uint64_t>> last_seq;  // channel -> (epoch, seq)
   std::int64_t now = 1'000'000;
   Program p(data, size);
   while (!p.done()) {
-    const ConnId conn = 1 + p.next() % 4;
-    if (!connected.count(conn)) {
+    const ConnId conn = conns.slots[p.next() % 4];
+    if (!conns.open.count(conn)) {
       core.connect(conn);
-      connected.insert(conn);
+      conns.open.insert(conn);
     }
-    if (p.next() % 16 == 0) {  // the connection drops
-      const Outcome gone = core.disconnect(conn, "connection closed");
-      connected.erase(conn);
+    const std::uint8_t op = p.next();
+    if (op % 16 == 0) {  // the connection drops: held, or gone if never registered
+      const Outcome gone = core.disconnect(conn, "connection closed", now);
+      conns.gone(conn);
+      require(gone.deliveries.empty());  // with a grace no close is anyone's quit at once
       for (const Delivery& d : gone.deliveries)
-        for (ConnId to : d.to.ids()) require(connected.count(to) && to != conn);
+        for (ConnId to : d.to.ids()) require(conns.open.count(to) && to != conn);
       require(core.check_invariants().empty());
       continue;
     }
-    const std::string line = request_for(p);
+    if (op % 16 == 1) {  // time passes; held sessions may expire
+      now += 600;
+      for (const Delivery& d : core.expire(now).deliveries)
+        for (ConnId to : d.to.ids()) require(conns.open.count(to) == 1);
+      require(core.check_invariants().empty());
+      continue;
+    }
+    std::string line = request_for(p);
+    if (op % 16 == 2 && !tokens.empty()) {  // a resume, sometimes with another nick
+      const auto& [token, nick] = tokens[p.next() % tokens.size()];
+      line = R"({"cmd":"hello","nick":")" + (p.next() % 4 ? nick : std::string(p.pick(nicks))) +
+             R"(","resume":")" + token + "\"}";
+    }
     const auto [id, out] = run(core, conn, line, limits, ++now);
+    if (const auto* welcome = std::get_if<Welcome>(&out.reply)) {
+      require(welcome->session.size() == 32);
+      require(!welcome->resumed || out.deliveries.empty());  // a resume tells no one
+      if (!welcome->resumed) tokens.emplace_back(welcome->session, welcome->nick);
+    }
+    if (out.replaced) {  // the hub closes the old connection; its close is nobody's quit
+      require(conns.open.count(*out.replaced) && *out.replaced != conn);
+      require(core.disconnect(*out.replaced, "replaced", now).deliveries.empty());
+      conns.gone(*out.replaced);
+    }
     const std::string reply_bytes = *encode_reply(id, out.reply);
     require(reply_bytes == dumped(document(id, out.reply)));
     const Json reply = Json::parse(reply_bytes);
@@ -117,7 +162,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     require(ok != reply.contains("error"));
     require(ok != out.failed());
     for (const Delivery& d : out.deliveries) {
-      for (ConnId to : d.to.ids()) require(connected.count(to) == 1);
+      for (ConnId to : d.to.ids()) require(conns.open.count(to) == 1);
       require(*encode_event(d.event) == dumped(document(d.event)));
     }
     if (ok && line.find(R"("cmd":"say")") != std::string::npos) {
@@ -136,8 +181,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     if (ok && line.find(R"("cmd":"history")") != std::string::npos) require(reply["messages"].size() <= 3);
     if (out.close) {
-      connected.erase(conn);  // quit: the core already forgot the session
-      require(core.session_count() == connected.size());
+      conns.gone(conn);  // quit: the core already forgot the session
+      require(core.session_count() == conns.open.size() + core.held_count());
     }
     require(core.check_invariants().empty());
   }

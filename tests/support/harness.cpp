@@ -285,7 +285,7 @@ int ServerProcess::open_fds() const {
   return n;
 }
 
-ChildProcess::ChildProcess(const std::vector<std::string>& args, const std::string& input) {
+ChildProcess::ChildProcess(const std::vector<std::string>& args, const std::string& input, bool keep_input) {
   int in[2], out[2];
   REQUIRE(pipe2(in, O_CLOEXEC) == 0);
   REQUIRE(pipe2(out, O_CLOEXEC) == 0);
@@ -305,10 +305,51 @@ ChildProcess::ChildProcess(const std::vector<std::string>& args, const std::stri
   out_fd_ = out[0];
   // Small scripts fit the pipe buffer; the program reads them at its pace.
   REQUIRE(write(in[1], input.data(), input.size()) == static_cast<ssize_t>(input.size()));
-  close(in[1]);
+  if (keep_input) in_fd_ = in[1];
+  else close(in[1]);
+}
+
+void ChildProcess::write_input(std::string_view text) {
+  REQUIRE(in_fd_ >= 0);
+  REQUIRE(write(in_fd_, text.data(), text.size()) == static_cast<ssize_t>(text.size()));
+}
+
+void ChildProcess::close_input() {
+  if (in_fd_ >= 0) close(in_fd_);
+  in_fd_ = -1;
+}
+
+bool ChildProcess::wait_output(std::string_view text, std::size_t count, int timeout_ms) {
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (count_of(output_, text) < count) {
+    pollfd p{out_fd_, POLLIN, 0};
+    const int left = remaining_ms(deadline);
+    if (left == 0 || poll(&p, 1, left) <= 0) return false;
+    char chunk[4096];
+    const ssize_t n = read(out_fd_, chunk, sizeof chunk);
+    if (n <= 0) return false;
+    output_.append(chunk, static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+void check_in_order(const std::string& text, const std::vector<std::string>& parts) {
+  std::size_t at = 0;
+  for (const std::string& part : parts) {
+    const std::size_t found = text.find(part, at);
+    CHECK_MESSAGE(found != std::string::npos, "not found in order: " << part);
+    if (found != std::string::npos) at = found + part.size();
+  }
+}
+
+std::size_t count_of(std::string_view text, std::string_view part) {
+  std::size_t n = 0;
+  for (std::size_t at = text.find(part); at != std::string_view::npos; at = text.find(part, at + part.size())) ++n;
+  return n;
 }
 
 ChildProcess::~ChildProcess() {
+  close_input();
   if (!exited_ && pid_ > 0) {
     kill(pid_, SIGKILL);
     waitpid(pid_, nullptr, 0);

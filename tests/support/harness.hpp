@@ -104,7 +104,9 @@ class ServerProcess {
 // string, stdout and stderr collected together.
 class ChildProcess {
  public:
-  ChildProcess(const std::vector<std::string>& argv, const std::string& input);
+  // With `keep_input`, stdin stays open after `input` for write_input()
+  // until close_input() (or the destructor): a script typed over time.
+  ChildProcess(const std::vector<std::string>& argv, const std::string& input, bool keep_input = false);
   ~ChildProcess();
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
@@ -113,6 +115,11 @@ class ChildProcess {
   // when it did not exit in time (then it is killed).
   int wait(int timeout_ms = 15000);
   const std::string& output() const { return output_; }
+  // Collects output until `text` appears in it `count` times in all; false
+  // when it does not in time (or the program closed its output first).
+  bool wait_output(std::string_view text, std::size_t count = 1, int timeout_ms = default_timeout_ms);
+  void write_input(std::string_view text);
+  void close_input();
   pid_t pid() const { return pid_; }
   // Sends `signal` and waits as wait() does.
   int stop(int signal, int timeout_ms = 15000);
@@ -120,9 +127,15 @@ class ChildProcess {
  private:
   pid_t pid_ = -1;
   int out_fd_ = -1;
+  int in_fd_ = -1;
   std::string output_;
   bool exited_ = false;
 };
+
+// How often `part` occurs in `text`.
+std::size_t count_of(std::string_view text, std::string_view part);
+// CHECKs that `parts` appear in `text` in this order.
+void check_in_order(const std::string& text, const std::vector<std::string>& parts);
 
 class Client {
  public:

@@ -70,6 +70,7 @@ std::string metrics_text(const Hub& hub, const LoopStats& loop) {
   const ChatSizes sizes = hub.backend().sizes();
   gauge(w, "parley_users", "Registered users.", sizes.users);
   gauge(w, "parley_channels", "Channels.", sizes.channels);
+  gauge(w, "parley_sessions_held", "Sessions whose connection closed, held for a resume (--resume-grace).", sizes.held);
   gauge(w, "parley_draining", "1 while the server drains, else 0.", hub.draining() ? 1 : 0);
   gauge(w, "parley_ready", "1 while /readyz answers 200, else 0.", hub.readiness().ready ? 1 : 0);
   w.family("parley_event_loop_lag_seconds", MetricType::histogram,

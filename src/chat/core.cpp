@@ -1,7 +1,6 @@
 #include "parley/chat/core.hpp"
 
 #include <algorithm>
-#include <random>
 
 #include "parley/chat/names.hpp"
 #include "parley_version.h"
@@ -15,20 +14,6 @@ ErrorReply rate_limited_reply(std::uint64_t retry_ms) {
 
 bool allowed_before_hello(CommandKind kind) {
   return kind == CommandKind::hello || kind == CommandKind::ping || kind == CommandKind::quit;
-}
-
-// A resume token: 128 bits from the system's random source, as 32 hex
-// digits. Secret to its client: whoever holds it can take the session over.
-std::string new_session_token() {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::random_device random;
-  std::string token;
-  token.reserve(32);
-  for (int word = 0; word < 4; ++word) {
-    std::uint32_t bits = random();
-    for (int i = 0; i < 8; ++i, bits >>= 4) token.push_back(digits[bits & 0xf]);
-  }
-  return token;
 }
 
 }  // namespace
@@ -261,8 +246,10 @@ Outcome Core::handle(ConnId conn, ChatRequest request, std::int64_t now_ms) {
 
 // The session `token` names, if it is `nick_key`'s: held, or open on
 // another connection. (Case-insensitive, as nicks are.)
-Core::User* Core::resumable(const std::string& token, const std::string& nick_key) {
-  auto it = by_token_.find(token);
+Core::User* Core::resumable(std::string_view text, const std::string& nick_key) {
+  const std::optional<SessionToken> token = parse_session_token(text);
+  if (!token) return nullptr;
+  auto it = by_token_.find(*token);
   if (it == by_token_.end()) return nullptr;
   auto session = sessions_.find(it->second);
   if (session == sessions_.end() || session->second.key != nick_key) return nullptr;
@@ -294,7 +281,7 @@ void Core::take_over(ConnId conn, User& session, Outcome& out) {
 
 Welcome Core::welcome(const User& user, bool resumed) const {
   Welcome w{user.nick, info_.name, info_.version, 1, info_.node, info_.features, limits_.max_line,
-            limits_.max_text, limits_.max_channels, user.session, resumed, {}};
+            limits_.max_text, limits_.max_channels, to_text(user.session), resumed, {}};
   if (!resumed) return w;
   std::vector<const Channel*> sorted(user.channels.begin(), user.channels.end());
   std::sort(sorted.begin(), sorted.end(), [](const Channel* a, const Channel* b) { return a->key < b->key; });
@@ -310,34 +297,32 @@ Outcome Core::disconnect(ConnId conn, std::string_view reason, std::int64_t now_
   if (user.nick.empty() || info_.resume_grace_ms <= 0 || user.held) return end_session(conn, reason);
   user.held = true;
   user.held_until = now_ms + info_.resume_grace_ms;
-  user.held_reason = reason;
   // Nothing is delivered to a held session: it leaves the recipient lists.
   user.alone = std::make_shared<const std::vector<ConnId>>();
   for (Channel* channel : user.channels) channel->everyone.reset();
   ++held_count_;
-  held_.emplace_back(user.held_until, conn);
+  held_.push_back({user.held_until, conn, std::string(reason)});
   return {};
 }
 
 Outcome Core::expire(std::int64_t now_ms) {
   Outcome out;
-  while (!held_.empty() && held_.front().first <= now_ms) {
-    const auto [until, conn] = held_.front();
+  while (!held_.empty() && held_.front().until <= now_ms) {
+    const Hold hold = std::move(held_.front());
     held_.pop_front();
-    auto it = sessions_.find(conn);
-    if (it == sessions_.end() || !it->second.held || it->second.held_until != until) continue;  // resumed or gone
+    auto it = sessions_.find(hold.conn);
+    if (it == sessions_.end() || !it->second.held || it->second.held_until != hold.until) continue;  // resumed or gone
     --held_count_;
     it->second.held = false;
-    const std::string reason = std::move(it->second.held_reason);
-    for (Delivery& d : end_session(conn, reason).deliveries) out.deliveries.push_back(std::move(d));
+    for (Delivery& d : end_session(hold.conn, hold.reason).deliveries) out.deliveries.push_back(std::move(d));
   }
   return out;
 }
 
 std::optional<std::int64_t> Core::next_expiry() const {
-  for (const auto& [until, conn] : held_) {
-    auto it = sessions_.find(conn);
-    if (it != sessions_.end() && it->second.held && it->second.held_until == until) return until;
+  for (const Hold& hold : held_) {
+    auto it = sessions_.find(hold.conn);
+    if (it != sessions_.end() && it->second.held && it->second.held_until == hold.until) return hold.until;
   }
   return std::nullopt;
 }

@@ -45,6 +45,7 @@ constexpr Expected parley_families[] = {
     {"parley_rate_limited_total", "counter"},
     {"parley_users", "gauge"},
     {"parley_channels", "gauge"},
+    {"parley_sessions_held", "gauge"},
     {"parley_draining", "gauge"},
     {"parley_ready", "gauge"},
     {"parley_event_loop_lag_seconds", "histogram"},
@@ -239,4 +240,20 @@ TEST_CASE("metrics text: the loop's lag histogram, utilisation and idle time as 
   CHECK(metric_value(text, "parley_event_loop_lag_seconds_sum").value_or(-1) == doctest::Approx(7.2564));
   CHECK(metric_value(text, "parley_event_loop_utilization_ratio") == 0.25);
   CHECK(metric_value(text, "parley_event_loop_idle_seconds_total") == 12.5);
+}
+
+TEST_CASE("metrics text: held sessions are counted while their grace runs") {
+  HubFixture f(config(), with_grace(2000));
+  Page page{f, {}};
+  auto [a, b, c] = f.three_in("#room");
+  CHECK(page.value("parley_sessions_held") == 0);
+  f.hub.close(c, CloseReason::eof);
+  f.turn();
+  f.release(c);
+  CHECK(page.value("parley_sessions_held") == 1);
+  CHECK(page.value("parley_users") == 3);  // the nick is still taken
+  f.clock.now += 2000;
+  f.hub.tick();
+  CHECK(page.value("parley_sessions_held") == 0);
+  CHECK(page.value("parley_users") == 2);
 }

@@ -2,12 +2,14 @@
 // and resume"): a connection that closes without `quit` leaves its session
 // held for the grace; `hello` with `resume` takes it over without an event.
 #include <algorithm>
+#include <cctype>
 #include <optional>
 #include <string>
 
 #include <doctest/doctest.h>
 
 #include "parley/chat/core.hpp"
+#include "parley/chat/session_token.hpp"
 #include "parley/protocol/request.hpp"
 #include "wire.hpp"
 
@@ -223,4 +225,20 @@ TEST_CASE("a connection that never registered is not held") {
   CHECK(chat.drop(1).deliveries.empty());
   CHECK(chat.core.session_count() == 0);
   CHECK(chat.core.held_count() == 0);
+}
+
+TEST_CASE("session tokens: 32 hex digits each way, anything else names no session") {
+  const SessionToken token = new_session_token();
+  CHECK(new_session_token() != token);
+  const std::string text = to_text(token);
+  CHECK(text.size() == 32);
+  CHECK(parse_session_token(text) == token);
+  std::string upper = text;
+  for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  CHECK(parse_session_token(upper) == token);
+  CHECK(to_text({0x0123456789abcdefull, 0xfedcba9876543210ull}) == "0123456789abcdeffedcba9876543210");
+  CHECK_FALSE(parse_session_token(text.substr(1)));
+  CHECK_FALSE(parse_session_token(text + "0"));
+  CHECK_FALSE(parse_session_token(std::string(31, '0') + "g"));
+  CHECK_FALSE(parse_session_token(""));
 }

@@ -19,6 +19,7 @@
 #include "parley/chat/limits.hpp"
 #include "parley/chat/message_log.hpp"
 #include "parley/chat/outcome.hpp"
+#include "parley/chat/session_token.hpp"
 #include "parley/chat/token_bucket.hpp"
 
 namespace parley {
@@ -89,10 +90,9 @@ class Core {
     std::optional<TokenBucket> bucket;  // made on the first request
     ConnList alone;  // just this connection: the recipients of a `msg` to it
     std::uint64_t refused_in_a_row = 0;  // requests refused for rate since the last accepted one
-    std::string session;                 // its resume token, once registered
+    SessionToken session;                // its resume token, once registered
     bool held = false;                   // its connection is gone; awaiting a resume
-    std::int64_t held_until = 0;
-    std::string held_reason;             // the `quit` reason if the grace runs out
+    std::int64_t held_until = 0;         // which entry of held_ is this hold's
   };
 
   struct Channel {
@@ -111,7 +111,7 @@ class Core {
   class Handler;
 
   Welcome welcome(const User& user, bool resumed) const;
-  User* resumable(const std::string& session, const std::string& nick_key);
+  User* resumable(std::string_view token, const std::string& nick_key);
   void take_over(ConnId conn, User& session, Outcome& out);
   Outcome end_session(ConnId conn, std::string_view reason);
 
@@ -129,10 +129,15 @@ class Core {
   // (ids are never reused: session_table.hpp). A held session is in no
   // recipient list: its channels' lists skip it, its `alone` is empty.
   std::unordered_map<ConnId, User> sessions_;
-  std::unordered_map<std::string, ConnId> by_token_;  // resume token -> session
+  std::unordered_map<SessionToken, ConnId, SessionTokenHash> by_token_;  // resume token -> session
   // Held sessions in the order their grace ends (the grace is one length for
   // all); an entry whose session resumed or ended since is skipped.
-  std::deque<std::pair<std::int64_t, ConnId>> held_;
+  struct Hold {
+    std::int64_t until;
+    ConnId conn;
+    std::string reason;  // the `quit` reason if the grace runs out
+  };
+  std::deque<Hold> held_;
   std::size_t held_count_ = 0;
   std::unordered_map<std::string, User*> nicks_;  // folded nick -> registered user
   std::map<std::string, Channel> channels_;       // folded name -> channel, sorted

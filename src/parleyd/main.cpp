@@ -28,6 +28,7 @@
 #include "parley/net/read_buffer.hpp"
 #include "parley/net/sd_notify.hpp"
 #include "parley/net/server.hpp"
+#include "parley/net/status_reporter.hpp"
 #include "parley/parleyd/cli.hpp"
 #include "parley/transport/line/line_session.hpp"
 #include "parley_version.h"
@@ -153,37 +154,6 @@ bool open_admin(AdminServer& admin, LoopMonitor& monitor) {
   log::info("admin listening on " + admin.bound_address());
   return true;
 }
-
-// Tells systemd how many clients there are, once a second when it changed.
-class StatusReporter {
- public:
-  StatusReporter(uv_loop_t* loop, const Hub& hub, SdNotifier& notifier) : hub_(hub), notifier_(notifier) {
-    uv_timer_init(loop, &timer_);  // cannot fail: it allocates nothing
-    timer_.data = this;
-  }
-  void start() {
-    if (!notifier_.enabled()) return;
-    report();
-    (void)uv_timer_start(&timer_, on_tick, 1000, 1000);  // a fresh timer with a callback: cannot fail
-    uv_unref(reinterpret_cast<uv_handle_t*>(&timer_));
-  }
-  void close() { uv_close(reinterpret_cast<uv_handle_t*>(&timer_), nullptr); }
-  void report() {
-    last_ = hub_.size();
-    notifier_.notify(std::string("STATUS=") + (hub_.draining() ? "draining, " : "serving, ") +
-                     std::to_string(last_) + " clients");
-  }
-
- private:
-  static void on_tick(uv_timer_t* timer) {
-    auto& self = *static_cast<StatusReporter*>(timer->data);
-    if (self.hub_.size() != self.last_) self.report();
-  }
-  const Hub& hub_;
-  SdNotifier& notifier_;
-  uv_timer_t timer_;
-  std::size_t last_ = SIZE_MAX;
-};
 
 int serve(const ServerConfig& config, const Activated& activated) {
   const bool with_admin = config.admin || activated.admin_fd >= 0;

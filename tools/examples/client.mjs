@@ -25,6 +25,9 @@ if (!text) {
 const same = (a, b) => String(a).toLowerCase() === String(b).toLowerCase();
 const note = (t) => console.error(`* ${t}`);
 
+// retry_ms plus up to a fifth more (at most 1 s) of our own jitter.
+const afterShutdown = (retryMs) => retryMs + Math.random() * Math.min(retryMs / 5, 1000);
+
 class Lost extends Error {
   constructor(delayMs) { super('connection lost'); this.delayMs = delayMs; }
 }
@@ -177,11 +180,11 @@ async function nextMessages() {
     let delayMs = null;
     try {
       const event = await chat.conn.nextEvent();
-      if (event.event === 'shutdown') delayMs = (event.retry_ms ?? 1000) * (1 + Math.random() * 0.2);
+      if (event.event === 'shutdown') delayMs = afterShutdown(event.retry_ms ?? 1000);
       else if (event.event === 'message' && same(event.channel ?? '', channel) && fresh(event)) return [event];
     } catch (err) {
       if (!(err instanceof Lost)) throw err;
-      delayMs = err.delayMs ? err.delayMs * (1 + Math.random() * 0.2) : 100 + Math.random() * 400;
+      delayMs = err.delayMs ? afterShutdown(err.delayMs) : 100 + Math.random() * 400;
     }
     if (delayMs === null) continue;
     const missed = await reconnect(delayMs);

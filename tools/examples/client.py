@@ -41,6 +41,11 @@ def note(text):
     print(f"* {text}", file=sys.stderr, flush=True)
 
 
+def after_shutdown(retry_ms):
+    """retry_ms plus up to a fifth more (at most 1 s) of our own jitter."""
+    return retry_ms + random.random() * min(retry_ms / 5, 1000)
+
+
 class Lost(Exception):
     """The connection went; `delay_ms` says when to come back, if known."""
 
@@ -176,14 +181,14 @@ class Chat:
             try:
                 event = self.client.next_event()
             except Lost as lost:
-                delay = lost.delay_ms * (1 + random.random() * 0.2) if lost.delay_ms else 100 + random.random() * 400
+                delay = after_shutdown(lost.delay_ms) if lost.delay_ms else 100 + random.random() * 400
                 missed = self.reconnect(delay)
                 if missed:
                     print("-- missed while disconnected --", flush=True)
                     return missed
                 continue
             if event.get("event") == "shutdown":
-                delay = event.get("retry_ms", 1000) * (1 + random.random() * 0.2)
+                delay = after_shutdown(event.get("retry_ms", 1000))
                 missed = self.reconnect(delay)
                 if missed:
                     print("-- missed while disconnected --", flush=True)

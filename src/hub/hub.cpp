@@ -27,7 +27,7 @@ bool Hub::admit(Session& s) {
   if (!s.open()) return false;
   if (draining_) {
     ++counters_.refused;
-    fatal(s, ErrorCode::shutting_down, "the server is shutting down");
+    shut_down(s);
     return false;
   }
   if (std::optional<Error> refusal = admission_.admit()) {
@@ -119,7 +119,7 @@ void Hub::answer(ConnId conn, Outcome outcome) {
   }
   dispatch(*s, awaited.kind, awaited.id, outcome);
   if (s->close_when_answered_ && s->open()) {
-    fatal(*s, ErrorCode::shutting_down, "the server is shutting down");
+    shut_down(*s);
     return;
   }
   mark_dirty(*s, true);  // its flush hands over the requests held meanwhile
@@ -331,8 +331,10 @@ void Hub::close_for_drain(Session& s) {
   if (s.awaiting_)
     s.close_when_answered_ = true;
   else
-    fatal(s, ErrorCode::shutting_down, "the server is shutting down");
+    shut_down(s);
 }
+
+void Hub::shut_down(Session& s) { fatal(s, ErrorCode::shutting_down, "the server is shutting down"); }
 
 // The grace is over: whoever is still open gets a slot, oldest first.
 void Hub::start_window() {

@@ -91,6 +91,21 @@ Flag seconds_flag(const char* name, Range seconds, std::string help, Field field
           [field](const ServerConfig& c) { return seconds_text(field(c)); }, seconds};
 }
 
+// One address block of a repeatable CIDR flag.
+Cidr cidr_argument(const std::string& flag, const std::string& value) {
+  std::string error;
+  std::optional<Cidr> cidr = parse_cidr(value, error);
+  if (!cidr) throw UsageError{flag + " '" + value + "': " + error};
+  return *cidr;
+}
+
+// The blocks as --help shows them, comma-separated; `none` when there are none.
+std::string cidr_list_text(const std::vector<Cidr>& blocks, const char* none) {
+  std::string out;
+  for (const Cidr& block : blocks) out += (out.empty() ? "" : ",") + block.text();
+  return out.empty() ? std::string(none) : out;
+}
+
 constexpr unsigned long long max_line_ceiling = 16u << 20;
 
 struct LevelName {
@@ -170,16 +185,9 @@ const std::vector<Flag>& flags() {
          if (!c.conn_limit_exempt_given) c.conn_limit_exempt.clear();
          c.conn_limit_exempt_given = true;
          if (v == "none") return;
-         std::string error;
-         auto cidr = parse_cidr(v, error);
-         if (!cidr) throw UsageError{"--conn-limit-exempt '" + v + "': " + error};
-         c.conn_limit_exempt.push_back(*cidr);
+         c.conn_limit_exempt.push_back(cidr_argument("--conn-limit-exempt", v));
        },
-       [](const ServerConfig& c) {
-         std::string out;
-         for (const Cidr& block : c.conn_limit_exempt) out += (out.empty() ? "" : ",") + block.text();
-         return out.empty() ? std::string("none") : out;
-       }},
+       [](const ServerConfig& c) { return cidr_list_text(c.conn_limit_exempt, "none"); }},
       number_flag("--max-pending", "BYTES", {1024, 1ull << 32},
                   "unsent events past which a connection is dropped as slow_consumer",
                   [](auto& c) -> auto& { return c.max_pending; }),
@@ -212,16 +220,9 @@ const std::vector<Flag>& flags() {
        " bad_proxy_header); repeatable; any = every source",
        [](ServerConfig& c, const std::string& v) {
          if (v == "any") return c.trusted_proxies.clear();  // the default, said out loud
-         std::string error;
-         auto cidr = parse_cidr(v, error);
-         if (!cidr) throw UsageError{"--trusted-proxy '" + v + "': " + error};
-         c.trusted_proxies.push_back(*cidr);
+         c.trusted_proxies.push_back(cidr_argument("--trusted-proxy", v));
        },
-       [](const ServerConfig& c) {
-         std::string out;
-         for (const Cidr& block : c.trusted_proxies) out += (out.empty() ? "" : ",") + block.text();
-         return out.empty() ? std::string("any") : out;
-       }},
+       [](const ServerConfig& c) { return cidr_list_text(c.trusted_proxies, "any"); }},
       {"--auth-token-file", "PATH", "require hello's token to equal the first line of PATH",
        [](ServerConfig& c, const std::string& v) {
          c.auth_token_file = v;

@@ -203,6 +203,7 @@ class Hub {
   void maybe_drained();
   void start_window();
   void close_for_drain(Session& session);
+  void shut_down(Session& session);  // the fatal shutting_down
 
   HubConfig config_;
   Backend& backend_;

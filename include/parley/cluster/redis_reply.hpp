@@ -1,0 +1,45 @@
+// A Redis reply as Parley keeps it: copied out of hiredis's reply tree
+// (which hiredis frees when the callback returns), so callers may keep it.
+// `failure` is ours, not Redis's: the command got no reply at all (timed
+// out, the connection dropped, refused before sending); `str` says why.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace parley::cluster {
+
+struct RedisReply {
+  enum class Type { nil, integer, string, status, error, array, failure };
+  Type type = Type::nil;
+  std::int64_t integer = 0;
+  std::string str;                    // string, status, error, failure
+  std::vector<RedisReply> elements;   // array
+
+  bool ok() const { return type != Type::error && type != Type::failure; }
+  bool is_nil() const { return type == Type::nil; }
+  // The element at `i` of an array, or a nil reply when absent.
+  const RedisReply& at(std::size_t i) const;
+  // An integer reply, or a string holding one.
+  std::optional<std::int64_t> as_integer() const;
+
+  static RedisReply failed(std::string why) {
+    RedisReply r;
+    r.type = Type::failure;
+    r.str = std::move(why);
+    return r;
+  }
+};
+
+// Bounds on what is copied out of one hiredis reply: deeper or larger trees
+// are turned into an error reply rather than copied (a broken or hostile
+// server must not make us allocate without bound).
+struct ReplyLimits {
+  std::size_t max_depth = 8;
+  std::size_t max_elements = 1u << 20;  // over the whole tree
+};
+
+}  // namespace parley::cluster

@@ -3,21 +3,10 @@
 #include <algorithm>
 
 #include "parley/chat/names.hpp"
+#include "parley/chat/request_gate.hpp"
 #include "parley_version.h"
 
 namespace parley {
-namespace {
-
-ErrorReply rate_limited_reply(std::uint64_t retry_ms) {
-  return {ErrorCode::rate_limited, "too many requests; slow down", retry_ms};
-}
-
-bool allowed_before_hello(CommandKind kind) {
-  return kind == CommandKind::hello || kind == CommandKind::ping || kind == CommandKind::quit;
-}
-
-}  // namespace
-
 // Runs one command for one user; one method per command.
 class Core::Handler {
  public:
@@ -217,23 +206,8 @@ Outcome Core::handle(ConnId conn, ChatRequest request, std::int64_t now_ms) {
     return out;
   }
   User& user = it->second;
-  if (!user.bucket) user.bucket.emplace(limits_.rate, static_cast<std::uint64_t>(now_ms));
-  if (const std::uint64_t retry = user.bucket->take(limits_.rate, static_cast<std::uint64_t>(now_ms))) {
-    out.reply = rate_limited_reply(retry);
-    if (limits_.flood_limit && ++user.refused_in_a_row > limits_.flood_limit)
-      out.fatal = Error{ErrorCode::rate_limited, "too many requests refused in a row; retry_ms was ignored"};
-    return out;
-  }
-  user.refused_in_a_row = 0;
-  if (user.nick.empty() && request.kind != CommandKind::unknown &&
-      !allowed_before_hello(request.kind)) {
-    out.reply = ErrorReply{ErrorCode::not_registered, "send hello first", std::nullopt};
-    return out;
-  }
-  if (const Error* error = std::get_if<Error>(&request.body)) {
-    out.reply = ErrorReply{error->code, error->message, std::nullopt};
-    return out;
-  }
+  if (std::optional<Outcome> refused = gate_request(user.gate, limits_, request, !user.nick.empty(), now_ms))
+    return std::move(*refused);
   Handler handler(*this, user, now_ms, out);
   std::visit(handler, std::get<Command>(request.body));
   if (handler.resume_target_) take_over(conn, *handler.resume_target_, out);  // `user` is gone after

@@ -10,6 +10,12 @@ void EventBatch::add(const Delivery& delivery) {
   ++events_;
 }
 
+void EventBatch::add_line(const Recipients& to, std::string_view line) {
+  if (!open()) to_ = to;
+  text_ += line;
+  ++events_;
+}
+
 std::pair<Recipients, Bytes> EventBatch::take() {
   std::pair<Recipients, Bytes> out{std::move(to_), std::make_shared<const std::string>(std::move(text_))};
   to_ = {};

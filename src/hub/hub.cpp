@@ -140,9 +140,8 @@ void Hub::dispatch(Session& from, CommandKind kind, const RequestId& id, const O
   ++counters_.requests[static_cast<std::size_t>(kind)][error ? 1 + static_cast<std::size_t>(error->code) : 0];
   send(from, encode_reply(id, outcome.reply), OutputKind::reply);
   for (const Delivery& delivery : outcome.deliveries) deliver(delivery);
-  if (outcome.replaced)
-    if (Session* old = sessions_.find(*outcome.replaced); old && old != &from)
-      fatal(*old, ErrorCode::replaced, "another connection resumed this session");
+  if (outcome.replaced && *outcome.replaced != from.id())
+    end_session(*outcome.replaced, ErrorCode::replaced, "another connection resumed this session");
   if (outcome.fatal) fatal(from, outcome.fatal->code, outcome.fatal->message);
   if (outcome.close) close(from, CloseReason::quit);
 }
@@ -150,6 +149,20 @@ void Hub::dispatch(Session& from, CommandKind kind, const RequestId& id, const O
 void Hub::deliver(const Delivery& delivery) {
   if (!batch_.accepts(delivery.to)) send_batch();
   batch_.add(delivery);
+}
+
+void Hub::push(const Outcome& outcome) {
+  for (const Delivery& d : outcome.deliveries) deliver(d);
+  if (outcome.replaced) end_session(*outcome.replaced, ErrorCode::replaced, "another connection resumed this session");
+}
+
+void Hub::deliver_line(const Recipients& to, std::string_view line) {
+  if (!batch_.accepts(to)) send_batch();
+  batch_.add_line(to, line);
+}
+
+void Hub::end_session(ConnId conn, ErrorCode code, std::string_view message) {
+  if (Session* s = sessions_.find(conn)) fatal(*s, code, message);
 }
 
 // ---- output --------------------------------------------------------------------
@@ -247,6 +260,7 @@ void Hub::fatal(Session& s, ErrorCode code, std::string_view message) {
 Readiness Hub::readiness() const {
   if (draining_) return {false, "draining"};
   if (admission_.clients() >= config_.max_clients) return {false, "full"};
+  if (const std::string_view why = backend_.unready(); !why.empty()) return {false, why};
   return {};
 }
 

@@ -1,5 +1,7 @@
 #include "parley/parleyd/cli.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cstdint>
 #include <cstdio>
@@ -89,6 +91,17 @@ Flag seconds_flag(const char* name, Range seconds, std::string help, Field field
   return {name, "SECONDS", std::move(help),
           [name, seconds, field](ServerConfig& c, const std::string& v) { field(c) = milliseconds(name, v, seconds); },
           [field](const ServerConfig& c) { return seconds_text(field(c)); }, seconds};
+}
+
+// A name that goes into Redis keys and the backplane's headers: 1 to 64 of
+// A-Z a-z 0-9 . _ -.
+std::string key_word(const std::string& flag, const std::string& value) {
+  const bool ok = !value.empty() && value.size() <= 64 &&
+                  std::all_of(value.begin(), value.end(), [](unsigned char ch) {
+                    return std::isalnum(ch) || ch == '.' || ch == '_' || ch == '-';
+                  });
+  if (!ok) throw UsageError{flag + " takes 1 to 64 of A-Z a-z 0-9 . _ -, not '" + value + "'"};
+  return value;
 }
 
 // One address block of a repeatable CIDR flag.
@@ -194,12 +207,32 @@ const std::vector<Flag>& flags() {
       number_flag("--resume-grace", "SECONDS", {0, 86400},
                   "hold a session whose connection closed without quit this long for a resume; 0 = never",
                   [](auto& c) -> auto& { return c.resume_grace_s; }),
-      {"--node-id", "NAME", "this server's name in hello's server.node (logs, debugging behind a balancer)",
+      {"--node-id", "NAME",
+       "this server's name in hello's server.node and in the backplane (logs, debugging behind a balancer)",
        [](ServerConfig& c, const std::string& v) {
-         if (v.empty() || v.size() > 64) throw UsageError{"--node-id takes 1 to 64 bytes, not '" + v + "'"};
-         c.node_id = v;
+         c.node_id = key_word("--node-id", v);
        },
        [](const ServerConfig& c) { return c.node_id.empty() ? std::string("the host name") : c.node_id; }},
+      {"--cluster", "URL",
+       "share the chat with every server on this Redis: redis://HOST:PORT or redis+unix:///PATH (docs/cluster.md)",
+       [](ServerConfig& c, const std::string& v) {
+         if (v.rfind("redis://", 0) != 0 && v.rfind("redis+unix://", 0) != 0)
+           throw UsageError{"--cluster takes redis://HOST:PORT or redis+unix:///PATH, not '" + v + "'"};
+         c.cluster = v;
+       },
+       [](const ServerConfig& c) { return c.cluster.empty() ? std::string("none: a server on its own") : c.cluster; }},
+      {"--cluster-prefix", "NAME", "the cluster's name in Redis: every key and channel starts with it",
+       [](ServerConfig& c, const std::string& v) { c.cluster_prefix = key_word("--cluster-prefix", v); },
+       [](const ServerConfig& c) { return c.cluster_prefix; }},
+      seconds_flag("--node-lease", {1, 3600},
+                   "in a cluster, a server that cannot reach Redis this long loses its sessions to the others",
+                   [](auto& c) -> auto& { return c.node_lease_ms; }),
+      seconds_flag("--cluster-timeout", {0, 60},
+                   "in a cluster, how long one Redis command or connect may take (at least 0.05)",
+                   [](auto& c) -> auto& { return c.cluster_timeout_ms; }),
+      number_flag("--cluster-max-in-flight", "N", {1, 1000000},
+                  "in a cluster, Redis commands awaiting replies at most; more are answered unavailable",
+                  [](auto& c) -> auto& { return c.cluster_max_in_flight; }),
       number_flag("--drain-timeout", "SECONDS", {1, 3600},
                   "on SIGTERM/SIGINT, how long to flush before closing anyway",
                   [](auto& c) -> auto& { return c.drain_timeout_s; }),

@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include <uv.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -19,6 +20,8 @@
 #include "parley/admin/loop_monitor.hpp"
 #include "parley/admin/metrics_text.hpp"
 #include "parley/chat/core.hpp"
+#include "parley/cluster/cluster_backend.hpp"
+#include "parley/cluster/redis_address.hpp"
 #include "parley/hub/backend.hpp"
 #include "parley/hub/clock.hpp"
 #include "parley/hub/hub.hpp"
@@ -55,6 +58,18 @@ std::string host_name() {
   return name;
 }
 
+cluster::ClusterConfig cluster_config(const ServerConfig& config, const cluster::RedisAddress& address) {
+  cluster::ClusterConfig c;
+  c.redis.address = address;
+  c.redis.connect_timeout_ms = std::max<std::int64_t>(static_cast<std::int64_t>(config.cluster_timeout_ms), 50);
+  c.redis.command_timeout_ms = c.redis.connect_timeout_ms;
+  c.redis.max_in_flight = config.cluster_max_in_flight;
+  c.redis.client_name = "parleyd";
+  c.prefix = config.cluster_prefix;
+  c.node_lease_ms = static_cast<std::int64_t>(config.node_lease_ms);
+  return c;
+}
+
 ServerInfo server_info(const ServerConfig& config) {
   ServerInfo info;
   info.version = PARLEY_VERSION;
@@ -62,6 +77,7 @@ ServerInfo server_info(const ServerConfig& config) {
   info.auth_token = config.auth_token;
   info.node = config.node_id.empty() ? host_name() : config.node_id;
   info.resume_grace_ms = static_cast<std::int64_t>(config.resume_grace_s) * 1000;
+  if (!config.cluster.empty()) info.features.push_back("cluster");
   return info;
 }
 
@@ -157,6 +173,13 @@ bool open_admin(AdminServer& admin, LoopMonitor& monitor) {
 
 int serve(const ServerConfig& config, const Activated& activated) {
   const bool with_admin = config.admin || activated.admin_fd >= 0;
+  std::string cluster_error;
+  const std::optional<cluster::RedisAddress> redis =
+      config.cluster.empty() ? std::nullopt : cluster::parse_redis_url(config.cluster, cluster_error);
+  if (!config.cluster.empty() && !redis) {
+    std::fprintf(stderr, "parleyd: --cluster %s: %s\n", config.cluster.c_str(), cluster_error.c_str());
+    return 2;
+  }
   raise_descriptor_limit();
   SdNotifier notifier;
   uv_loop_t loop;
@@ -170,10 +193,26 @@ int serve(const ServerConfig& config, const Activated& activated) {
       log::warn(std::string("uv_loop_configure(UV_METRICS_IDLE_TIME): ") + uv_strerror(rc));
   int status = 0;
   {
-    Core core(config.limits, server_info(config));
-    LocalBackend backend(core);
+    const ServerInfo info = server_info(config);
+    // A server alone keeps the chat in its Core; a cluster's is in Redis.
+    std::optional<Core> core;
+    std::optional<LocalBackend> local;
+    std::unique_ptr<cluster::ClusterBackend> shared;
+    Backend* backend;
+    if (redis) {
+      shared = std::make_unique<cluster::ClusterBackend>(&loop, cluster_config(config, *redis), config.limits, info);
+      backend = shared.get();
+    } else {
+      core.emplace(config.limits, info);
+      local.emplace(*core);
+      backend = &*local;
+    }
     WallClock clock;
-    Hub hub(hub_config(config), backend, clock);
+    Hub hub(hub_config(config), *backend, clock);
+    if (shared) {
+      shared->bind(hub);
+      shared->start();
+    }
     ReadBuffer read_buffer;
     LoopMonitor monitor(&loop);
     std::unique_ptr<AdminServer> admin;
@@ -186,6 +225,7 @@ int serve(const ServerConfig& config, const Activated& activated) {
       if (admin) admin->close();
       monitor.close();
       status_reporter.close();
+      if (shared) shared->stop(nullptr);
     };
     if (admin && !open_admin(*admin, monitor)) {
       close_admin();

@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <concepts>
+#include <type_traits>
 
 namespace parley {
 namespace {
@@ -310,6 +311,75 @@ void append_event(std::string& out, const Event& event) {
 Bytes encode_event(const Event& event) {
   std::string text;
   append_event(text, event);
+  return share(std::move(text));
+}
+
+namespace {
+
+// A name no valid name can be: its escaped form is found in the line, and
+// only the first time, since the hole comes before every free text field.
+constexpr std::string_view hole_marker = "\x01";
+constexpr std::string_view hole_written = "\"\\u0001\"";
+constexpr std::string_view seq_written = ",\"seq\":0,";
+
+Event with_hole(Event event) {
+  std::visit(
+      [](auto& e) {
+        using E = std::decay_t<decltype(e)>;
+        if constexpr (std::is_same_v<E, ChatMessage>) {
+          (e.channel.empty() ? e.to : e.channel) = hole_marker;
+          e.seq = 0;
+        } else if constexpr (std::is_same_v<E, UserQuit>) {
+          e.nick = hole_marker;
+        } else if constexpr (std::is_same_v<E, Joined> || std::is_same_v<E, Parted> || std::is_same_v<E, TopicSet>) {
+          e.channel = hole_marker;
+        }
+      },
+      event);
+  return event;
+}
+
+}  // namespace
+
+EventTemplate event_template(const Event& event) {
+  std::string line;
+  append_event(line, with_hole(event));
+  EventTemplate t;
+  const std::size_t hole = line.find(hole_written);
+  if (hole == std::string::npos) return {line, {}, {}};  // NickChanged: no hole
+  t.head = line.substr(0, hole);
+  std::string rest = line.substr(hole + hole_written.size());
+  const auto* m = std::get_if<ChatMessage>(&event);
+  const std::size_t seq = m && !m->channel.empty() ? rest.find(seq_written) : std::string::npos;
+  if (seq == std::string::npos) {
+    t.middle = std::move(rest);
+    return t;
+  }
+  const std::size_t digits = seq + seq_written.size() - 2;  // the 0 and the comma after it
+  t.middle = rest.substr(0, digits);
+  t.tail = rest.substr(digits + 1);
+  return t;
+}
+
+std::string EventTemplate::fill(std::string_view name, std::uint64_t seq) const {
+  std::string line = head;
+  line += '"';
+  line += name;
+  line += '"';
+  line += middle;
+  if (!tail.empty()) {
+    append_integer(line, seq);
+    line += tail;
+  }
+  return line;
+}
+
+Bytes encode_gap(std::string_view channel, std::uint64_t from, std::uint64_t to) {
+  std::string text = "{\"event\":\"gap\"";
+  field(text, ",\"channel\":", channel);
+  field(text, ",\"from\":", from);
+  field(text, ",\"to\":", to);
+  text += "}\n";
   return share(std::move(text));
 }
 

@@ -173,3 +173,36 @@ TEST_CASE("fatal, ping and shutdown events") {
   CHECK(encode_ping() == encode_ping());  // shared, encoded once
   CHECK(*encode_shutdown("restart", 2000) == "{\"event\":\"shutdown\",\"reason\":\"restart\",\"retry_ms\":2000}\n");
 }
+
+TEST_CASE("event templates: the backplane's script fills in the name and seq, the writer's bytes come out") {
+  // Texts that look like the holes must not confuse the split.
+  const std::string tricky = "\x01 \",\"seq\":0, \\u0001";
+  const std::vector<std::pair<Event, std::pair<std::string, std::uint64_t>>> cases = {
+      {Joined{"#Room", "ann"}, {"#Room", 0}},
+      {Parted{"#Room", "ann", tricky}, {"#Room", 0}},
+      {Parted{"#Room", "ann", std::nullopt}, {"#Room", 0}},
+      {TopicSet{"#Room", "ann", tricky}, {"#Room", 0}},
+      {TopicSet{"#Room", "ann", std::nullopt}, {"#Room", 0}},
+      {ChatMessage{"#Room", "ann", "", tricky, 0, 1700000000123}, {"#Room", 42}},
+      {ChatMessage{"#Room", "ann", "", "hi", 0, 5}, {"#Room", 18446744073709551615ull}},
+      {ChatMessage{"", "ann", "Bee", tricky, 0, 7}, {"Bee", 0}},
+      {UserQuit{"", tricky}, {"ann", 0}},
+  };
+  for (const auto& [event, hole] : cases) {
+    Event filled = event;
+    std::visit(
+        [&hole](auto& e) {
+          using E = std::decay_t<decltype(e)>;
+          if constexpr (std::is_same_v<E, ChatMessage>) {
+            (e.channel.empty() ? e.to : e.channel) = hole.first;
+            e.seq = hole.second;
+          } else if constexpr (std::is_same_v<E, UserQuit>) {
+            e.nick = hole.first;
+          } else if constexpr (!std::is_same_v<E, NickChanged>) {
+            e.channel = hole.first;
+          }
+        },
+        filled);
+    CHECK(event_template(event).fill(hole.first, hole.second) == *encode_event(filled));
+  }
+}

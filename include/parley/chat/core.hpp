@@ -19,6 +19,7 @@
 #include "parley/chat/limits.hpp"
 #include "parley/chat/message_log.hpp"
 #include "parley/chat/outcome.hpp"
+#include "parley/chat/request_gate.hpp"
 #include "parley/chat/session_token.hpp"
 #include "parley/chat/token_bucket.hpp"
 
@@ -87,9 +88,8 @@ class Core {
     std::string key;   // fold(nick)
     std::vector<Channel*> channels;
     std::uint64_t mark = 0;  // dedup stamp for "everyone sharing a channel"
-    std::optional<TokenBucket> bucket;  // made on the first request
+    GateState gate;                      // its rate limit
     ConnList alone;  // just this connection: the recipients of a `msg` to it
-    std::uint64_t refused_in_a_row = 0;  // requests refused for rate since the last accepted one
     SessionToken session;                // its resume token, once registered
     bool held = false;                   // its connection is gone; awaiting a resume
     std::int64_t held_until = 0;         // which entry of held_ is this hold's

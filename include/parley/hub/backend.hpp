@@ -49,6 +49,9 @@ class Backend {
   // Read-only views (the admin endpoints; never on the hot path).
   virtual SessionView view(ConnId conn) const = 0;
   virtual ChatSizes sizes() const = 0;
+  // Why this server cannot take clients now (the backplane is down), or
+  // empty when it can: /readyz says so.
+  virtual std::string_view unready() const { return {}; }
 };
 
 // The chat state of this process alone.

@@ -10,6 +10,7 @@
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "parley/chat/outcome.hpp"
@@ -33,6 +34,8 @@ class EventBatch {
   }
   // Precondition: accepts(delivery.to).
   void add(const Delivery& delivery);
+  // An event already written: `line` with its LF. Precondition: accepts(to).
+  void add_line(const Recipients& to, std::string_view line);
 
   // The batch's recipients and its bytes; the batch is empty afterwards.
   std::pair<Recipients, Bytes> take();

@@ -110,6 +110,18 @@ class Hub {
   // The answer to the request the backend deferred for `conn`.
   void answer(ConnId conn, Outcome outcome);
 
+  // ---- what the backend does of its own accord ---------------------------------
+  // (cluster/: events from other servers, sessions another server took over.)
+  // Each may run only from a loop callback, never inside another hub call.
+
+  // Events and a `replaced` the backend decided outside any request.
+  void push(const Outcome& outcome);
+  // One event already written (a line with its LF, as the backplane carries
+  // it) for `to`: batched with the events the hub writes itself.
+  void deliver_line(const Recipients& to, std::string_view line);
+  // Closes a session with the fatal `code`, after what is queued.
+  void end_session(ConnId conn, ErrorCode code, std::string_view message);
+
   // ---- output ------------------------------------------------------------------
 
   // Queues bytes for one session outside the batch (pings, the PROXY

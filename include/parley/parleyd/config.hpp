@@ -45,6 +45,12 @@ struct ServerConfig {
   unsigned shutdown_retry_ms = 2000;     // the middle of the shutdown event's retry_ms
   unsigned resume_grace_s = 15;          // a session whose connection closed is held this long
   std::string node_id;                   // hello's server.node; empty: the host name
+  // The backplane (--cluster): empty for a server on its own.
+  std::string cluster;                   // redis://HOST:PORT or redis+unix:///PATH
+  std::string cluster_prefix = "parley"; // every key and pub/sub channel starts with it
+  std::uint64_t node_lease_ms = 10000;   // a server that cannot renew its lease this long is lost
+  std::uint64_t cluster_timeout_ms = 2000;  // each backplane command, and each connect
+  std::size_t cluster_max_in_flight = 10000; // backplane commands awaiting a reply
   std::uint64_t drain_grace_ms = 5000;   // SIGTERM: time for clients to leave by themselves
   std::uint64_t drain_window_ms = 20000; // SIGTERM: then the rest close one by one over this
   bool proxy_protocol = false;           // every TCP listener expects a PROXY v1/v2 header first

@@ -1,0 +1,65 @@
+// The backplane's two Redis connections: one for the functions (every
+// state change and every read is one FCALL of src/cluster/parley.lua,
+// loaded on each connect), one subscribed to the channels this server has
+// members in. Ready once both are up, the library is loaded and the
+// server's own channels (users, its node's) are subscribed; the owner is
+// told when that changes.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "parley/cluster/redis_connection.hpp"
+
+struct uv_loop_s;
+
+namespace parley::cluster {
+
+// The library's text (embedded at build time from src/cluster/parley.lua).
+extern const std::string_view functions_library;
+
+class Backplane {
+ public:
+  struct Hooks {
+    std::function<void()> ready;                          // each time it becomes ready
+    std::function<void(std::string_view why)> unready;    // each time it stops being ready
+    RedisConnection::MessageHandler message;              // a pub/sub message
+  };
+
+  // `base` are the channels subscribed for as long as the server runs.
+  Backplane(uv_loop_s* loop, const RedisOptions& options, std::vector<std::string> base, Hooks hooks);
+
+  void start();
+  void stop(std::function<void()> on_closed);
+  bool ready() const { return ready_; }
+
+  // FCALL `function` with no keys and `args`. False (nothing sent, `done`
+  // never called) when not ready or at the in-flight bound.
+  bool call(std::string_view function, const std::vector<std::string_view>& args, RedisConnection::Callback done);
+  bool subscribe(std::string_view channel, RedisConnection::Callback done) { return sub_.subscribe(channel, std::move(done)); }
+  bool unsubscribe(std::string_view channel) { return sub_.unsubscribe(channel); }
+
+  const RedisStats& command_stats() const { return cmd_.stats(); }
+  const RedisStats& subscriber_stats() const { return sub_.stats(); }
+  void on_latency(std::function<void(std::int64_t micros)> handler) { cmd_.on_latency(std::move(handler)); }
+
+ private:
+  void load_library();
+  void subscribe_base();
+  void update();
+  void lost(std::string_view why);
+
+  RedisConnection cmd_;
+  RedisConnection sub_;
+  std::vector<std::string> base_;
+  Hooks hooks_;
+  bool loaded_ = false;          // the library is loaded on this command connection
+  std::size_t base_subscribed_ = 0;
+  bool ready_ = false;
+  std::vector<std::string_view> argv_;  // reused by call(): no allocation per command once grown
+};
+
+}  // namespace parley::cluster

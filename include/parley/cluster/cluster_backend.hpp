@@ -1,0 +1,181 @@
+// The chat state of a cluster: a Backend (hub/backend.hpp) whose truth is
+// in Redis. Every state change and every read is one function of
+// src/cluster/parley.lua, answered when it returns (Hub::answer); what it
+// publishes comes back over the subscriber connection and is fanout out here
+// to this server's members, the event's bytes as the function wrote them.
+//
+// What this server keeps: its own connections (nick, session, the channels
+// each is in, the rate limit) and, per channel it has members in, a
+// LocalChannel (subscription, feed, who receives). docs/cluster.md has the
+// data model, the guarantees and the failure modes.
+//
+// Re-entrancy: every hub call from here (answer, push, deliver_line,
+// end_session) runs from a loop callback (a reply, a message, a timer),
+// never inside a hub call.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "parley/chat/core.hpp"
+#include "parley/chat/request_gate.hpp"
+#include "parley/cluster/backplane.hpp"
+#include "parley/cluster/local_channel.hpp"
+#include "parley/cluster/redis_connection.hpp"
+#include "parley/hub/backend.hpp"
+
+struct uv_loop_s;
+struct uv_timer_s;
+
+namespace parley {
+class Hub;
+}
+
+namespace parley::cluster {
+
+struct ClusterConfig {
+  RedisOptions redis;
+  std::string prefix = "parley";
+  std::int64_t node_lease_ms = 10000;
+  std::uint64_t retry_ms = 1000;      // what `unavailable` tells clients
+  std::size_t max_held = 10000;       // messages a channel's feed holds during a repair
+  std::size_t expire_batch = 100;     // held sessions one expire call ends
+};
+
+// What /metrics shows of the backplane.
+struct ClusterStats {
+  std::uint64_t gap_repairs = 0;   // holes filled from history
+  std::uint64_t gaps_sent = 0;     // `gap` events (per channel, not per member)
+  std::uint64_t lease_lost = 0;    // times this node found it had been declared lost
+  std::uint64_t unavailable = 0;   // requests answered `unavailable`
+};
+
+class ClusterBackend final : public Backend {
+ public:
+  ClusterBackend(uv_loop_s* loop, ClusterConfig config, Limits limits, ServerInfo info);
+  ~ClusterBackend() override;
+
+  // The hub it answers; before start().
+  void bind(Hub& hub) { hub_ = &hub; }
+  void start();
+  // Gives up the lease (so the others need not wait for it to run out),
+  // then closes the connections; `on_closed` runs after.
+  void stop(std::function<void()> on_closed);
+
+  void connect(ConnId conn) override;
+  std::optional<Outcome> handle(ConnId conn, ChatRequest request, std::int64_t now_ms) override;
+  Outcome disconnect(ConnId conn, std::string_view reason, std::int64_t now_ms) override;
+  Outcome expire(std::int64_t now_ms) override;
+  std::optional<std::int64_t> next_expiry() const override { return std::nullopt; }
+  SessionView view(ConnId conn) const override;
+  ChatSizes sizes() const override;
+  std::string_view unready() const override;
+
+  const std::string& node() const { return node_; }
+  const ClusterStats& stats() const { return stats_; }
+  const Backplane& backplane() const { return backplane_; }
+
+ private:
+  struct User {
+    ConnId conn = 0;
+    GateState gate;
+    std::string nick;          // once registered
+    std::string key;           // fold(nick)
+    std::string session;       // its resume token, as text
+    bool registered = false;
+    std::vector<std::string> channels;  // keys of the channels it is in
+  };
+
+  // Requests: each sends its function (false when it could not) and
+  // answers from the reply.
+  void answer(ConnId conn, Outcome outcome);
+  Outcome unavailable();
+  Outcome gone(User& user);
+  Outcome channel_error(const RedisReply& reply, const std::string& typed, User& user);
+  bool call(std::string_view function, const std::vector<std::string_view>& args, RedisConnection::Callback done);
+  std::string owner(ConnId conn) const { return node_ + "/" + std::to_string(conn); }
+  bool hello(User& user, const Hello& c);
+  void welcome_resumed(ConnId conn, const RedisReply& reply, std::optional<ConnId> replaced);
+  bool nick(User& user, const NickCmd& c);
+  bool join(User& user, const Join& c);
+  void joined(ConnId conn, const std::string& key, const RedisReply& reply);
+  bool part(User& user, const Part& c);
+  bool say(User& user, Say& c, std::int64_t now);
+  bool msg(User& user, Msg& c, std::int64_t now);
+  bool topic(User& user, const TopicCmd& c);
+  bool list(User& user);
+  bool members(User& user, const Members& c);
+  bool history(User& user, const History& c);
+  bool quit(User& user, const Quit& c);
+  void end_remotely(const std::string& key, const std::string& owner_text, const std::string& nick,
+                    std::string_view reason, bool hold, std::int64_t now);
+
+  // Channels this server has members in
+  LocalChannel& channel(const std::string& key);
+  // Runs `then` once the channel is subscribed (now, if it is). False, and
+  // `then` never runs, when the SUBSCRIBE could not be sent.
+  bool subscribe(LocalChannel& channel, std::function<void(bool ok)> then);
+  void forget(User& user);
+  void leave_locally(User& user, const std::string& key);
+  void maybe_unsubscribe(const std::string& key);
+  void resubscribe_all();
+  void read_heads(const std::vector<std::string>& keys);
+
+  // The backplane's side
+  void on_message(std::string_view channel, std::string_view payload);
+  void on_channel_message(LocalChannel& channel, std::string_view payload);
+  void on_users_message(std::string_view payload);
+  void on_node_message(std::string_view payload);
+  void on_ready();
+  void on_unready(std::string_view why);
+  void repair(const std::string& key, std::uint64_t from, std::uint64_t to);
+  void retry_repairs();
+  void send_gap(LocalChannel& channel, std::uint64_t from, std::uint64_t to);
+  class FeedSink;
+
+  // The lease
+  void renew_lease();
+  void reclaim_sessions();
+  static void on_lease_timer(uv_timer_s* timer);
+
+  ClusterConfig config_;
+  Limits limits_;
+  ServerInfo info_;
+  std::string node_;           // --node-id plus this process's random suffix
+  std::string users_channel_;  // P:users
+  std::string node_channel_;   // P:to:NODE
+  std::string channel_prefix_; // "P:{c:"
+  Backplane backplane_;
+  Hub* hub_ = nullptr;
+  std::unordered_map<ConnId, User> users_;
+  std::unordered_map<std::string, ConnId> by_key_;  // registered nick key -> its local connection
+  std::map<std::string, LocalChannel> channels_;
+  ClusterStats stats_;
+  std::uint64_t epoch_counter_ = 0;
+  bool expire_in_flight_ = false;
+  bool lease_first_ = true;
+  bool lease_in_flight_ = false;
+  std::int64_t lease_renewed_ = 0;  // loop time the last renewal was asked at
+  bool lease_stale_ = false;        // not renewed for 2/3 of the lease: not speaking for anyone
+  std::unique_ptr<uv_timer_s> lease_timer_;
+  // Sessions that ended while Redis could not be told (quit when back).
+  struct Orphan {
+    std::string key, owner, line;
+  };
+  static constexpr std::size_t max_orphans = 100000;
+  std::vector<Orphan> orphans_;
+  struct RepairLater {
+    std::string key;
+    std::uint64_t from, to;
+  };
+  std::vector<RepairLater> repairs_later_;
+  std::string unready_why_ = "backplane connecting";
+};
+
+}  // namespace parley::cluster

@@ -1,0 +1,279 @@
+// Three parleyd on one real redis-server are one chat server: every command
+// and event of the contract across instances, one seq order under
+// concurrent publishers, resume on another instance, and the backplane's
+// faults (Redis down, a server killed, the subscriber connection killed).
+#include <doctest/doctest.h>
+#include <signal.h>
+
+#include <map>
+#include <memory>
+#include <set>
+
+#include "harness.hpp"
+#include "redis_server.hpp"
+
+using namespace parley::test;
+
+namespace {
+
+// Redis and `n` servers sharing it, each with an admin listener.
+struct Cluster {
+  explicit Cluster(std::size_t n, std::vector<std::string> extra = {}) {
+    for (std::size_t i = 0; i < n; ++i) add(extra);
+  }
+  ServerProcess& add(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {"--cluster", redis.unix_url(), "--cluster-prefix", "t", "--node-id",
+                                     "n" + std::to_string(servers.size()), "--admin", "127.0.0.1:0"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    servers.push_back(std::make_unique<ServerProcess>(args));
+    // Ready once the backplane is: /readyz answers 200.
+    const std::string admin = servers.back()->admin_address();
+    REQUIRE(poll_until([&] { return http_get(admin, "/readyz").status == 200; }, 10000));
+    return *servers.back();
+  }
+  const std::string& at(std::size_t i) const { return servers.at(i)->address(); }
+
+  RedisServer redis;
+  std::vector<std::unique_ptr<ServerProcess>> servers;
+};
+
+json say(Client& c, const std::string& channel, const std::string& text) {
+  json r = c.call({{"cmd", "say"}, {"channel", channel}, {"text", text}});
+  REQUIRE(r["ok"] == true);
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("cluster: hello names the node and offers the cluster; nicks are unique across servers") {
+  Cluster cluster(2);
+  Client a(cluster.at(0)), b(cluster.at(1));
+  json w = a.hello("Ann");
+  CHECK(w["server"]["node"] == "n0");
+  CHECK(w["server"]["features"] == json::array({"resume", "cluster"}));
+  json taken = b.call({{"cmd", "hello"}, {"nick", "ANN"}});
+  CHECK(taken["error"]["code"] == "nick_in_use");
+  b.hello("Bob");
+  CHECK(b.call({{"cmd", "nick"}, {"nick", "ann"}})["error"]["code"] == "nick_in_use");
+}
+
+TEST_CASE("cluster: join, say, msg, topic, nick, part and quit reach members on every server") {
+  Cluster cluster(3);
+  Client a(cluster.at(0)), b(cluster.at(1)), c(cluster.at(2));
+  json ja = a.enter("ann", "#Room");
+  CHECK(ja["members"] == json::array({"ann"}));
+  CHECK(ja["seq"] == 0);
+  json jb = b.enter("bob", "#room");
+  CHECK(jb["channel"] == "#Room");  // as first created, on another server
+  CHECK(jb["members"] == json::array({"ann", "bob"}));
+  CHECK(jb["epoch"] == ja["epoch"]);
+  CHECK(a.wait_event("join") == json({{"event", "join"}, {"channel", "#Room"}, {"nick", "bob"}}));
+  c.enter("cy", "#ROOM");
+  CHECK(a.wait_event("join")["nick"] == "cy");
+  CHECK(b.wait_event("join")["nick"] == "cy");
+
+  json ack = say(a, "#room", "hello from a");
+  CHECK(ack["seq"] == 1);
+  CHECK(ack["channel"] == "#Room");
+  for (Client* other : {&b, &c}) {
+    json m = other->wait_event("message");
+    CHECK(m["from"] == "ann");
+    CHECK(m["text"] == "hello from a");
+    CHECK(m["seq"] == 1);
+    CHECK(m["ts"] == ack["ts"]);
+    CHECK(m["channel"] == "#Room");
+  }
+  CHECK(say(c, "#Room", "and from c")["seq"] == 2);
+  CHECK(a.wait_event("message")["seq"] == 2);
+  CHECK(b.wait_event("message")["seq"] == 2);
+
+  json members = c.call({{"cmd", "members"}, {"channel", "#room"}});
+  CHECK(members["members"] == json::array({"ann", "bob", "cy"}));
+  json list = b.call({{"cmd", "list"}});
+  CHECK(list["channels"] == json::array({{{"channel", "#Room"}, {"members", 3}, {"topic", nullptr}}}));
+  json history = b.call({{"cmd", "history"}, {"channel", "#room"}});
+  REQUIRE(history["messages"].size() == 2);
+  CHECK(history["messages"][0]["text"] == "hello from a");
+  CHECK(history["messages"][1]["from"] == "cy");
+  CHECK(history["epoch"] == ja["epoch"]);
+
+  json dm = c.call({{"cmd", "msg"}, {"to", "ANN"}, {"text", "psst"}});
+  CHECK(dm["to"] == "ann");
+  json got = a.wait_event("message");
+  CHECK(got["from"] == "cy");
+  CHECK(got["to"] == "ann");
+  CHECK(got["text"] == "psst");
+  CHECK_FALSE(got.contains("channel"));
+  CHECK(c.call({{"cmd", "msg"}, {"to", "nobody"}, {"text", "x"}})["error"]["code"] == "no_such_nick");
+
+  CHECK(b.call({{"cmd", "topic"}, {"channel", "#room"}, {"topic", "plans"}})["topic"] == "plans");
+  CHECK(a.wait_event("topic") == json({{"event", "topic"}, {"channel", "#Room"}, {"nick", "bob"}, {"topic", "plans"}}));
+  CHECK(c.wait_event("topic")["topic"] == "plans");
+  CHECK(c.call({{"cmd", "topic"}, {"channel", "#room"}})["topic"] == "plans");
+
+  CHECK(a.call({{"cmd", "nick"}, {"nick", "Anna"}})["nick"] == "Anna");
+  CHECK(b.wait_event("nick") == json({{"event", "nick"}, {"old", "ann"}, {"new", "Anna"}}));
+  CHECK(c.wait_event("nick")["new"] == "Anna");
+  json after = c.call({{"cmd", "members"}, {"channel", "#room"}});
+  CHECK(after["members"] == json::array({"Anna", "bob", "cy"}));
+
+  CHECK(b.call({{"cmd", "part"}, {"channel", "#room"}, {"reason", "bye"}})["channel"] == "#Room");
+  CHECK(a.wait_event("part") == json({{"event", "part"}, {"channel", "#Room"}, {"nick", "bob"}, {"reason", "bye"}}));
+  CHECK(c.wait_event("part")["nick"] == "bob");
+  CHECK(b.call({{"cmd", "say"}, {"channel", "#room"}, {"text", "x"}})["error"]["code"] == "not_in_channel");
+  CHECK(b.call({{"cmd", "history"}, {"channel", "#room"}})["error"]["code"] == "not_in_channel");
+  CHECK(b.call({{"cmd", "part"}, {"channel", "#nowhere"}})["error"]["code"] == "no_such_channel");
+
+  CHECK(c.call({{"cmd", "quit"}, {"reason", "done"}})["ok"] == true);
+  CHECK(a.wait_event("quit") == json({{"event", "quit"}, {"nick", "cy"}, {"reason", "done"}}));
+  // cy is gone everywhere: its nick is free on another server.
+  Client d(cluster.at(0));
+  d.hello("cy");
+}
+
+TEST_CASE("cluster: concurrent publishers on three servers, one seq order for every member everywhere") {
+  Cluster cluster(3);
+  constexpr int per_publisher = 200;
+  std::vector<std::unique_ptr<Client>> members, publishers;
+  for (std::size_t i = 0; i < 6; ++i) {
+    members.push_back(std::make_unique<Client>(cluster.at(i % 3)));
+    members.back()->enter("m" + std::to_string(i), "#load");
+  }
+  for (std::size_t i = 0; i < 3; ++i) {
+    publishers.push_back(std::make_unique<Client>(cluster.at(i)));
+    publishers.back()->enter("p" + std::to_string(i), "#load");
+  }
+  // Pipelined: each publisher sends all its says at once.
+  for (std::size_t i = 0; i < 3; ++i) {
+    std::string batch;
+    for (int k = 0; k < per_publisher; ++k)
+      batch += json({{"cmd", "say"}, {"channel", "#load"}, {"text", "p" + std::to_string(i) + ":" + std::to_string(k)}}).dump() + "\n";
+    publishers[i]->send_raw(batch);
+  }
+  for (auto& p : publishers)
+    for (int k = 0; k < per_publisher; ++k) REQUIRE(p->next_reply(15000)["ok"] == true);
+  const int total = 3 * per_publisher;
+  std::vector<std::string> first;
+  for (auto& m : members) {
+    std::vector<std::string> order;
+    std::uint64_t expected = 1;
+    while (order.size() < static_cast<std::size_t>(total)) {
+      json e = m->wait_event("message", 15000);
+      REQUIRE(e["seq"] == expected);
+      ++expected;
+      order.push_back(e["text"]);
+    }
+    if (first.empty()) first = order;
+    CHECK(order == first);
+  }
+}
+
+TEST_CASE("cluster: a session resumes on another server; the grace running out sends one quit") {
+  Cluster cluster(2, {"--resume-grace", "2"});
+  Client watcher(cluster.at(0));
+  watcher.enter("watcher", "#r");
+  json welcome;
+  {
+    Client ann(cluster.at(0));
+    welcome = ann.hello("ann");
+    ann.join("#r");
+    watcher.wait_event("join");
+    say(ann, "#r", "one");
+    watcher.wait_event("message");
+    ann.reset();  // abrupt
+  }
+  say(watcher, "#r", "while away");  // seq 2
+  Client back(cluster.at(1));
+  json resumed = back.call({{"cmd", "hello"}, {"nick", "ann"}, {"resume", welcome["session"]}});
+  REQUIRE(resumed["ok"] == true);
+  CHECK(resumed["resumed"] == true);
+  CHECK(resumed["server"]["node"] == "n1");
+  CHECK(resumed["channels"] == json::array({{{"channel", "#r"}, {"seq", 2}, {"epoch", resumed["channels"][0]["epoch"]}}}));
+  json missed = back.call({{"cmd", "history"}, {"channel", "#r"}, {"after", 1}});
+  REQUIRE(missed["messages"].size() == 1);
+  CHECK(missed["messages"][0]["text"] == "while away");
+  say(watcher, "#r", "live");
+  CHECK(back.wait_event("message")["text"] == "live");
+  CHECK(say(back, "#r", "i am back")["seq"] == 4);
+  CHECK(watcher.wait_event("message")["text"] == "i am back");
+  // No event reached the watcher about any of this: only the messages.
+  for (const json& e : watcher.events) CHECK(e["event"] == "message");
+
+  // Now let the grace run out on the other server: one quit, to everyone.
+  back.reset();
+  json quit = watcher.wait_event("quit", 8000);
+  CHECK(quit["nick"] == "ann");
+  CHECK(quit["reason"] == "connection closed");
+  Client again(cluster.at(1));
+  again.hello("ann");  // the nick is free
+  CHECK_FALSE(watcher.read_line(500));  // and there was one quit only
+}
+
+TEST_CASE("cluster: the old connection of a session resumed elsewhere gets replaced") {
+  Cluster cluster(2);
+  Client first(cluster.at(0));
+  json welcome = first.hello("ann");
+  first.join("#r");
+  Client second(cluster.at(1));
+  json resumed = second.call({{"cmd", "hello"}, {"nick", "ann"}, {"resume", welcome["session"]}});
+  CHECK(resumed["resumed"] == true);
+  json fatal = first.wait_event("error");
+  CHECK(fatal["code"] == "replaced");
+  CHECK(first.wait_closed());
+  Client other(cluster.at(0));
+  other.enter("bob", "#r");
+  CHECK(second.wait_event("join")["nick"] == "bob");
+}
+
+TEST_CASE("cluster: Redis down means unavailable with retry_ms and /readyz 503; back, it all works again") {
+  Cluster cluster(2, {"--cluster-timeout", "0.5"});
+  Client a(cluster.at(0)), b(cluster.at(1));
+  a.enter("ann", "#r");
+  b.enter("bob", "#r");
+  a.wait_event("join");
+  const std::string admin = cluster.servers[0]->admin_address();
+  cluster.redis.pause();
+  json r = a.call({{"cmd", "say"}, {"channel", "#r"}, {"text", "lost?"}}, 5000);
+  CHECK(r["error"]["code"] == "unavailable");
+  CHECK(r["error"]["retry_ms"].get<int>() > 0);
+  CHECK(poll_until([&] { return http_get(admin, "/readyz").status == 503; }, 5000));
+  CHECK(a.call({{"cmd", "ping"}})["ok"] == true);  // ping still works, the connection stays
+  cluster.redis.resume();
+  CHECK(poll_until([&] { return http_get(admin, "/readyz").status == 200; }, 10000));
+  CHECK(say(a, "#r", "back")["seq"] == 1);
+  CHECK(b.wait_event("message", 5000)["text"] == "back");
+}
+
+TEST_CASE("cluster: a killed subscriber connection loses nothing: the gap is repaired from history") {
+  Cluster cluster(2);
+  Client a(cluster.at(0)), b(cluster.at(1));
+  a.enter("ann", "#r");
+  b.enter("bob", "#r");
+  a.wait_event("join");
+  say(a, "#r", "m1");
+  CHECK(b.wait_event("message")["seq"] == 1);
+  // Cut every subscriber; messages published while they reconnect reach
+  // nobody over pub/sub.
+  cluster.redis.command({"CLIENT", "KILL", "TYPE", "pubsub"});
+  for (int i = 2; i <= 20; ++i) say(a, "#r", "m" + std::to_string(i));
+  for (int i = 2; i <= 20; ++i) {
+    json m = b.wait_event("message", 10000);
+    REQUIRE(m["seq"] == i);
+    CHECK(m["text"] == "m" + std::to_string(i));
+  }
+  for (const json& e : b.events) CHECK(e["event"] != "gap");
+}
+
+TEST_CASE("cluster: a server killed with -9 loses its sessions: quit \"server lost\" within lease + grace") {
+  Cluster cluster(2, {"--node-lease", "1", "--resume-grace", "1"});
+  Client watcher(cluster.at(0));
+  watcher.enter("watcher", "#r");
+  Client doomed(cluster.at(1));
+  doomed.enter("doomed", "#r");
+  watcher.wait_event("join");
+  ::kill(cluster.servers[1]->pid(), SIGKILL);
+  json quit = watcher.wait_event("quit", 10000);
+  CHECK(quit["nick"] == "doomed");
+  CHECK(quit["reason"] == "server lost");
+  CHECK(watcher.call({{"cmd", "members"}, {"channel", "#r"}})["members"] == json::array({"watcher"}));
+}

@@ -14,6 +14,10 @@
 //
 // Re-entrancy: callbacks run from the loop, never inside command() or
 // subscribe(); a callback may issue further commands, or stop().
+//
+// Destroying: after on_closed ran, or before start(). Destroyed earlier (a
+// callback may do it), it forgets every callback, calls none of them again,
+// and finishes closing its handles on the loop by itself.
 #pragma once
 
 #include <cstdint>
@@ -46,6 +50,7 @@ struct RedisStats {
   std::uint64_t disconnects = 0;  // connections lost after being up
   std::uint64_t timeouts = 0;     // commands that timed out
   std::uint64_t refused = 0;      // commands refused (down, or in-flight bound)
+  std::uint64_t connect_failures = 0;  // attempts that never came up (each is retried)
 };
 
 class RedisConnection {
@@ -65,10 +70,16 @@ class RedisConnection {
   void on_down(std::function<void(std::string_view why)> handler);
   // For a subscriber connection: where messages go.
   void on_message(MessageHandler handler);
+  // Runs after each attempt that did not come up (resolving, connecting or
+  // the handshake failed or timed out), with why and the delay before the
+  // next attempt: nothing else tells the owner why Redis stays unreachable.
+  void on_connect_failed(std::function<void(std::string_view why, std::int64_t retry_in_ms)> handler);
 
   void start();
   // Fails what is in flight, closes every handle; `on_closed` runs once all
-  // are closed (the connection may then be destroyed).
+  // are closed (the connection may then be destroyed). From the loop: the
+  // failures, then on_down (if it was up), then on_closed; at once, inside
+  // stop(), only when start() never ran. A second stop() does nothing.
   void stop(std::function<void()> on_closed);
 
   bool up() const;
@@ -79,11 +90,22 @@ class RedisConnection {
   // connection is not up or max_in_flight commands await replies. Otherwise
   // `done` runs exactly once, later: with the reply, or with a `failure`.
   // The arguments are copied before command() returns.
+  // Also refused: an empty argv, the pub/sub commands, MONITOR, RESET and
+  // HELLO (use subscribe(); hiredis 0.14 routes their replies apart or
+  // cannot read them), and any command on a connection that has subscribed
+  // since it came up (hiredis 0.14 matches replies there by channel name, so
+  // an ordinary reply could be taken for a message).
   bool command(const std::vector<std::string_view>& argv, Callback done);
 
   // Pub/sub (a connection that subscribes does nothing else): `done` runs
   // once the subscription is confirmed (an ok reply) or failed. Messages
   // then go to the on_message handler. The same rules as command().
+  // Messages for a channel stop at unsubscribe() (later ones are dropped);
+  // unsubscribe() returns false for a channel not subscribed. Subscriptions
+  // end with the connection: the owner subscribes again in on_up. A
+  // confirmation is bounded like any reply, but an idle subscriber has
+  // nothing in flight: a Redis that stops answering without closing the
+  // socket goes unnoticed there until the next (un)subscribe.
   bool subscribe(std::string_view channel, Callback done);
   bool unsubscribe(std::string_view channel);
 

@@ -24,7 +24,7 @@ void ChannelFeed::on_message(std::uint64_t seq, std::string_view owner, std::str
     if (!held_.empty()) release_held(sink);
     return;
   }
-  hold(seq, owner, line, sink);
+  if (!hold(seq, owner, line, sink)) return;  // gave up on the hole: all delivered
   if (anchored_ && !repairing_) {
     repairing_.emplace(delivered_ + 1, seq - 1);
     sink.repair(delivered_ + 1, seq - 1);
@@ -69,9 +69,11 @@ void ChannelFeed::repaired(std::uint64_t from, std::uint64_t to, const std::opti
   release_held(sink);
 }
 
-void ChannelFeed::hold(std::uint64_t seq, std::string_view owner, std::string_view line, Sink& sink) {
+bool ChannelFeed::hold(std::uint64_t seq, std::string_view owner, std::string_view line, Sink& sink) {
   held_.try_emplace(seq, Held{std::string(owner), std::string(line)});
-  if (held_.size() > max_held_) give_up(sink);
+  if (held_.size() <= max_held_) return true;
+  give_up(sink);
+  return !anchored_;
 }
 
 // Delivers what is held in order from the last delivered seq; at a hole,

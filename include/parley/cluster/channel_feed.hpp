@@ -69,7 +69,9 @@ class ChannelFeed {
     std::string owner;
     std::string line;
   };
-  void hold(std::uint64_t seq, std::string_view owner, std::string_view line, Sink& sink);
+  // False when holding it was one too many and the feed gave up (gave
+  // everything out, holes as gaps).
+  bool hold(std::uint64_t seq, std::string_view owner, std::string_view line, Sink& sink);
   void release_held(Sink& sink);
   void give_up(Sink& sink);
 

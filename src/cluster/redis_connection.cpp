@@ -459,7 +459,7 @@ struct RedisConnection::Impl {
 
   // Why hiredis itself ended the context (a read or write error, EOF, a
   // failed connect, a reader error).
-  std::string hiredis_reason() const { return ending(ac_->errstr[0] ? ac_->errstr : "connection closed"); }
+  std::string hiredis_reason() const { return ending(ac_->c.errstr[0] ? ac_->c.errstr : "connection closed"); }
 
   // Why the context ends, from what the socket said.
   std::string ending(const std::string& detail) const {

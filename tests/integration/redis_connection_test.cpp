@@ -7,6 +7,7 @@
 // sleeps to let something happen.
 #include <uv.h>
 
+#include <csignal>
 #include <functional>
 #include <memory>
 #include <string>
@@ -33,6 +34,7 @@ constexpr int wait_ms = 10000;  // for anything the test awaits: far more than i
 class Loop {
  public:
   Loop() {
+    std::signal(SIGPIPE, SIG_IGN);  // as parleyd does: hiredis writes with write(2)
     REQUIRE(uv_loop_init(&loop_) == 0);
     REQUIRE(uv_timer_init(&loop_, &watchdog_) == 0);
   }
@@ -425,6 +427,38 @@ TEST_CASE("redis connection: stop() with commands in flight: each callback once,
                                           "failed: stopped", "failed: stopped", "down: stopped", "closed"};
   CHECK(events == expected);
   w.conn.reset();  // destroyed after on_closed
+}
+
+TEST_CASE("redis connection: stop() from inside a reply's callback: the rest fail once, on_closed once") {
+  RedisServer redis;
+  Loop loop;
+  Watched w(loop, options_for(redis.unix_url()));
+  w.await_up();
+  std::vector<std::string> events;
+  REQUIRE(w.conn->command({"PING"}, [&](const RedisReply& r) {
+    events.push_back("answered " + r.str);
+    w.conn->stop([&] { events.push_back("closed"); });  // hiredis is inside its read path here
+    CHECK_FALSE(w.conn->command({"PING"}, [&](const RedisReply&) { events.push_back("never"); }));
+  }));
+  for (int i = 0; i < 2; ++i)
+    REQUIRE(w.conn->command({"PING"}, [&](const RedisReply& r) { events.push_back("then " + r.str); }));
+  REQUIRE(loop.run_until([&] { return !events.empty() && events.back() == "closed"; }));
+  loop.run_until([] { return false; }, 50);
+  const std::vector<std::string> expected{"answered PONG", "then stopped", "then stopped", "closed"};
+  CHECK(events == expected);
+  CHECK(w.downs == std::vector<std::string>{"stopped"});
+  w.conn.reset();
+}
+
+TEST_CASE("redis connection: a handshake Redis refuses fails the attempt, with Redis's reason") {
+  RedisServer redis;
+  Loop loop;
+  RedisOptions options = options_for(redis.unix_url());
+  options.client_name = "has spaces";  // CLIENT SETNAME refuses it
+  Watched w(loop, options);
+  REQUIRE(loop.run_until([&] { return w.failed_attempts.size() >= 2; }));
+  CHECK(contains(w.failed_attempts[0], "handshake refused: ERR"));
+  CHECK(w.ups == 0);
 }
 
 TEST_CASE("redis connection: stop() while retrying, while resolving, and before start()") {

@@ -15,6 +15,10 @@
 // Re-entrancy: callbacks run from the loop, never inside command() or
 // subscribe(); a callback may issue further commands, or stop().
 //
+// hiredis writes with write(2), not send(MSG_NOSIGNAL): the process must
+// ignore SIGPIPE (parleyd does), or a write to a Redis that just went away
+// kills it.
+//
 // Destroying: after on_closed ran, or before start(). Destroyed earlier (a
 // callback may do it), it forgets every callback, calls none of them again,
 // and finishes closing its handles on the loop by itself.

@@ -81,7 +81,7 @@ void Backplane::lost(std::string_view why) {
 }
 
 bool Backplane::call(std::string_view function, const std::vector<std::string_view>& args, RedisConnection::Callback done) {
-  if (!ready_) return false;
+  if (!can_call()) return false;
   argv_.clear();
   argv_.push_back("FCALL");
   argv_.push_back(function);

@@ -171,12 +171,12 @@ std::optional<Outcome> ClusterBackend::handle(ConnId conn, ChatRequest request, 
     return refused;
   Command& command = std::get<Command>(request.body);
   if (std::holds_alternative<Ping>(command)) return Outcome{};
-  if (auto* q = std::get_if<Quit>(&command); q && (!user.registered || !backplane_.ready())) {
+  if (auto* q = std::get_if<Quit>(&command); q && (!user.registered || !backplane_.can_call())) {
     Outcome out;
     out.close = true;
     return out;  // unregistered, or nothing to tell Redis now: disconnect() remembers it
   }
-  if (!unready().empty()) return unavailable();
+  if (!backplane_.can_call() || lease_stale_) return unavailable();
   // Each handler sends its function and answers from the reply; false when
   // it could not be sent (the bound on commands in flight, or the
   // connection dropped just now), so nothing waits: answer now.
@@ -601,7 +601,7 @@ void ClusterBackend::end_remotely(const std::string& key, const std::string& own
 }
 
 Outcome ClusterBackend::expire(std::int64_t now_ms) {
-  if (expire_in_flight_ || !backplane_.ready()) return {};
+  if (expire_in_flight_ || !backplane_.can_call()) return {};
   const EventTemplate lost = event_template(UserQuit{"", "server lost"});
   expire_in_flight_ = call("parley_expire",
                            {config_.prefix, std::to_string(now_ms), std::to_string(config_.expire_batch),
@@ -834,7 +834,7 @@ void ClusterBackend::send_gap(LocalChannel& ch, std::uint64_t from, std::uint64_
 
 void ClusterBackend::on_lease_timer(uv_timer_s* timer) {
   auto& self = *static_cast<ClusterBackend*>(timer->data);
-  if (self.backplane_.ready()) self.retry_repairs();
+  if (self.backplane_.can_call()) self.retry_repairs();
   self.renew_lease();
 }
 
@@ -842,7 +842,7 @@ void ClusterBackend::renew_lease() {
   const std::int64_t now = static_cast<std::int64_t>(uv_now(lease_timer_->loop));
   // Stop speaking for our sessions before the others may find the lease gone.
   if (!lease_first_ && now - lease_renewed_ > config_.node_lease_ms * 2 / 3) lease_stale_ = true;
-  if (lease_in_flight_ || !backplane_.ready()) return;
+  if (lease_in_flight_ || !backplane_.can_call()) return;
   lease_in_flight_ = call("parley_lease",
                           {config_.prefix, node_, std::to_string(config_.node_lease_ms), lease_first_ ? "1" : "0"},
                           [this, asked = now](const RedisReply& reply) {

@@ -35,6 +35,9 @@ class Backplane {
   void start();
   void stop(std::function<void()> on_closed);
   bool ready() const { return ready_; }
+  // Functions can run (the command connection is up, the library loaded),
+  // though the subscriber may be reconnecting.
+  bool can_call() const { return cmd_.up() && loaded_; }
 
   // FCALL `function` with no keys and `args`. False (nothing sent, `done`
   // never called) when not ready or at the in-flight bound.

@@ -52,7 +52,8 @@ std::uint64_t rate_limited(const HubCounters& c) {
 
 }  // namespace
 
-std::string metrics_text(const Hub& hub, const LoopStats& loop) {
+std::string metrics_text(const Hub& hub, const LoopStats& loop,
+                         const std::function<void(admin::PrometheusWriter&)>& more) {
   const HubCounters& c = hub.counters();
   PrometheusWriter w;
   w.family("parley_build_info", MetricType::gauge, "The server's version, as a label; always 1.");
@@ -83,6 +84,7 @@ std::string metrics_text(const Hub& hub, const LoopStats& loop) {
            "Time the event loop spent waiting for I/O; 1 - rate() of it is the busy share.");
   w.sample(loop.idle_seconds);
   admin::write_process_stats(w, admin::read_process_stats());
+  if (more) more(w);
   return w.take();
 }
 

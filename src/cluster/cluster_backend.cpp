@@ -868,7 +868,7 @@ void ClusterBackend::reclaim_sessions() {
            auto it = users_.find(conn);
            if (it == users_.end() || !reply.ok() || reply.at(0).str == "ok") return;
            forget(it->second);
-           hub_->end_session(conn, ErrorCode::shutting_down, "the cluster lost this session; reconnect");
+           hub_->evict(conn, "the cluster lost this session", config_.retry_ms);
          });
   }
 }

@@ -165,6 +165,16 @@ void Hub::end_session(ConnId conn, ErrorCode code, std::string_view message) {
   if (Session* s = sessions_.find(conn)) fatal(*s, code, message);
 }
 
+void Hub::evict(ConnId conn, std::string_view reason, std::uint64_t retry_ms) {
+  Session* s = sessions_.find(conn);
+  if (!s || !s->open()) return;
+  send(*s, encode_shutdown(reason, retry_ms), OutputKind::reply);
+  if (s->awaiting_)
+    s->close_when_answered_ = true;
+  else
+    shut_down(*s);
+}
+
 // ---- output --------------------------------------------------------------------
 
 void Hub::send(Session& s, const Bytes& bytes, OutputKind kind) {

@@ -32,6 +32,7 @@
 #include "parley/net/sd_notify.hpp"
 #include "parley/net/server.hpp"
 #include "parley/net/status_reporter.hpp"
+#include "parley/parleyd/backplane_metrics.hpp"
 #include "parley/parleyd/cli.hpp"
 #include "parley/transport/line/line_session.hpp"
 #include "parley_version.h"
@@ -209,8 +210,10 @@ int serve(const ServerConfig& config, const Activated& activated) {
     }
     WallClock clock;
     Hub hub(hub_config(config), *backend, clock);
+    admin::Histogram backplane_latency(backplane_seconds_bounds);
     if (shared) {
       shared->bind(hub);
+      shared->on_latency([&](std::int64_t micros) { backplane_latency.observe(static_cast<double>(micros) / 1e6); });
       shared->start();
     }
     ReadBuffer read_buffer;
@@ -218,7 +221,11 @@ int serve(const ServerConfig& config, const Activated& activated) {
     std::unique_ptr<AdminServer> admin;
     if (with_admin)
       admin = std::make_unique<AdminServer>(&loop, read_buffer, hub, admin_options(config, activated.admin_fd),
-                                            [&] { return metrics_text(hub, monitor.stats()); });
+                                            [&] {
+                                              return metrics_text(hub, monitor.stats(), [&](admin::PrometheusWriter& w) {
+                                                if (shared) write_backplane_metrics(w, *shared, backplane_latency);
+                                              });
+                                            });
     StatusReporter status_reporter(&loop, hub, notifier);
     // The admin listener closes last: /readyz says 503 through the drain.
     auto close_admin = [&] {

@@ -288,3 +288,80 @@ TEST_CASE("cluster: a server killed with -9 loses its sessions: quit \"server lo
   CHECK(quit["reason"] == "server lost");
   CHECK(watcher.call({{"cmd", "members"}, {"channel", "#r"}})["members"] == json::array({"watcher"}));
 }
+
+TEST_CASE("cluster: Redis restarted without persistence: clients are told to reconnect and see new epochs") {
+  Cluster cluster(2);
+  Client a(cluster.at(0)), b(cluster.at(1));
+  a.enter("ann", "#r");
+  const json before = b.enter("bob", "#r");
+  a.wait_event("join");
+  say(a, "#r", "before the restart");
+  cluster.redis.restart();
+  // Each server finds its lease and its sessions gone: reconnect, as after a drain.
+  for (Client* c : {&a, &b}) {
+    json shutdown = c->wait_event("shutdown", 10000);
+    CHECK(shutdown["retry_ms"].get<int>() > 0);
+    CHECK(c->wait_event("error")["code"] == "shutting_down");
+    CHECK(c->wait_closed());
+  }
+  Client again(cluster.at(1));
+  json w = again.call({{"cmd", "hello"}, {"nick", "bob"}, {"resume", "00000000000000000000000000000000"}});
+  CHECK(w["resumed"] == false);
+  const json after = again.join("#r");
+  CHECK(after["epoch"] != before["epoch"]);  // how the client learns old seqs mean nothing
+  CHECK(after["seq"] == 0);
+  CHECK(after["members"] == json::array({"bob"}));
+}
+
+TEST_CASE("cluster: a server too slow for Redis's pub/sub output limit is cut off and repairs from history") {
+  Cluster cluster(2, {"--history", "1000"});
+  cluster.redis.command({"CONFIG", "SET", "client-output-buffer-limit", "pubsub 32kb 0 0"});
+  Client a(cluster.at(0)), b(cluster.at(1));
+  a.enter("ann", "#r");
+  b.enter("bob", "#r");
+  a.wait_event("join");
+  const std::string text(1000, 'x');
+  ::kill(cluster.servers[1]->pid(), SIGSTOP);  // a stalled server: Redis's buffer for it fills
+  // More than the socket's own buffer (about 200 KiB on a Unix socket) and
+  // Redis's limit together: Redis cuts the subscriber.
+  for (int i = 1; i <= 600; ++i) say(a, "#r", text + std::to_string(i));
+  ::kill(cluster.servers[1]->pid(), SIGCONT);
+  for (int i = 1; i <= 600; ++i) {
+    json m = b.wait_event("message", 10000);
+    REQUIRE(m["seq"] == i);
+    CHECK(m["text"] == text + std::to_string(i));
+  }
+  for (const json& e : b.events) CHECK(e["event"] != "gap");
+  const std::string metrics = http_get(cluster.servers[1]->admin_address(), "/metrics").body;
+  CHECK(metric_value(metrics, "parley_backplane_gap_repairs_total") >= 1);
+  CHECK(metric_value(metrics, "parley_backplane_reconnects_total{connection=\"subscriber\"}") >= 1);
+}
+
+TEST_CASE("cluster: what the history no longer has reaches the members as a gap") {
+  Cluster cluster(2, {"--history", "5"});
+  cluster.redis.command({"CONFIG", "SET", "client-output-buffer-limit", "pubsub 8kb 0 0"});
+  Client a(cluster.at(0)), b(cluster.at(1));
+  a.enter("ann", "#r");
+  b.enter("bob", "#r");
+  a.wait_event("join");
+  const std::string text(1000, 'y');
+  ::kill(cluster.servers[1]->pid(), SIGSTOP);
+  for (int i = 1; i <= 400; ++i) say(a, "#r", text);
+  ::kill(cluster.servers[1]->pid(), SIGCONT);
+  // Whatever got through before the cut, then one gap, then the last five.
+  std::uint64_t next = 1;
+  while (next <= 400) {
+    json e = b.next(10000);
+    if (e.value("event", "") == "message") {
+      REQUIRE(e["seq"] == next);
+      ++next;
+    } else if (e.value("event", "") == "gap") {
+      CHECK(e["channel"] == "#r");
+      REQUIRE(e["from"] == next);
+      CHECK(e["to"].get<std::uint64_t>() <= 395);
+      next = e["to"].get<std::uint64_t>() + 1;
+    }
+  }
+  const std::string metrics = http_get(cluster.servers[1]->admin_address(), "/metrics").body;
+  CHECK(metric_value(metrics, "parley_backplane_gaps_sent_total") == 1);
+}

@@ -6,13 +6,17 @@
 // loop's numbers (LoopMonitor::stats()): no libuv, so unit tests drive it.
 #pragma once
 
+#include <functional>
 #include <string>
 
 #include "parley/admin/loop_stats.hpp"
+#include "parley/admin/prometheus.hpp"
 #include "parley/hub/hub.hpp"
 
 namespace parley {
 
-std::string metrics_text(const Hub& hub, const LoopStats& loop);
+// `more` writes further families (the backplane's, when parleyd has one).
+std::string metrics_text(const Hub& hub, const LoopStats& loop,
+                         const std::function<void(admin::PrometheusWriter&)>& more = {});
 
 }  // namespace parley

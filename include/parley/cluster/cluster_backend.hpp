@@ -80,6 +80,8 @@ class ClusterBackend final : public Backend {
   const std::string& node() const { return node_; }
   const ClusterStats& stats() const { return stats_; }
   const Backplane& backplane() const { return backplane_; }
+  // Each backplane command's time, send to reply (the metrics' histogram).
+  void on_latency(std::function<void(std::int64_t micros)> handler) { backplane_.on_latency(std::move(handler)); }
 
  private:
   struct User {

@@ -121,6 +121,9 @@ class Hub {
   void deliver_line(const Recipients& to, std::string_view line);
   // Closes a session with the fatal `code`, after what is queued.
   void end_session(ConnId conn, ErrorCode code, std::string_view message);
+  // Tells a session to reconnect (`shutdown` with `retry_ms`), then closes
+  // it with `shutting_down`, as a drain would: its session is gone here.
+  void evict(ConnId conn, std::string_view reason, std::uint64_t retry_ms);
 
   // ---- output ------------------------------------------------------------------
 

@@ -32,7 +32,7 @@ TEST_CASE("resume after a dropped connection: same nick and channels, no event t
   const json welcome = alice.hello("alice");
   REQUIRE(welcome["session"].is_string());
   CHECK(welcome["resumed"] == false);
-  CHECK(welcome["server"]["features"] == json::array({"resume"}));
+  CHECK(welcome["server"]["features"][0] == "resume");  // then "cluster" in a cluster
   CHECK(welcome["server"]["node"].is_string());
   alice.join("#r");
   bob.enter("bob", "#r");

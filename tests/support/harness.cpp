@@ -1,4 +1,5 @@
 #include "harness.hpp"
+#include "redis_server.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -57,6 +58,23 @@ void add_test_defaults(std::vector<std::string>& args) {
     if (std::find(args.begin(), args.end(), flag) == args.end()) args.insert(args.end(), {flag, "0"});
 }
 
+// With PARLEY_TEST_CLUSTER=1 every server a test starts is a cluster of one
+// on a real redis-server this process starts once, each under a prefix of
+// its own: the same tests then check the contract through the backplane.
+bool cluster_mode() {
+  const char* value = std::getenv("PARLEY_TEST_CLUSTER");
+  return value && std::string(value) == "1";
+}
+
+bool add_cluster(std::vector<std::string>& args) {
+  if (!cluster_mode() || std::find(args.begin(), args.end(), "--cluster") != args.end()) return false;
+  static RedisServer redis;
+  static int servers = 0;
+  args.insert(args.end(), {"--cluster", redis.unix_url(), "--cluster-prefix",
+                           "t" + std::to_string(getpid()) + "-" + std::to_string(++servers)});
+  return true;
+}
+
 }  // namespace
 
 std::string program(const char* env_name) {
@@ -98,6 +116,7 @@ ServerProcess::ServerProcess(std::vector<std::string> args, bool expect_start, u
     args.insert(args.begin(), "--listen");
   }
   add_test_defaults(args);
+  const bool clustered = add_cluster(args);
   std::vector<std::string> argv;
   // Under a descriptor limit, both the soft and the hard limit are lowered
   // in the child alone (util-linux's prlimit execs parleyd with them), so
@@ -110,6 +129,7 @@ ServerProcess::ServerProcess(std::vector<std::string> args, bool expect_start, u
   argv.insert(argv.end(), args.begin(), args.end());
   spawn(argv);
   if (expect_start) wait_listening(std::max<std::size_t>(1, listen_count(args)));
+  if (expect_start && clustered) REQUIRE_MESSAGE(wait_log("backplane: up"), log());
 }
 
 ServerProcess::ServerProcess(Wrapper wrapper, std::vector<std::string> args) {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <set>
 
+#include "cut_proxy.hpp"
 #include "harness.hpp"
 #include "redis_server.hpp"
 
@@ -364,4 +365,55 @@ TEST_CASE("cluster: what the history no longer has reaches the members as a gap"
   }
   const std::string metrics = http_get(cluster.servers[1]->admin_address(), "/metrics").body;
   CHECK(metric_value(metrics, "parley_backplane_gaps_sent_total") == 1);
+}
+
+TEST_CASE("cluster: the parley client rides out the backplane being away: unavailable, back off, resume") {
+  Cluster cluster(1, {"--cluster-timeout", "0.3", "--resume-grace", "30"});
+  CutProxy proxy(cluster.at(0), "cluster-client-proxy");
+  Client bob(cluster.at(0));
+  bob.enter("bob", "#t");
+  ChildProcess parley({program("PARLEY"), "--nick", "alice", proxy.address()}, "", true);
+  parley.write_input("/join #t\n");
+  REQUIRE(parley.wait_output("] * joined #t (alice, bob)\n"));
+  cluster.redis.pause();
+  proxy.cut();
+  proxy.restore();
+  // Its resume is answered unavailable while Redis is away: it backs off and tries again.
+  REQUIRE(parley.wait_output("unavailable", 1, 10000));
+  REQUIRE(parley.wait_output("* reconnecting in ", 2, 10000));
+  cluster.redis.resume();
+  REQUIRE(parley.wait_output("* reconnected as alice, session resumed\n", 1, 20000));
+  say(bob, "#t", "welcome back");
+  REQUIRE(parley.wait_output("] <bob> welcome back\n"));
+  parley.write_input("/quit\n");
+  parley.close_input();
+  CHECK(parley.wait() == 0);
+}
+
+TEST_CASE("cluster: a server paused past its lease takes its sessions back when it wakes; nobody sees a quit") {
+  Cluster cluster(2, {"--node-lease", "1", "--resume-grace", "30"});
+  Client watcher(cluster.at(0));
+  watcher.enter("watcher", "#r");
+  Client sleeper(cluster.at(1));
+  sleeper.enter("sleeper", "#r");
+  watcher.wait_event("join");
+  ::kill(cluster.servers[1]->pid(), SIGSTOP);
+  // The other server finds the lease gone and holds the sleeper's sessions.
+  REQUIRE(cluster.servers[0]->wait_log("lost their lease", 1, 10000));
+  ::kill(cluster.servers[1]->pid(), SIGCONT);
+  REQUIRE(cluster.servers[1]->wait_log("taking back its sessions", 1, 10000));
+  json r;
+  REQUIRE(poll_until(
+      [&] {
+        r = sleeper.call({{"cmd", "say"}, {"channel", "#r"}, {"text", "i was asleep"}});
+        return r["ok"] == true;
+      },
+      10000, 100));
+  json m = watcher.wait_event("message");
+  CHECK(m["text"] == "i was asleep");
+  for (const json& e : watcher.events) CHECK(e["event"] != "quit");
+  const std::string metrics = http_get(cluster.servers[1]->admin_address(), "/metrics").body;
+  CHECK(metric_value(metrics, "parley_backplane_lease_lost_total") == 1);
+  CHECK(metric_value(metrics, "parley_backplane_up") == 1);
+  CHECK(metric_value(metrics, "parley_backplane_command_seconds_count") > 0);
 }

@@ -13,7 +13,10 @@ RedisOptions named(RedisOptions options, std::string_view role) {
 }  // namespace
 
 Backplane::Backplane(uv_loop_s* loop, const RedisOptions& options, std::vector<std::string> base, Hooks hooks)
-    : cmd_(loop, named(options, "cmd")), sub_(loop, named(options, "sub")), base_(std::move(base)), hooks_(std::move(hooks)) {
+    : cmd_(loop, named(options, "cmd")),
+      sub_(loop, named(options, "sub")),
+      base_(std::move(base)),
+      hooks_(std::move(hooks)) {
   cmd_.on_up([this] { load_library(); });
   cmd_.on_down([this](std::string_view why) {
     loaded_ = false;
@@ -80,7 +83,8 @@ void Backplane::lost(std::string_view why) {
   if (hooks_.unready) hooks_.unready(why);
 }
 
-bool Backplane::call(std::string_view function, const std::vector<std::string_view>& args, RedisConnection::Callback done) {
+bool Backplane::call(std::string_view function, const std::vector<std::string_view>& args,
+                     RedisConnection::Callback done) {
   if (!can_call()) return false;
   argv_.clear();
   argv_.push_back("FCALL");

@@ -235,44 +235,41 @@ bool ClusterBackend::hello(User& user, const Hello& c) {
     if (const std::optional<SessionToken> t = parse_session_token(*c.resume)) resume = to_text(*t);
   const std::string own = owner(conn);
   return call("parley_hello", {config_.prefix, key, c.nick, token, node_, own, resume},
-                  [this, conn, key, token, own, nick = c.nick](const RedisReply& reply) {
-                    auto it = users_.find(conn);
-                    const std::string& status = reply.at(0).str;
-                    const bool registered = reply.ok() && (status == "ok" || status == "resumed");
-                    if (it == users_.end()) {  // closed meanwhile: hold or end what it registered
-                      if (registered)
-                        end_remotely(key, own, status == "resumed" ? reply.at(1).str : nick, "connection closed",
-                                     info_.resume_grace_ms > 0, wall_ms());
-                      return;
-                    }
-                    if (!reply.ok()) return answer(conn, unavailable());
-                    if (status == "nick_in_use") return answer(conn, failure(ErrorCode::nick_in_use, "nick is in use"));
-                    if (!registered) return answer(conn, failure(ErrorCode::internal, "backplane: " + status));
-                    User& u = it->second;
-                    u.registered = true;
-                    u.key = key;
-                    if (status == "ok") {
-                      u.nick = nick;
-                      u.session = token;
-                      by_key_[key] = conn;
-                      Outcome out;
-                      out.reply = Welcome{u.nick, info_.name, info_.version, 1, info_.node, info_.features,
-                                          limits_.max_line, limits_.max_text, limits_.max_channels, u.session, false, {}};
-                      return answer(conn, std::move(out));
-                    }
-                    u.nick = reply.at(1).str;
-                    u.session = reply.at(2).str;
-                    std::optional<ConnId> replaced;
-                    if (const ConnId old = local_conn(reply.at(3).str, node_); old && old != conn) {
-                      if (auto o = users_.find(old); o != users_.end()) {  // it ends here, with no word to Redis
-                        for (const std::string& k : std::vector<std::string>(o->second.channels)) leave_locally(o->second, k);
-                        o->second.registered = false;
-                      }
-                      replaced = old;
-                    }
-                    by_key_[key] = conn;
-                    welcome_resumed(conn, reply, replaced);
-                  });
+              [this, conn, key, token, own, nick = c.nick](const RedisReply& reply) {
+                auto it = users_.find(conn);
+                const std::string& status = reply.at(0).str;
+                const bool registered = reply.ok() && (status == "ok" || status == "resumed");
+                if (it == users_.end()) {  // closed meanwhile: hold or end what it registered
+                  if (registered)
+                    end_remotely(key, own, status == "resumed" ? reply.at(1).str : nick, "connection closed",
+                                 info_.resume_grace_ms > 0, wall_ms());
+                  return;
+                }
+                if (!reply.ok()) return answer(conn, unavailable());
+                if (status == "nick_in_use") return answer(conn, failure(ErrorCode::nick_in_use, "nick is in use"));
+                if (!registered) return answer(conn, failure(ErrorCode::internal, "backplane: " + status));
+                User& u = it->second;
+                u.registered = true;
+                u.key = key;
+                if (status == "ok") {
+                  u.nick = nick;
+                  u.session = token;
+                  by_key_[key] = conn;
+                  Outcome out;
+                  out.reply = Welcome{u.nick, info_.name, info_.version, 1, info_.node, info_.features,
+                                      limits_.max_line, limits_.max_text, limits_.max_channels, u.session, false, {}};
+                  return answer(conn, std::move(out));
+                }
+                u.nick = reply.at(1).str;
+                u.session = reply.at(2).str;
+                std::optional<ConnId> replaced;
+                if (const ConnId old = local_conn(reply.at(3).str, node_); old && old != conn) {
+                  if (auto o = users_.find(old); o != users_.end()) forget(o->second);  // no word to Redis
+                  replaced = old;
+                }
+                by_key_[key] = conn;
+                welcome_resumed(conn, reply, replaced);
+              });
 }
 
 // A resumed session: subscribe to each of its channels, then answer with
@@ -294,7 +291,14 @@ void ClusterBackend::welcome_resumed(ConnId conn, const RedisReply& reply, std::
             [](const ResumedChannel& a, const ResumedChannel& b) { return fold(a.channel) < fold(b.channel); });
   auto finish = [this, conn, pending] {
     auto it = users_.find(conn);
-    if (it == users_.end()) return;
+    if (it == users_.end()) {  // closed meanwhile (and held again): nobody to add
+      for (const ResumedChannel& rc : pending->channels) {
+        const std::string key = fold(rc.channel);
+        --channel(key).joining;
+        maybe_unsubscribe(key);
+      }
+      return;
+    }
     User& u = it->second;
     for (const ResumedChannel& rc : pending->channels) {
       const std::string key = fold(rc.channel);
@@ -330,22 +334,22 @@ bool ClusterBackend::nick(User& user, const NickCmd& c) {
   const std::string key = fold(c.nick);
   const std::string line = *encode_event(NickChanged{user.nick, c.nick});
   return call("parley_nick", {config_.prefix, user.key, key, c.nick, owner(conn), line},
-                  [this, conn, key, nick = c.nick](const RedisReply& reply) {
-                    auto it = users_.find(conn);
-                    if (it == users_.end()) return;
-                    if (!reply.ok()) return answer(conn, unavailable());
-                    const std::string& status = reply.at(0).str;
-                    if (status == "nick_in_use") return answer(conn, failure(ErrorCode::nick_in_use, "nick is in use"));
-                    if (status != "ok") return answer(conn, gone(it->second));
-                    User& u = it->second;
-                    by_key_.erase(u.key);
-                    u.nick = nick;
-                    u.key = key;
-                    by_key_[key] = conn;
-                    Outcome out;
-                    out.reply = NickReply{nick};
-                    answer(conn, std::move(out));
-                  });
+              [this, conn, key, nick = c.nick](const RedisReply& reply) {
+                auto it = users_.find(conn);
+                if (it == users_.end()) return;
+                if (!reply.ok()) return answer(conn, unavailable());
+                const std::string& status = reply.at(0).str;
+                if (status == "nick_in_use") return answer(conn, failure(ErrorCode::nick_in_use, "nick is in use"));
+                if (status != "ok") return answer(conn, gone(it->second));
+                User& u = it->second;
+                by_key_.erase(u.key);
+                u.nick = nick;
+                u.key = key;
+                by_key_[key] = conn;
+                Outcome out;
+                out.reply = NickReply{nick};
+                answer(conn, std::move(out));
+              });
 }
 
 bool ClusterBackend::join(User& user, const Join& c) {
@@ -435,16 +439,16 @@ bool ClusterBackend::part(User& user, const Part& c) {
   const std::string key = fold(c.channel);
   const EventTemplate t = event_template(Parted{"", user.nick, c.reason});
   return call("parley_part", {config_.prefix, key, user.key, owner(conn), t.head, t.middle},
-                  [this, conn, key, typed = c.channel](const RedisReply& reply) {
-                    auto it = users_.find(conn);
-                    if (it == users_.end()) return;
-                    if (!reply.ok()) return answer(conn, unavailable());
-                    if (reply.at(0).str != "ok") return answer(conn, channel_error(reply, typed, it->second));
-                    leave_locally(it->second, key);
-                    Outcome out;
-                    out.reply = PartReply{reply.at(1).str};
-                    answer(conn, std::move(out));
-                  });
+              [this, conn, key, typed = c.channel](const RedisReply& reply) {
+                auto it = users_.find(conn);
+                if (it == users_.end()) return;
+                if (!reply.ok()) return answer(conn, unavailable());
+                if (reply.at(0).str != "ok") return answer(conn, channel_error(reply, typed, it->second));
+                leave_locally(it->second, key);
+                Outcome out;
+                out.reply = PartReply{reply.at(1).str};
+                answer(conn, std::move(out));
+              });
 }
 
 bool ClusterBackend::say(User& user, Say& c, std::int64_t now) {
@@ -454,31 +458,31 @@ bool ClusterBackend::say(User& user, Say& c, std::int64_t now) {
   const std::string history = std::to_string(limits_.history);
   const std::string ts = std::to_string(now);
   return call("parley_say",
-                  {config_.prefix, key, user.key, owner(conn), history, t.head, t.middle, t.tail, ts, user.nick, c.text},
-                  [this, conn, now, typed = c.channel](const RedisReply& reply) {
-                    auto it = users_.find(conn);
-                    if (it == users_.end()) return;
-                    if (!reply.ok()) return answer(conn, unavailable());
-                    if (reply.at(0).str != "ok") return answer(conn, channel_error(reply, typed, it->second));
-                    Outcome out;
-                    out.reply = ChatAck{reply.at(2).str, {}, unsigned_of(reply.at(1)), now};
-                    answer(conn, std::move(out));
-                  });
+              {config_.prefix, key, user.key, owner(conn), history, t.head, t.middle, t.tail, ts, user.nick, c.text},
+              [this, conn, now, typed = c.channel](const RedisReply& reply) {
+                auto it = users_.find(conn);
+                if (it == users_.end()) return;
+                if (!reply.ok()) return answer(conn, unavailable());
+                if (reply.at(0).str != "ok") return answer(conn, channel_error(reply, typed, it->second));
+                Outcome out;
+                out.reply = ChatAck{reply.at(2).str, {}, unsigned_of(reply.at(1)), now};
+                answer(conn, std::move(out));
+              });
 }
 
 bool ClusterBackend::msg(User& user, Msg& c, std::int64_t now) {
   const ConnId conn = user.conn;
   const EventTemplate t = event_template(ChatMessage{{}, user.nick, c.to, c.text, 0, now});
   return call("parley_msg", {config_.prefix, fold(c.to), user.key, owner(conn), t.head, t.middle},
-                  [this, conn, now, typed = c.to](const RedisReply& reply) {
-                    auto it = users_.find(conn);
-                    if (it == users_.end()) return;
-                    if (!reply.ok()) return answer(conn, unavailable());
-                    if (reply.at(0).str != "ok") return answer(conn, channel_error(reply, typed, it->second));
-                    Outcome out;
-                    out.reply = ChatAck{{}, reply.at(1).str, 0, now};
-                    answer(conn, std::move(out));
-                  });
+              [this, conn, now, typed = c.to](const RedisReply& reply) {
+                auto it = users_.find(conn);
+                if (it == users_.end()) return;
+                if (!reply.ok()) return answer(conn, unavailable());
+                if (reply.at(0).str != "ok") return answer(conn, channel_error(reply, typed, it->second));
+                Outcome out;
+                out.reply = ChatAck{{}, reply.at(1).str, 0, now};
+                answer(conn, std::move(out));
+              });
 }
 
 bool ClusterBackend::topic(User& user, const TopicCmd& c) {
@@ -488,17 +492,17 @@ bool ClusterBackend::topic(User& user, const TopicCmd& c) {
   if (c.topic && !c.topic->empty()) set = c.topic;
   const EventTemplate t = event_template(TopicSet{c.channel, user.nick, set});
   return call("parley_topic",
-                  {config_.prefix, key, user.key, owner(conn), c.topic ? "1" : "", set ? *set : std::string(), t.head,
-                   t.middle},
-                  [this, conn, typed = c.channel](const RedisReply& reply) {
-                    auto it = users_.find(conn);
-                    if (it == users_.end()) return;
-                    if (!reply.ok()) return answer(conn, unavailable());
-                    if (reply.at(0).str != "ok") return answer(conn, channel_error(reply, typed, it->second));
-                    Outcome out;
-                    out.reply = TopicReply{reply.at(1).str, optional_text(reply.at(2))};
-                    answer(conn, std::move(out));
-                  });
+              {config_.prefix, key, user.key, owner(conn), c.topic ? "1" : "", set ? *set : std::string(), t.head,
+               t.middle},
+              [this, conn, typed = c.channel](const RedisReply& reply) {
+                auto it = users_.find(conn);
+                if (it == users_.end()) return;
+                if (!reply.ok()) return answer(conn, unavailable());
+                if (reply.at(0).str != "ok") return answer(conn, channel_error(reply, typed, it->second));
+                Outcome out;
+                out.reply = TopicReply{reply.at(1).str, optional_text(reply.at(2))};
+                answer(conn, std::move(out));
+              });
 }
 
 bool ClusterBackend::list(User& user) {
@@ -520,7 +524,8 @@ bool ClusterBackend::list(User& user) {
 
 bool ClusterBackend::members(User& user, const Members& c) {
   const ConnId conn = user.conn;
-  return call("parley_members", {config_.prefix, fold(c.channel)}, [this, conn, typed = c.channel](const RedisReply& reply) {
+  const std::string key = fold(c.channel);
+  return call("parley_members", {config_.prefix, key}, [this, conn, typed = c.channel](const RedisReply& reply) {
     auto it = users_.find(conn);
     if (it == users_.end()) return;
     if (!reply.ok()) return answer(conn, unavailable());
@@ -536,25 +541,25 @@ bool ClusterBackend::history(User& user, const History& c) {
   const std::string before = c.before ? std::to_string(std::min(*c.before, max_exact_seq)) : std::string();
   const std::string after = c.after ? std::to_string(std::min(*c.after, max_exact_seq)) : std::string();
   return call("parley_history", {config_.prefix, fold(c.channel), user.key, before, after, std::to_string(c.limit)},
-                  [this, conn, c](const RedisReply& reply) {
-                    auto it = users_.find(conn);
-                    if (it == users_.end()) return;
-                    if (!reply.ok()) return answer(conn, unavailable());
-                    if (reply.at(0).str != "ok") return answer(conn, channel_error(reply, c.channel, it->second));
-                    HistoryReply r{reply.at(1).str, reply.at(2).str, {}, false};
-                    const std::uint64_t latest = unsigned_of(reply.at(3));
-                    const std::uint64_t oldest = unsigned_of(reply.at(4));
-                    for (const RedisReply& entry : reply.at(5).elements) r.messages.push_back(logged(entry));
-                    if (!c.after) std::reverse(r.messages.begin(), r.messages.end());
-                    if (c.after) {
-                      const std::uint64_t end = c.before ? std::min(*c.before, latest + 1) : latest + 1;
-                      const std::uint64_t wanted = *c.after >= max_exact_seq ? *c.after : *c.after + 1;
-                      r.truncated = wanted < std::min(oldest, end);
-                    }
-                    Outcome out;
-                    out.reply = std::move(r);
-                    answer(conn, std::move(out));
-                  });
+              [this, conn, c](const RedisReply& reply) {
+                auto it = users_.find(conn);
+                if (it == users_.end()) return;
+                if (!reply.ok()) return answer(conn, unavailable());
+                if (reply.at(0).str != "ok") return answer(conn, channel_error(reply, c.channel, it->second));
+                HistoryReply r{reply.at(1).str, reply.at(2).str, {}, false};
+                const std::uint64_t latest = unsigned_of(reply.at(3));
+                const std::uint64_t oldest = unsigned_of(reply.at(4));
+                for (const RedisReply& entry : reply.at(5).elements) r.messages.push_back(logged(entry));
+                if (!c.after) std::reverse(r.messages.begin(), r.messages.end());
+                if (c.after) {
+                  const std::uint64_t end = c.before ? std::min(*c.before, latest + 1) : latest + 1;
+                  const std::uint64_t wanted = *c.after >= max_exact_seq ? *c.after : *c.after + 1;
+                  r.truncated = wanted < std::min(oldest, end);
+                }
+                Outcome out;
+                out.reply = std::move(r);
+                answer(conn, std::move(out));
+              });
 }
 
 bool ClusterBackend::quit(User& user, const Quit& c) {

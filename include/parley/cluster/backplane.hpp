@@ -42,7 +42,9 @@ class Backplane {
   // FCALL `function` with no keys and `args`. False (nothing sent, `done`
   // never called) when not ready or at the in-flight bound.
   bool call(std::string_view function, const std::vector<std::string_view>& args, RedisConnection::Callback done);
-  bool subscribe(std::string_view channel, RedisConnection::Callback done) { return sub_.subscribe(channel, std::move(done)); }
+  bool subscribe(std::string_view channel, RedisConnection::Callback done) {
+    return sub_.subscribe(channel, std::move(done));
+  }
   bool unsubscribe(std::string_view channel) { return sub_.unsubscribe(channel); }
 
   const RedisStats& command_stats() const { return cmd_.stats(); }

@@ -417,3 +417,40 @@ TEST_CASE("cluster: a server paused past its lease takes its sessions back when 
   CHECK(metric_value(metrics, "parley_backplane_up") == 1);
   CHECK(metric_value(metrics, "parley_backplane_command_seconds_count") > 0);
 }
+
+namespace {
+
+// An example client through a backplane outage: cut off while Redis is
+// away, its resume is answered unavailable; it waits retry_ms, tries again,
+// resumes once Redis is back, and prints what comes next.
+void example_rides_out_outage(const std::vector<std::string>& command_prefix, const std::string& nick) {
+  Cluster cluster(1, {"--cluster-timeout", "0.3", "--resume-grace", "30"});
+  CutProxy proxy(cluster.at(0), "cluster-example-" + nick);
+  Client host(cluster.at(0));
+  host.enter("host", "#ex");
+  std::vector<std::string> argv = command_prefix;
+  argv.insert(argv.end(), {proxy.address(), nick, "#ex", "hello from " + nick, "2"});
+  ChildProcess example(argv, "");
+  CHECK(host.wait_event("message", 10000)["text"] == "hello from " + nick);
+  say(host, "#ex", "one");
+  REQUIRE(example.wait_output("<host> one\n"));
+  cluster.redis.pause();
+  proxy.cut();
+  proxy.restore();
+  REQUIRE(example.wait_output("reconnecting in", 2, 10000));  // the second after `unavailable`
+  cluster.redis.resume();
+  REQUIRE(example.wait_output("session resumed", 1, 15000));
+  say(host, "#ex", "two");
+  CHECK(example.wait() == 0);
+  CHECK(count_of(example.output(), "<host> two\n") == 1);
+}
+
+}  // namespace
+
+TEST_CASE("cluster: the Python example client rides out the backplane being away") {
+  example_rides_out_outage({"python3", program("EXAMPLES_DIR") + "/client.py"}, "py");
+}
+
+TEST_CASE("cluster: the Node example client rides out the backplane being away") {
+  example_rides_out_outage({"node", program("EXAMPLES_DIR") + "/client.mjs"}, "node");
+}

@@ -32,6 +32,12 @@ class Lost extends Error {
   constructor(delayMs) { super('connection lost'); this.delayMs = delayMs; }
 }
 
+// The server cannot serve the request now (a cluster's backplane is away):
+// come back after the retry_ms it said.
+class Unavailable extends Error {
+  constructor(retryMs) { super('unavailable'); this.retryMs = retryMs; }
+}
+
 // One connection: requests matched to replies by id, events in a queue.
 class Connection {
   static open(addr) {
@@ -82,6 +88,7 @@ class Connection {
       this.waiting.delete(message.id);
       if (!w) return;
       if (message.ok) w.resolve(message);
+      else if (message.error.code === 'unavailable') w.reject(new Unavailable(message.error.retry_ms ?? 1000));
       else w.reject(new Error(`${w.cmd} failed: ${message.error.code}`));
       return;
     }
@@ -167,6 +174,10 @@ async function reconnect(delayMs) {
       chat.conn = await Connection.open(address);
       return await resume();
     } catch (err) {
+      if (err instanceof Unavailable) {  // reachable, but not serving yet: as told
+        delayMs = afterShutdown(err.retryMs);
+        continue;
+      }
       if (!(err instanceof Lost) && !err.code) throw err;  // a refused hello is not a network failure
       const backoff = Math.min(500 * 2 ** failures, 30000);
       delayMs = backoff / 2 + Math.random() * backoff / 2;

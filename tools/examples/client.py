@@ -54,6 +54,14 @@ class Lost(Exception):
         self.delay_ms = delay_ms
 
 
+class Unavailable(Lost):
+    """The server cannot serve the request now (a cluster's backplane is
+    away): come back after the `retry_ms` it said."""
+
+    def __init__(self, retry_ms):
+        super().__init__(retry_ms)
+
+
 class Client:
     def __init__(self, address):
         self.sock = connect(address)
@@ -96,6 +104,8 @@ class Client:
             if "ok" not in message:
                 self.events.append(message)
             elif message.get("id") == wanted:
+                if not message["ok"] and message["error"].get("code") == "unavailable":
+                    raise Unavailable(message["error"].get("retry_ms", 1000))
                 if not message["ok"]:
                     raise RuntimeError(f"{request['cmd']} failed: {message['error']}")
                 return message
@@ -148,6 +158,8 @@ class Chat:
             try:
                 self.client = Client(self.address)
                 return self.resume()
+            except Unavailable as unavailable:  # reachable, but not serving yet: as told
+                delay_ms = after_shutdown(unavailable.delay_ms)
             except (OSError, Lost):
                 failures += 1
                 backoff = min(500 * 2 ** (failures - 1), 30000)

@@ -11,6 +11,7 @@
 
 #include <doctest/doctest.h>
 
+#include "cut_proxy.hpp"
 #include "harness.hpp"
 
 using namespace parley::test;
@@ -203,6 +204,95 @@ TEST_CASE("bench --reconnect rides out a restart: told by `shutdown`, back at th
   check_bench_clean(cycle_run);
   CHECK(cycle_run.result["cycles"].get<long>() > 0);
   CHECK(cycle_run.result["reconnects"]["total"].get<long>() >= 1);
+}
+
+TEST_CASE("bench fanout --reconnect: members cut off resume on the next server, catch up, and count each seq once") {
+  // One server behind two forwarders the test can cut: the publishers go
+  // through the first, the subscribers through the second (--server twice).
+  // The subscribers are cut while the publishers go on: they come back
+  // through the first forwarder, resume their sessions and page the history
+  // they missed. Then the first is cut under everyone, publishers too, with
+  // messages in flight: they all come back through the second. Nothing
+  // acknowledged may be lost or seen twice, and no session may end.
+  ServerProcess server({"--rate", "0", "--resume-grace", "30", "--history", "20000", "--admin", "127.0.0.1:0"});
+  CutProxy first(server.address(), "bench-cut-first"), second(server.address(), "bench-cut-second");
+  auto held = [&] {
+    const HttpResponse r = http_get(server.admin_address(), "/metrics");
+    return r.status == 200 ? metric_value(r.body, "parley_sessions_held").value_or(-1) : -1;
+  };
+  constexpr int subscribers = 10, publishers = 2;
+  // A watcher in the bench's channel (the bench does not count it) sees
+  // the publishers' messages: the run is under way, and it goes on.
+  Client watcher(server.address());
+  watcher.enter("watcher", "cut-0");
+  ChildProcess bench({program("PARLEY_BENCH"), "fanout", "--subscribers", std::to_string(subscribers), "--publishers",
+                      std::to_string(publishers), "--rate", "1000", "--reconnect", "--server", first.address(),
+                      "--server", second.address(), "--json", "--warmup", "0", "--duration", "3", "--drain-timeout",
+                      "20", "--tag", "cut"},
+                     "");
+  watcher.wait_event("message", 15000);
+
+  second.cut();  // the subscribers are lost; the publishers carry on
+  for (int i = 0; i < 100; ++i) watcher.wait_event("message");
+  REQUIRE(poll_until([&] { return held() == subscribers; }, 5000));
+  REQUIRE(poll_until([&] { return held() == 0; }, 10000));  // back through the first forwarder
+  second.restore();
+
+  first.cut();  // everyone, publishers mid-flight
+  REQUIRE(poll_until([&] { return held() == subscribers + publishers; }, 5000));
+  REQUIRE(poll_until([&] { return held() == 0; }, 10000));  // back through the second
+
+  const BenchRun run = finish_bench(bench, 60000);
+  INFO(run.output);
+  check_bench_clean(run);
+  const json& reconnects = run.result["reconnects"];
+  CHECK(reconnects["after_loss"] == 2 * subscribers + publishers);
+  CHECK(reconnects["after_shutdown"] == 0);
+  CHECK(reconnects["resumed"] == 2 * subscribers + publishers);
+  CHECK(reconnects["not_resumed"] == 0);
+  CHECK(run.result["catch_up"]["pages"].get<long>() >= subscribers);  // each subscriber missed something
+  CHECK(run.result["catch_up"]["messages"].get<long>() >= 100 * subscribers);
+  CHECK(run.result["correctness"]["quit_events"] == 0);
+  MESSAGE("catch-up " << run.result["catch_up"] << ", unacknowledged "
+                      << run.result["correctness"]["unacknowledged"]);
+  for (const json& e : watcher.events) CHECK(e["event"] == "message");  // no join, part or quit reached it
+}
+
+TEST_CASE("bench fanout --reconnect: a say left unanswered counts only if it happened, and then for everyone") {
+  // The server is stopped while the publishers (through a forwarder of
+  // their own) go on sending into its socket buffers, and their
+  // connections are cut before it wakes: none of those says is answered,
+  // but the server still reads and runs them when it wakes. They reached
+  // the subscribers, so every recipient is owed them.
+  ServerProcess server({"--rate", "0", "--resume-grace", "30", "--history", "20000"});
+  CutProxy publishers(server.address(), "bench-unanswered-pub"), subscribers(server.address(), "bench-unanswered-sub");
+  Client watcher(server.address());
+  watcher.enter("watcher", "unans-0");
+  ChildProcess bench({program("PARLEY_BENCH"), "fanout", "--subscribers", "5", "--publishers", "2", "--rate", "1000",
+                      "--reconnect", "--server", publishers.address(), "--server", subscribers.address(), "--json",
+                      "--warmup", "0", "--duration", "2", "--drain-timeout", "20", "--tag", "unans"},
+                     "");
+  watcher.wait_event("message", 15000);
+  REQUIRE(kill(server.pid(), SIGSTOP) == 0);
+  const std::uint64_t before = publishers.bytes_to_target();
+  // About ten says (each is about 110 bytes) wait in the stopped server's
+  // socket buffers: polling a counter, nothing to await.
+  const bool sent = poll_until([&] { return publishers.bytes_to_target() >= before + 1100; }, 5000, 5);
+  publishers.cut();
+  REQUIRE(kill(server.pid(), SIGCONT) == 0);
+  REQUIRE(sent);
+
+  const BenchRun run = finish_bench(bench, 60000);
+  INFO(run.output);
+  check_bench_clean(run);
+  const json& c = run.result["correctness"];
+  CHECK(c["unacknowledged"].get<long>() >= 10);
+  // 6 recipients each (5 subscribers and the other publisher): the says
+  // that happened unanswered are owed on top of the acknowledged ones.
+  CHECK(c["expected"].get<long>() > 6 * c["acked"].get<long>());
+  CHECK(c["expected"].get<long>() <= 6 * (c["acked"].get<long>() + c["unacknowledged"].get<long>()));
+  CHECK(run.result["reconnects"]["after_loss"] == 2);
+  CHECK(run.result["reconnects"]["resumed"] == 2);
 }
 
 TEST_CASE("bench without --reconnect has no reconnects in its JSON") {

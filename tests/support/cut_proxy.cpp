@@ -17,8 +17,9 @@ namespace {
 
 enum Command : char { cmd_cut = 'c', cmd_restore = 'r', cmd_stop = 's' };
 
-// Moves what `from` has to `to`; false at EOF or an error on either side.
-bool relay(int from, int to) {
+// Moves what `from` has to `to`, adding what it moved to `moved`; false at
+// EOF or an error on either side.
+bool relay(int from, int to, std::atomic<std::uint64_t>* moved = nullptr) {
   char chunk[65536];
   const ssize_t n = recv(from, chunk, sizeof chunk, 0);
   if (n <= 0) return false;
@@ -26,6 +27,7 @@ bool relay(int from, int to) {
     const ssize_t m = send(to, chunk + sent, static_cast<std::size_t>(n - sent), MSG_NOSIGNAL);
     if (m <= 0) return false;
     sent += m;
+    if (moved) *moved += static_cast<std::uint64_t>(m);
   }
   return true;
 }
@@ -90,7 +92,8 @@ void CutProxy::run() {
     std::vector<std::pair<int, int>> kept;
     for (std::size_t i = 0; i < pairs.size(); ++i) {
       const auto [c, s] = pairs[i];
-      const bool ok = (!fds[2 + 2 * i].revents || relay(c, s)) && (!fds[3 + 2 * i].revents || relay(s, c));
+      const bool ok =
+          (!fds[2 + 2 * i].revents || relay(c, s, &to_target_)) && (!fds[3 + 2 * i].revents || relay(s, c));
       if (ok) kept.push_back(pairs[i]);
       else close(c), close(s);
     }

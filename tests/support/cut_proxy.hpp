@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -26,6 +27,10 @@ class CutProxy {
   // Returns once every relayed connection is closed.
   void cut();
   void restore();
+  // Bytes relayed from clients to the target so far, across connections:
+  // tests that stop the target (SIGSTOP) can await what its socket buffers
+  // take meanwhile.
+  std::uint64_t bytes_to_target() const { return to_target_.load(); }
 
  private:
   void run();
@@ -38,6 +43,7 @@ class CutProxy {
   std::mutex mutex_;
   std::condition_variable done_;
   int handled_ = 0;  // commands carried out, under mutex_
+  std::atomic<std::uint64_t> to_target_{0};
   std::thread thread_;
 };
 

@@ -211,7 +211,9 @@ BenchRun run_bench_smoke(std::vector<std::string> args, const std::string& serve
                          pid_t server_pid = 0);
 
 // The run's own accounting came out clean: every acked message reached every
-// recipient exactly once, in order, with no errors or disconnects.
+// recipient exactly once, in order, with no errors or disconnects, and every
+// message sent was answered (or, with --reconnect, left unanswered by a
+// connection that went).
 void check_bench_clean(const BenchRun& run);
 
 // Leaves `stuck` with about 12 MB queued that it never reads, more than the

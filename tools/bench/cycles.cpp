@@ -8,6 +8,7 @@
 #include "loader.hpp"
 #include "meter.hpp"
 #include "proc_stats.hpp"
+#include "spread.hpp"
 
 namespace parley::bench {
 namespace {
@@ -20,7 +21,7 @@ struct Slot {
 
 class Cycles final : public Loader {
  public:
-  Cycles(const Options& options, const Protocol& protocol) : Loader(options, protocol), meter_(options.server_pid) {
+  Cycles(const Options& options, const Protocol& protocol) : Loader(options, protocol), meter_(options.server_pids) {
     nodelay_ = false;
     tag_ = options.tag.empty() ? "c" + std::to_string(getpid()) : options.tag;
     slots_.resize(static_cast<std::size_t>(options.conns));
@@ -34,7 +35,7 @@ class Cycles final : public Loader {
     Result r;
     r.scenario = "connect";
     r.protocol = protocol_.name();
-    r.server = options_.server;
+    r.server = servers_text(options_);
     r.shape = std::to_string(slots_.size()) + " concurrent cycles of connect, greet, " +
               (options_.connect_join ? "join, " : "") + "goodbye";
     r.connections = slots_.size();
@@ -78,6 +79,7 @@ class Cycles final : public Loader {
     slot.started = monotonic_ns();
     slot.leaving = false;
     slot.conn.source = static_cast<std::uint32_t>(next_cycle_);
+    slot.conn.server = first_server(Scenario::connect, next_cycle_, 0, server_count());
     slot.conn.nick = tag_ + "_" + std::to_string(next_cycle_++);
     ++busy_;
     ++correctness_.sent;  // for a cycle: started
@@ -144,6 +146,9 @@ class Cycles final : public Loader {
       case FrameKind::server_ping:
         protocol_.pong(conn.out);
         queue(conn);
+        return;
+      case FrameKind::quit:  // another cycle's, in --connect-join's lobby: counted, no error
+        ++correctness_.quit_events;
         return;
       default: return;
     }

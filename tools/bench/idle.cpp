@@ -20,15 +20,14 @@ class Idle final : public Population {
     Result r;
     r.scenario = "idle";
     r.protocol = protocol_.name();
-    r.server = options_.server;
+    r.server = servers_text(options_);
     r.shape = std::to_string(conns_.size()) + " idle registered connections";
     r.connections = conns_.size();
     r.payload = 0;
-    std::optional<ProcessSample> before;
-    if (options_.server_pid > 0) before = sample_process(options_.server_pid);
+    const std::optional<std::uint64_t> before = total_rss_bytes(options_.server_pids);
     set_up();
     settle();
-    Meter meter(options_.server_pid);
+    Meter meter(options_.server_pids);
     meter.start();
     const std::uint64_t start = monotonic_ns();
     probe(r);
@@ -36,26 +35,24 @@ class Idle final : public Population {
     meter.stop(r);
     r.duration_s = static_cast<double>(monotonic_ns() - start) / 1e9;
     if (before && r.have_server)
-      r.rss_per_conn_bytes = (static_cast<double>(r.server_rss_bytes) - static_cast<double>(before->rss_bytes)) /
+      r.rss_per_conn_bytes = (static_cast<double>(r.server_rss_bytes) - static_cast<double>(*before)) /
                              static_cast<double>(conns_.size());
     correctness_.errors += protocol_errors_;
     r.correctness = correctness_;
-    r.reconnect = options_.reconnect;
-    r.reconnects_after_shutdown = reconnects_after_shutdown_;
-    r.reconnects_after_loss = reconnects_after_loss_;
+    report_reconnects(r);
     return r;
   }
 
  private:
   void subscriptions(Conn&) override {}
 
-  void on_traffic_frame(Conn& conn, const Frame& frame) override {
-    if (frame.kind == FrameKind::ack || frame.kind == FrameKind::error_ack) --conn.pending_acks;
+  void on_reply(Conn&, const Pending&, const Frame& frame) override {
     if (frame.kind == FrameKind::error_ack) {
       ++correctness_.errors;
       correctness_.note("ping failed: " + std::string(frame.detail));
     }
   }
+  void on_event(Conn&, const Frame&) override {}
 
   // Lets the server finish the work the greetings caused (Parley keeps
   // nothing pending, but a server may free or grow buffers lazily) before
@@ -74,7 +71,7 @@ class Idle final : public Population {
       if (conn.closed) continue;  // --reconnect: waiting to come back
       const std::uint64_t sent = monotonic_ns();
       protocol_.ping(conn.out);
-      ++conn.pending_acks;
+      expect(conn, {Request::ping});
       queue(conn);
       const std::uint64_t deadline = sent + 5'000'000'000ULL;
       while (conn.pending_acks > 0 && !conn.closed) {

@@ -16,6 +16,7 @@
 #include "options.hpp"
 #include "parley/socket/address.hpp"
 #include "proc_stats.hpp"
+#include "spread.hpp"
 
 namespace parley::bench {
 namespace {
@@ -65,8 +66,11 @@ std::uint64_t raise_fd_limit(std::uint64_t wanted) {
 }
 
 Loader::Loader(const Options& options, const Protocol& protocol)
-    : options_(options), protocol_(protocol), endpoint_(resolve_server(options.server)),
-      read_buffer_(read_buffer_size) {
+    : options_(options), protocol_(protocol), read_buffer_(read_buffer_size) {
+  for (const std::string& server : options.servers) {
+    endpoints_.push_back(resolve_server(server));
+    spread_sources_.push_back(is_loopback_v4(endpoints_.back()));
+  }
   epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
   timer_fd_ = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
   if (epoll_fd_ < 0 || timer_fd_ < 0) throw system_error("epoll/timerfd");
@@ -74,7 +78,7 @@ Loader::Loader(const Options& options, const Protocol& protocol)
   ev.events = EPOLLIN;
   ev.data.ptr = nullptr;  // the timer
   epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, timer_fd_, &ev);
-  if (is_loopback_v4(endpoint_)) source_addrs_ = std::max(1, options.source_addrs);
+  source_addrs_ = std::max(1, options.source_addrs);
 }
 
 Loader::~Loader() {
@@ -102,17 +106,20 @@ void Loader::bind_source(int fd, std::uint32_t id) {
 // other. That saves the connect scenario a getsockopt and two epoll_ctl
 // calls per cycle, which would otherwise make the loader its bottleneck.
 void Loader::open(Conn& conn) {
-  conn.fd = open_socket(endpoint_, SOCK_NONBLOCK, nodelay_);
+  if (conn.server >= endpoints_.size()) conn.server = 0;
+  const Endpoint& endpoint = endpoints_[conn.server];
+  conn.fd = open_socket(endpoint, SOCK_NONBLOCK, nodelay_);
   if (conn.fd < 0) throw system_error("socket");
   conn.closed = false;
   conn.pending_acks = 0;
+  conn.requests.clear();
   conn.out.clear();
   conn.out_sent = 0;
   conn.partial.clear();
-  if (endpoint_.is_tcp()) bind_source(conn.fd, conn.source);
-  if (!start_connect(conn.fd, endpoint_)) {
+  if (spread_sources_[conn.server]) bind_source(conn.fd, conn.source);
+  if (!start_connect(conn.fd, endpoint)) {
     // A server that is not there (yet) is what --reconnect rides out.
-    if (!options_.reconnect) throw system_error("connect " + options_.server);
+    if (!options_.reconnect) throw system_error("connect " + options_.servers[conn.server]);
     const std::string why = std::strerror(errno);
     close(conn);
     on_closed(conn, why);
@@ -152,6 +159,7 @@ void Loader::reconnect_later(Conn& conn, std::uint64_t delay_ms, bool announced)
 
 void Loader::on_reconnect_due(Conn& conn) {
   close(conn);
+  conn.server = next_server(conn.server, endpoints_.size());
   open(conn);
 }
 

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <queue>
@@ -22,7 +23,7 @@ namespace parley::bench {
 
 struct Options;
 
-// Where to connect: the first endpoint --server names, resolved once.
+// Where to connect: the first endpoint a --server names, resolved once.
 Endpoint resolve_server(const std::string& text);  // throws std::runtime_error
 // 127.0.0.0/8: source addresses can be spread over it.
 bool is_loopback_v4(const Endpoint& endpoint);
@@ -31,9 +32,18 @@ bool is_loopback_v4(const Endpoint& endpoint);
 // limit too when allowed). Returns the soft limit in force afterwards.
 std::uint64_t raise_fd_limit(std::uint64_t wanted);
 
+// What an unanswered request of a population connection was. Replies come
+// in request order, so each reply answers the oldest one.
+enum class Request : std::uint8_t { greet, resume, subscribe, publish, history, ping };
+struct Pending {
+  Request what = Request::greet;
+  std::uint64_t counter = 0;  // publish: the message's number in its sender's sequence
+};
+
 struct Conn {
   std::uint32_t id = 0;      // the scenario's index for it
   std::uint32_t source = 0;  // picks the loopback source address
+  std::uint32_t server = 0;  // which --server it connects to (spread.hpp)
   int fd = -1;
   bool closed = false;
   bool dirty = false;          // in the flush list
@@ -44,6 +54,9 @@ struct Conn {
   std::size_t out_sent = 0;
   std::string partial;         // the start of a frame the last read cut off
   bool ready = false;          // greeted and subscribed (population scenarios)
+  bool was_ready = false;      // ... at least once: a reconnect resumes rather than registers
+  std::deque<Pending> requests;  // population scenarios: the unanswered requests, oldest first
+  std::string session;         // the last hello reply's session token (--reconnect, Parley)
   bool told_to_leave = false;  // --reconnect: the server said `shutdown` (or `shutting_down`)
   std::uint64_t reconnect_at = 0;  // --reconnect: when it is opened again; 0 when not scheduled
 };
@@ -86,8 +99,9 @@ class Loader {
   virtual void on_turn(std::uint64_t /*now_ns*/) {}
   // A scheduled reconnect is due: by default the connection is closed if it
   // is still open (the client leaves on its own, as `shutdown` asks) and
-  // opened again.
+  // opened again, to the next --server (spread.hpp's next_server).
   virtual void on_reconnect_due(Conn& conn);
+  std::size_t server_count() const { return endpoints_.size(); }
 
   const Options& options_;
   const Protocol& protocol_;
@@ -113,7 +127,8 @@ class Loader {
   std::priority_queue<Due, std::vector<Due>, std::greater<Due>> due_;
   std::mt19937_64 random_{0x9a71e7};  // a fixed seed: the same run jitters the same way
 
-  Endpoint endpoint_;
+  std::vector<Endpoint> endpoints_;  // one per --server, in order
+  std::vector<bool> spread_sources_;  // per endpoint: a 127.x address, so sources can be spread
   int source_addrs_ = 1;
   int epoll_fd_ = -1;
   int timer_fd_ = -1;

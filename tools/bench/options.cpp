@@ -28,6 +28,12 @@ Scenario scenario_of(const std::string& name) {
 
 }  // namespace
 
+std::string servers_text(const Options& o) {
+  std::string text;
+  for (const std::string& server : o.servers) text += (text.empty() ? "" : ",") + server;
+  return text;
+}
+
 const char* scenario_name(Scenario s) {
   switch (s) {
     case Scenario::fanout: return "fanout";
@@ -52,9 +58,17 @@ Scenarios:
   ramp      fanout at a rising offered rate until p99 or delivery falls behind
 
 Target:
-  --server HOST:PORT      server to load (default 127.0.0.1:7667; [::1]:PORT, unix:PATH)
+  --server HOST:PORT      server to load (default 127.0.0.1:7667; [::1]:PORT, unix:PATH).
+                          Repeatable: several servers (a cluster's instances) share the
+                          connections round robin: connection i (or connect cycle i) goes
+                          to server i mod N. fanout and ramp: the publishers go to the
+                          first --server and the subscribers round robin over the others,
+                          so `--server A --server B` puts the publishers on A and every
+                          subscriber on B
   --protocol NAME         parley, redis or nats (default parley)
-  --server-pid PID        read the server's CPU time and memory from /proc
+  --server-pid PID        read the server's CPU time and memory from /proc. Repeatable:
+                          summed over every process given (a cluster's parleyd and its
+                          Redis); one that exits during the window is left out
 
 Shape:
   --subscribers S         fanout/ramp subscribers (default 1000)
@@ -79,11 +93,20 @@ Ramp:
                           (defaults 1000, 1.5, 2, 10, 1e8)
 
 Drains:
-  --reconnect             idle and connect: after `shutdown`, wait its retry_ms (jittered
-                          over 0.5-1.5x; idle keeps using the connection meanwhile), then
-                          reconnect to --server and carry on; a lost connection or a failed
-                          connect comes back after about 500 ms. `shutting_down` is then no
-                          error; every other error still is. The JSON counts reconnects
+  --reconnect             idle, connect, fanout and rooms: after `shutdown`, wait its
+                          retry_ms (jittered over 0.5-1.5x; the connection stays in use
+                          meanwhile, but publishers send nothing new on it), then reconnect
+                          to the next --server (the same one when there is one: a balancer)
+                          and carry on; a lost connection or a failed connect comes back
+                          after about 500 ms. `shutting_down` is then no error; every other
+                          error still is. Parley sessions are resumed (`hello` with
+                          `resume`); fanout and rooms members then page `history` after the
+                          last seq they saw, and each seq counts once whether it came live
+                          or from history. A resume answered `resumed: false` is an error
+                          there, and so is any `quit` event. A publisher's `say` left
+                          unanswered by a lost connection need not arrive, but if it
+                          reaches anyone it must reach everyone, once. The JSON counts
+                          reconnects, resumes and what the catch-up fetched
 
 Output:
   --json                  one JSON object on stdout instead of the table
@@ -99,15 +122,23 @@ or disconnects; 2 bad usage; 3 could not set up the run.
 Options parse_options(const std::vector<std::string>& args, bool& help) {
   Options o;
   help = false;
+  bool have_server = false;
   std::map<std::string, std::function<void(const std::string&)>> with_value = {
-      {"--server", [&](const std::string& v) { o.server = v; }},
+      {"--server",
+       [&](const std::string& v) {
+         if (v.empty()) throw UsageError("--server: expected HOST:PORT, [V6]:PORT or unix:PATH");
+         if (!have_server) o.servers.clear();  // the first one replaces the default
+         have_server = true;
+         o.servers.push_back(v);
+       }},
       {"--protocol",
        [&](const std::string& v) {
          if (v != "parley" && v != "redis" && v != "nats")
            throw UsageError("--protocol: expected parley, redis or nats, got '" + v + "'");
          o.protocol = v;
        }},
-      {"--server-pid", [&](const std::string& v) { o.server_pid = number<pid_t>("--server-pid", v, 1, 1 << 30); }},
+      {"--server-pid",
+       [&](const std::string& v) { o.server_pids.push_back(number<pid_t>("--server-pid", v, 1, 1 << 30)); }},
       {"--subscribers", [&](const std::string& v) { o.subscribers = number("--subscribers", v, 1, 1'000'000); }},
       {"--publishers", [&](const std::string& v) { o.publishers = number("--publishers", v, 1, 100'000); }},
       {"--rooms", [&](const std::string& v) { o.rooms = number("--rooms", v, 1, 1'000'000); }},
@@ -173,12 +204,18 @@ Options parse_options(const std::vector<std::string>& args, bool& help) {
     f->second(value);
   }
   if (!have_scenario) throw UsageError("which scenario? (fanout, rooms, pairs, idle, connect, ramp)");
-  // A member that reconnects misses what its channels said meanwhile, and
-  // independent servers behind a balancer do not share channels: message
-  // accounting would be guesswork, so only the scenarios whose traffic each
-  // connection owns may reconnect.
-  if (o.reconnect && o.scenario != Scenario::idle && o.scenario != Scenario::connect)
-    throw UsageError("--reconnect works with idle and connect only (a member that reconnects misses messages)");
+  // A fanout or rooms member that reconnects catches up on what its channel
+  // said meanwhile from the channel's history, which only Parley's sessions
+  // offer. Direct messages (pairs) have no history, and ramp's steps measure
+  // a rate that reconnects would only blur.
+  if (o.reconnect) {
+    if (o.scenario == Scenario::pairs || o.scenario == Scenario::ramp)
+      throw UsageError("--reconnect works with idle, connect, fanout and rooms (direct messages have no history "
+                       "to catch up from; ramp measures rates)");
+    if ((o.scenario == Scenario::fanout || o.scenario == Scenario::rooms) && o.protocol != "parley")
+      throw UsageError("--reconnect with fanout and rooms needs --protocol parley: members resume their sessions "
+                       "and catch up from history");
+  }
   if (o.conns == 0) o.conns = o.scenario == Scenario::connect ? 50 : 1000;
   return o;
 }

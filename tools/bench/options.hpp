@@ -16,8 +16,10 @@ enum class Scenario { fanout, rooms, pairs, idle, connect, ramp };
 struct Options {
   Scenario scenario = Scenario::fanout;
   std::string protocol = "parley";
-  std::string server = "127.0.0.1:7667";
-  pid_t server_pid = 0;
+  // --server, repeatable: connections are spread over these (spread.hpp).
+  std::vector<std::string> servers = {"127.0.0.1:7667"};
+  // --server-pid, repeatable: CPU and memory are summed over these processes.
+  std::vector<pid_t> server_pids;
 
   int subscribers = 1000;  // fanout, ramp
   int publishers = 1;      // fanout, ramp
@@ -46,8 +48,10 @@ struct Options {
 
   int source_addrs = 0;  // loopback only: spread connections over 127.0.0.1..N (0: automatic)
   std::string tag;       // names the run's nicks and channels (default: from the PID)
-  // idle and connect: a `shutdown` (or a lost connection) is ridden out by
-  // reconnecting after retry_ms, with jitter, instead of failing the run.
+  // idle, connect, fanout and rooms: a `shutdown` (or a lost connection) is
+  // ridden out by reconnecting after retry_ms, with jitter, to the next
+  // --server, instead of failing the run; fanout and rooms members resume
+  // their sessions and catch up from `history`.
   bool reconnect = false;
   bool json = false;
   bool progress = true;  // live line on stderr, when it is a terminal
@@ -62,5 +66,7 @@ struct UsageError : std::runtime_error {
 Options parse_options(const std::vector<std::string>& args, bool& help);
 std::string usage_text();
 const char* scenario_name(Scenario s);
+// The --server list as one string, "A,B" (for the result's `address`).
+std::string servers_text(const Options& o);
 
 }  // namespace parley::bench

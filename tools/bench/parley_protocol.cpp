@@ -4,6 +4,7 @@
 // (`{"ok":true`, `{"event":"message"`), so a delivery costs one memchr for
 // the line end and one search for the text field, never a JSON parse.
 #include <cstring>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 
 #include "protocol.hpp"
@@ -123,6 +124,18 @@ class ParleyProtocol final : public Protocol {
   std::string inbox_subscription(std::string_view) const override { return {}; }
   bool echoes_to_sender() const override { return false; }
 
+  bool resumes() const override { return true; }
+  // The token is the server's opaque string: written as JSON, escapes and all.
+  void resume(std::string& out, std::string_view nick, std::string_view session) const override {
+    append(out, R"({"cmd":"hello","nick":")", nick, R"(","resume":)");
+    append(out, nlohmann::json(std::string(session)).dump(), "}\n", "");
+  }
+  void history_after(std::string& out, std::string_view channel, std::uint64_t after, int limit) const override {
+    append(out, R"({"cmd":"history","channel":")", channel, R"(","after":)");
+    append(out, std::to_string(after), R"(,"limit":)", std::to_string(limit));
+    out += "}\n";
+  }
+
   std::size_t next(std::string_view in, Frame& frame) const override {
     const void* nl = std::memchr(in.data(), '\n', in.size());
     if (!nl) return 0;
@@ -130,6 +143,7 @@ class ParleyProtocol final : public Protocol {
     std::string_view line = in.substr(0, consumed - 1);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     classify(line, frame);
+    frame.line = line;
     return consumed;
   }
 
@@ -166,7 +180,12 @@ class ParleyProtocol final : public Protocol {
         frame.retry_ms = digits(line.substr(at + retry_key.size()));
       return;
     }
-    if (starts_with(line, R"({"event":)")) return;  // join, part, quit, nick, topic, gap
+    if (starts_with(line, R"({"event":"quit")")) {
+      frame.kind = FrameKind::quit;
+      frame.detail = string_field(line, R"("nick":")");
+      return;
+    }
+    if (starts_with(line, R"({"event":)")) return;  // join, part, nick, topic, gap
     if (line.empty()) return;
     throw std::runtime_error("not a Parley line: " + std::string(line.substr(0, 80)));
   }

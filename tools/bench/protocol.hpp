@@ -20,7 +20,8 @@ enum class FrameKind {
   server_ping,  // the server wants a sign of life: answer with pong()
   fatal,        // the server is about to close us; detail says why
   shutdown,     // the server is draining: reconnect after retry_ms (Parley's `shutdown` event)
-  ignored,      // anything else (greetings, other users' join/quit events)
+  quit,         // another user's session ended (Parley's `quit` event); detail is the nick
+  ignored,      // anything else (other users' join/part events, the answer to a pong)
 };
 
 struct Frame {
@@ -29,6 +30,10 @@ struct Frame {
   std::uint64_t seq = 0;     // delivery: the channel's seq when the protocol has one, else 0
   std::string_view detail;   // error_ack / fatal: the server's code or message
   std::uint64_t retry_ms = 0;  // shutdown: when the server asks us to come back
+  // The whole frame as it came, without its line end, for the few replies
+  // that are read in full (Parley's hello, join and history replies: see
+  // parley_replies.hpp). Empty for protocols that have none.
+  std::string_view line;
 };
 
 class Protocol {
@@ -54,6 +59,17 @@ class Protocol {
   virtual std::string inbox_subscription(std::string_view nick) const = 0;
   // Does a publisher that is also subscribed get its own messages back?
   virtual bool echoes_to_sender() const = 0;
+
+  // Sessions (Parley's): can a reconnecting client resume its session and
+  // page a channel's history after the last seq it saw? The two requests
+  // below are for protocols that can (the others throw std::logic_error);
+  // each is answered by one ack (or error_ack) whose Frame::line holds the
+  // reply to read (parley_replies.hpp).
+  virtual bool resumes() const { return false; }
+  // `hello` with `resume`: `session` is the token an earlier hello reply gave.
+  virtual void resume(std::string& out, std::string_view nick, std::string_view session) const;
+  // `history` of `channel` after `after`, at most `limit` messages, oldest first.
+  virtual void history_after(std::string& out, std::string_view channel, std::uint64_t after, int limit) const;
 
   // Parses the one frame at the start of `in`. Returns the bytes it spans,
   // or 0 when `in` holds only part of it. Throws std::runtime_error on bytes

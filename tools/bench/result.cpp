@@ -89,15 +89,23 @@ void print_table(std::ostream& out, const Result& r) {
     row(out, "other CPU use", format("%.2f s", r.other_cpu_s) + (r.other_cpu_s > 0.1 * r.duration_s
                                                                      ? "  WARNING: something else used the CPUs"
                                                                      : ""));
-  if (r.reconnect)
+  if (r.reconnect) {
     row(out, "reconnects",
         std::to_string(r.reconnects_after_shutdown + r.reconnects_after_loss) + " (" +
             std::to_string(r.reconnects_after_shutdown) + " after shutdown, " + std::to_string(r.reconnects_after_loss) +
-            " after a lost connection)");
+            " after a lost connection); " + std::to_string(r.resumed) + " resumed, " + std::to_string(r.not_resumed) +
+            " not");
+    if (r.catch_up_pages > 0 || r.repeats > 0)
+      row(out, "catch-up",
+          std::to_string(r.catch_up_messages) + " deliveries from " + std::to_string(r.catch_up_pages) +
+              " history pages, " + std::to_string(r.repeats) + " seqs seen twice counted once");
+  }
   const Correctness& c = r.correctness;
-  const std::string counts = std::to_string(c.lost()) + " lost, " + std::to_string(c.duplicates) + " duplicates, " +
-                             std::to_string(c.out_of_order) + " out of order, " + std::to_string(c.errors) +
-                             " errors, " + std::to_string(c.disconnects) + " disconnects";
+  std::string counts = std::to_string(c.lost()) + " lost, " + std::to_string(c.duplicates) + " duplicates, " +
+                       std::to_string(c.out_of_order) + " out of order, " + std::to_string(c.errors) + " errors, " +
+                       std::to_string(c.disconnects) + " disconnects";
+  if (c.unacknowledged > 0) counts += ", " + std::to_string(c.unacknowledged) + " sends unanswered";
+  if (c.quit_events > 0) counts += ", " + std::to_string(c.quit_events) + " quit events seen";
   if (c.clean()) {
     row(out, "correctness",
         "OK: " + counts + (c.received ? " (" + std::to_string(c.received) + " deliveries checked)" : ""));
@@ -128,7 +136,8 @@ void print_json(std::ostream& out, const Result& r) {
   if (r.have_server) {
     j["server"] = {{"cpu_s", r.server_cpu_s},
                    {"cpu_us_per_1000_deliveries", r.server_us_per_1000() ? *r.server_us_per_1000() : 0.0},
-                   {"rss_bytes", r.server_rss_bytes}};
+                   {"rss_bytes", r.server_rss_bytes},
+                   {"processes", r.server_processes}};
     if (r.rss_per_conn_bytes) j["server"]["rss_per_conn_bytes"] = *r.rss_per_conn_bytes;
   }
   j["loader"] = {{"cpu_s", r.loader_cpu_s}, {"bound", r.loader_bound()}};
@@ -145,10 +154,14 @@ void print_json(std::ostream& out, const Result& r) {
     j["steps"] = steps;
     j["sustainable_rate"] = r.sustainable_rate;
   }
-  if (r.reconnect)
+  if (r.reconnect) {
     j["reconnects"] = {{"total", r.reconnects_after_shutdown + r.reconnects_after_loss},
                        {"after_shutdown", r.reconnects_after_shutdown},
-                       {"after_loss", r.reconnects_after_loss}};
+                       {"after_loss", r.reconnects_after_loss},
+                       {"resumed", r.resumed},
+                       {"not_resumed", r.not_resumed}};
+    j["catch_up"] = {{"pages", r.catch_up_pages}, {"messages", r.catch_up_messages}, {"repeats", r.repeats}};
+  }
   const Correctness& c = r.correctness;
   j["correctness"] = {{"sent", c.sent},
                       {"acked", c.acked},
@@ -159,6 +172,8 @@ void print_json(std::ostream& out, const Result& r) {
                       {"out_of_order", c.out_of_order},
                       {"errors", c.errors},
                       {"disconnects", c.disconnects},
+                      {"unacknowledged", c.unacknowledged},
+                      {"quit_events", c.quit_events},
                       {"first_problem", c.first_problem}};
   j["ok"] = c.clean();
   out << j.dump() << "\n";

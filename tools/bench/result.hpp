@@ -21,6 +21,11 @@ struct Correctness {
   std::uint64_t out_of_order = 0;  // a channel's seq not above the previous one
   std::uint64_t errors = 0;      // error replies, fatal errors, unparsable frames
   std::uint64_t disconnects = 0; // connections the server closed unasked
+  // --reconnect: publish requests whose connection went before they were
+  // answered. Each may or may not have happened: it is owed to no one, but
+  // once it reaches anyone it is owed to every recipient (added to expected).
+  std::uint64_t unacknowledged = 0;
+  std::uint64_t quit_events = 0;  // `quit` events any of the loader's clients saw
   std::string first_problem;
 
   std::uint64_t lost() const { return expected > received ? expected - received : 0; }
@@ -54,6 +59,7 @@ struct Result {
   std::uint64_t cycles = 0;  // connect
 
   bool have_server = false;
+  std::size_t server_processes = 0;  // --server-pid processes read at both ends of the window
   double server_cpu_s = 0;
   std::uint64_t server_rss_bytes = 0;
   std::optional<double> rss_per_conn_bytes;  // idle
@@ -70,6 +76,13 @@ struct Result {
   // (or `shutting_down`), and after one was lost without a word.
   bool reconnect = false;
   std::uint64_t reconnects_after_shutdown = 0, reconnects_after_loss = 0;
+  // Reconnects whose `hello` with `resume` took the session over, and those
+  // answered `resumed: false` (a fresh registration).
+  std::uint64_t resumed = 0, not_resumed = 0;
+  // fanout and rooms: `history` pages fetched after resuming, the deliveries
+  // they supplied, and the seqs seen twice (live and in history, or live on
+  // both sides of a reconnect) that were counted once.
+  std::uint64_t catch_up_pages = 0, catch_up_messages = 0, repeats = 0;
 
   double per_second(std::uint64_t n) const { return duration_s > 0 ? static_cast<double>(n) / duration_s : 0; }
   // A loader busier than this was probably what limited the run.

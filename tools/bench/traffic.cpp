@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <unordered_map>
 
 #include "meter.hpp"
 #include "proc_stats.hpp"
@@ -18,6 +19,8 @@ constexpr std::uint64_t second_ns = 1'000'000'000ULL;
 // An open-loop loader that fell behind catches up in bounded bursts so it
 // keeps reading while it does.
 constexpr int max_sends_per_turn = 20'000;
+// --reconnect: messages per `history` page of a catch-up (the protocol's most).
+constexpr int catch_up_page = 500;
 
 struct Group {
   std::uint32_t base = 0;        // connection ids base .. base+size-1
@@ -31,21 +34,42 @@ struct InFlight {
   std::int64_t remaining = 0;  // deliveries still to arrive
 };
 
+// A live message that came while its member was catching up.
+struct Held {
+  std::uint64_t seq = 0;
+  std::uint64_t read_ns = 0;
+  std::string text;
+};
+
 // Per connection traffic state; index = Conn::id.
 struct Member {
   std::uint32_t group = 0;
   bool publishes = false;
   std::string destination;  // channel, or the partner's nick
-  std::uint64_t sent = 0, acked = 0, done = 0;  // publisher counters: done <= acked <= sent
+  // Publisher counters: done <= acked <= sent. `acked` counts the messages
+  // whose fate is settled: answered, or (--reconnect) left unanswered by a
+  // lost connection.
+  std::uint64_t sent = 0, acked = 0, done = 0;
   std::vector<InFlight> window;                 // closed loop, indexed by counter % size
   std::vector<std::uint64_t> next_counter;      // receiver: per publisher rank in the group
-  std::uint64_t last_seq = 0;
+  std::uint64_t last_seq = 0;   // the highest seq counted (--reconnect: from the join's head on)
+  std::uint64_t live_last = 0;  // the last seq that came live on the current connection
+
+  // --reconnect
+  std::string epoch;                // the channel's, from the join reply
+  bool catching_up = false;         // resumed, paging history up to catch_up_to
+  std::uint64_t catch_up_to = 0;    // the channel's head when the session was resumed
+  std::vector<Held> held;           // live messages that came meanwhile
+  // Publisher: deliveries of its messages seen before their reply, by
+  // counter; and those whose connection went unanswered, by counter: how
+  // many recipients got them so far.
+  std::unordered_map<std::uint64_t, std::uint32_t> early, unanswered;
 };
 
 class Traffic final : public Population {
  public:
   Traffic(const Options& options, const Protocol& protocol)
-      : Population(options, protocol, connection_count(options)), meter_(options.server_pid) {
+      : Population(options, protocol, connection_count(options)), meter_(options.server_pids) {
     build_groups();
   }
 
@@ -65,11 +89,24 @@ class Traffic final : public Population {
 
   void build_groups();
   void subscriptions(Conn& conn) override;
-  void on_traffic_frame(Conn& conn, const Frame& frame) override;
+  void on_subscribed(Conn& conn, const Frame& frame) override;
+  void on_reply(Conn& conn, const Pending& request, const Frame& frame) override;
+  void on_event(Conn& conn, const Frame& frame) override;
+  void on_resumed(Conn& conn, const Welcome& welcome) override;
+  void on_not_resumed(Conn& conn) override;
+  void on_connection_ended(Conn& conn) override;
+  void on_quit_event(Conn& conn, const Frame& frame) override;
   void on_turn(std::uint64_t now) override;
 
-  void on_ack(Member& m, bool ok, std::string_view detail);
+  void on_ack(Member& m, std::uint64_t counter, bool ok, std::string_view detail);
   void on_delivery(Conn& conn, const Frame& frame);
+  // Counts one message `conn` received, live or from history, with its seq
+  // (0 when the protocol has none) and the time it was read.
+  void account(Conn& conn, std::string_view text, std::uint64_t seq, std::uint64_t read_ns, bool from_history);
+  void unanswered(Member& m, std::uint64_t counter);
+  void request_page(Conn& conn);
+  void on_history(Conn& conn, const Frame& frame);
+  void finish_catch_up(Conn& conn);
   void send(Conn& conn, std::uint64_t stamp_ns);
   void refill(Conn& conn);
   void retire(Conn& conn);
@@ -90,6 +127,7 @@ class Traffic final : public Population {
   std::string text_;
   Meter meter_;
   Result result_;
+  std::uint64_t catch_up_pages_ = 0, catch_up_messages_ = 0, repeats_ = 0;
 
   std::uint64_t start_ns_ = 0, measure_start_ = 0, measure_end_ = 0, drain_deadline_ = 0;
   bool sending_ = true;
@@ -158,11 +196,26 @@ void Traffic::subscriptions(Conn& conn) {
   const Group& g = groups_[members_[conn.id].group];
   if (!g.channel.empty()) {
     protocol_.subscribe(conn.out, g.channel);
-    ++conn.pending_acks;
+    expect(conn, {Request::subscribe});
   } else if (auto inbox = protocol_.inbox_subscription(conn.nick); !inbox.empty()) {
     protocol_.subscribe(conn.out, inbox);
-    ++conn.pending_acks;
+    expect(conn, {Request::subscribe});
   }
+}
+
+// --reconnect: the member has seen its channel up to the head it joined at;
+// a catch-up after a reconnect pages from there.
+void Traffic::on_subscribed(Conn& conn, const Frame& frame) {
+  if (!options_.reconnect || groups_[members_[conn.id].group].channel.empty()) return;
+  const Joined joined = parse_joined(frame.line);
+  if (!joined.ok) {
+    ++correctness_.errors;
+    correctness_.note(conn.nick + ": unreadable join reply: " + joined.error);
+    return;
+  }
+  Member& m = members_[conn.id];
+  m.epoch = joined.head.epoch;
+  m.last_seq = m.live_last = joined.head.seq;
 }
 
 void Traffic::send(Conn& conn, std::uint64_t stamp_ns) {
@@ -172,8 +225,8 @@ void Traffic::send(Conn& conn, std::uint64_t stamp_ns) {
   if (direct()) protocol_.direct(conn.out, m.destination, text_);
   else protocol_.publish(conn.out, m.destination, text_);
   if (!m.window.empty()) m.window[m.sent % m.window.size()].remaining = groups_[m.group].recipients;
+  expect(conn, {Request::publish, m.sent});
   ++m.sent;
-  ++conn.pending_acks;
   ++correctness_.sent;
   queue(conn);
 }
@@ -182,6 +235,9 @@ void Traffic::send(Conn& conn, std::uint64_t stamp_ns) {
 void Traffic::refill(Conn& conn) {
   Member& m = members_[conn.id];
   if (!sending_ || m.window.empty()) return;
+  // --reconnect: nothing new goes on a connection told to go, nor before
+  // a resumed one has caught up.
+  if (!conn.ready || conn.told_to_leave || conn.closed) return;
   if (m.sent - m.done >= m.window.size()) return;
   // Inside a read the time it was read is fresh enough (the message goes out
   // at the end of this loop turn); reading the clock per delivery is not free.
@@ -197,13 +253,14 @@ void Traffic::retire(Conn& conn) {
   refill(conn);
 }
 
-void Traffic::on_ack(Member& m, bool ok, std::string_view detail) {
-  if (m.acked >= m.sent) {  // an ack for nothing we sent
+void Traffic::on_ack(Member& m, std::uint64_t counter, bool ok, std::string_view detail) {
+  if (counter != m.acked) {  // replies come in order: the population matched it to its request
     ++correctness_.errors;
-    correctness_.note("unexpected reply: " + std::string(detail));
-    return;
+    correctness_.note("the reply to message " + std::to_string(counter) + " came when " + std::to_string(m.acked) +
+                      " was due: " + std::string(detail));
   }
-  const std::uint64_t counter = m.acked++;
+  m.acked = counter + 1;
+  if (!m.early.empty()) m.early.erase(counter);  // its deliveries are owed as usual now
   const Group& g = groups_[m.group];
   if (ok) {
     ++correctness_.acked;
@@ -217,30 +274,51 @@ void Traffic::on_ack(Member& m, bool ok, std::string_view detail) {
   }
 }
 
+// Live deliveries: a channel's seq must rise along one connection. With
+// --reconnect a seq already counted (before the reconnect, or from history)
+// is counted once, and what comes during a catch-up waits for it to end.
 void Traffic::on_delivery(Conn& conn, const Frame& frame) {
   Member& receiver = members_[conn.id];
-  const auto stamp = read_stamp(frame.payload);
+  if (frame.seq) {
+    if (frame.seq <= receiver.live_last) {
+      ++correctness_.out_of_order;
+      correctness_.note(conn.nick + " got seq " + std::to_string(frame.seq) + " after " +
+                        std::to_string(receiver.live_last));
+    }
+    receiver.live_last = frame.seq;
+  }
+  if (options_.reconnect) {
+    if (receiver.catching_up) {
+      receiver.held.push_back({frame.seq, read_time_ns_, std::string(frame.payload)});
+      return;
+    }
+    if (frame.seq && frame.seq <= receiver.last_seq) {
+      ++repeats_;
+      return;
+    }
+  }
+  account(conn, frame.payload, frame.seq, read_time_ns_, false);
+}
+
+void Traffic::account(Conn& conn, std::string_view text, std::uint64_t seq, std::uint64_t read_ns,
+                      bool from_history) {
+  Member& receiver = members_[conn.id];
+  if (seq > receiver.last_seq) receiver.last_seq = seq;
+  const auto stamp = read_stamp(text);
   const Group& g = groups_[receiver.group];
   if (!stamp || stamp->publisher < g.base || stamp->publisher >= g.base + g.publishers) {
     ++correctness_.errors;
-    correctness_.note(conn.nick + " got a message that is not ours: " + std::string(frame.payload.substr(0, 60)));
+    correctness_.note(conn.nick + " got a message that is not ours: " + std::string(text.substr(0, 60)));
     return;
   }
   if (stamp->publisher == conn.id) {
+    if (from_history) return;  // a channel's history holds the member's own messages too
     // Redis cannot be told not to echo a subscribed publisher's messages:
     // the echo is work that server chose to do, not a delivery owed.
     if (protocol_.echoes_to_sender()) return;
     ++correctness_.errors;
     correctness_.note(conn.nick + " got its own message back");
     return;
-  }
-  if (frame.seq) {
-    if (frame.seq <= receiver.last_seq) {
-      ++correctness_.out_of_order;
-      correctness_.note(conn.nick + " got seq " + std::to_string(frame.seq) + " after " +
-                        std::to_string(receiver.last_seq));
-    }
-    receiver.last_seq = frame.seq;
   }
   std::uint64_t& next = receiver.next_counter[stamp->publisher - g.base];
   if (stamp->counter < next) {
@@ -252,7 +330,19 @@ void Traffic::on_delivery(Conn& conn, const Frame& frame) {
   next = stamp->counter + 1;  // a gap shows up as lost at the end
   ++correctness_.received;
   ++all_deliveries_;
-  const std::uint64_t now = read_time_ns_;
+  if (from_history) ++catch_up_messages_;
+  Conn& publisher = *conns_[stamp->publisher];
+  Member& pm = members_[publisher.id];
+  if (options_.reconnect) {
+    if (stamp->counter >= pm.acked) {
+      ++pm.early[stamp->counter];
+    } else if (!pm.unanswered.empty()) {
+      // It happened after all: now every recipient is owed it.
+      if (auto it = pm.unanswered.find(stamp->counter); it != pm.unanswered.end() && it->second++ == 0)
+        correctness_.expected += g.recipients;
+    }
+  }
+  const std::uint64_t now = read_ns;
   if (now >= measure_start_ && now < measure_end_) {
     ++result_.deliveries;
     result_.latency.record(now > stamp->sent_ns ? now - stamp->sent_ns : 0);
@@ -261,28 +351,153 @@ void Traffic::on_delivery(Conn& conn, const Frame& frame) {
     ++step_deliveries_;
     step_latency_.record(now > stamp->sent_ns ? now - stamp->sent_ns : 0);
   }
-  Conn& publisher = *conns_[stamp->publisher];
-  Member& pm = members_[publisher.id];
   if (!pm.window.empty() && stamp->counter >= pm.done && stamp->counter < pm.sent) {
     --pm.window[stamp->counter % pm.window.size()].remaining;
     retire(publisher);
   }
 }
 
-void Traffic::on_traffic_frame(Conn& conn, const Frame& frame) {
-  Member& m = members_[conn.id];
-  switch (frame.kind) {
-    case FrameKind::delivery: return on_delivery(conn, frame);
-    case FrameKind::ack:
-      --conn.pending_acks;
-      on_ack(m, true, {});
+void Traffic::on_event(Conn& conn, const Frame& frame) {
+  if (frame.kind == FrameKind::delivery) on_delivery(conn, frame);
+}
+
+void Traffic::on_reply(Conn& conn, const Pending& request, const Frame& frame) {
+  switch (request.what) {
+    case Request::publish:
+      on_ack(members_[conn.id], request.counter, frame.kind == FrameKind::ack, frame.detail);
       return retire(conn);
-    case FrameKind::error_ack:
-      --conn.pending_acks;
-      on_ack(m, false, frame.detail);
-      return retire(conn);
-    default: return;
+    case Request::history: return on_history(conn, frame);
+    default:
+      ++correctness_.errors;
+      correctness_.note(conn.nick + " got a reply to a request traffic never sends");
+      return;
   }
+}
+
+// --- --reconnect: unanswered messages, resumes and catch-ups ---------------
+
+// The connection went with this message unanswered: it may or may not have
+// happened. It is owed to no one unless it reaches someone (see account()).
+void Traffic::unanswered(Member& m, std::uint64_t counter) {
+  ++correctness_.unacknowledged;
+  std::uint32_t seen = 0;
+  if (auto it = m.early.find(counter); it != m.early.end()) {
+    seen = it->second;
+    m.early.erase(it);
+  }
+  m.unanswered[counter] = seen;
+  if (seen > 0) correctness_.expected += groups_[m.group].recipients;
+  if (!m.window.empty()) m.window[counter % m.window.size()].remaining = 0;  // the window does not wait for it
+  m.acked = counter + 1;
+}
+
+void Traffic::on_connection_ended(Conn& conn) {
+  Member& m = members_[conn.id];
+  m.catching_up = false;
+  m.held.clear();  // the next catch-up fetches them from history
+  m.live_last = 0;
+  for (const Pending& p : conn.requests)
+    if (p.what == Request::publish) unanswered(m, p.counter);
+  retire(conn);  // frees the window's slots of what went unanswered
+}
+
+void Traffic::on_resumed(Conn& conn, const Welcome& welcome) {
+  Member& m = members_[conn.id];
+  const Group& g = groups_[m.group];
+  const ChannelHead* head = nullptr;
+  for (const ChannelHead& c : welcome.channels)
+    if (same_channel(c.channel, g.channel)) head = &c;
+  if (!head) {
+    ++correctness_.errors;
+    correctness_.note(conn.nick + " resumed its session without its channel " + g.channel);
+    return;
+  }
+  if (head->epoch != m.epoch) {
+    ++correctness_.errors;
+    correctness_.note(conn.nick + " resumed into a new epoch of " + g.channel + " (" + head->epoch + ", joined " +
+                      m.epoch + "): its old seqs mean nothing");
+    return;
+  }
+  m.catch_up_to = head->seq;
+  if (head->seq <= m.last_seq) return finish_catch_up(conn);
+  m.catching_up = true;
+  request_page(conn);
+}
+
+void Traffic::on_not_resumed(Conn& conn) {
+  ++correctness_.errors;
+  correctness_.note(conn.nick + "'s resume was answered resumed: false: its session was gone");
+  Population::on_not_resumed(conn);  // joins again: what it missed counts as lost
+}
+
+void Traffic::on_quit_event(Conn& conn, const Frame& frame) {
+  if (!options_.reconnect) return;  // counted; every member resumes, so a quit is an error here
+  ++correctness_.errors;
+  correctness_.note(conn.nick + " saw " + std::string(frame.detail) + " quit: a session ended");
+}
+
+void Traffic::request_page(Conn& conn) {
+  Member& m = members_[conn.id];
+  protocol_.history_after(conn.out, groups_[m.group].channel, m.last_seq, catch_up_page);
+  expect(conn, {Request::history});
+  queue(conn);
+}
+
+// A page of the catch-up: what it holds is counted like live messages, each
+// seq once; the next page follows until the resumed head is reached.
+void Traffic::on_history(Conn& conn, const Frame& frame) {
+  Member& m = members_[conn.id];
+  ++catch_up_pages_;
+  const HistoryPage page =
+      frame.kind == FrameKind::ack ? parse_history(frame.line) : HistoryPage{false, std::string(frame.detail), {}, {}, false};
+  if (!page.ok) {
+    ++correctness_.errors;
+    correctness_.note(conn.nick + " could not page history: " + page.error);
+    return;
+  }
+  if (page.epoch != m.epoch) {
+    ++correctness_.errors;
+    correctness_.note(conn.nick + " paged a new epoch of its channel (" + page.epoch + ")");
+    return;
+  }
+  if (page.truncated)
+    correctness_.note(conn.nick + " missed messages after seq " + std::to_string(m.last_seq) +
+                      " that the history no longer holds (raise the servers' --history)");
+  const std::uint64_t before = m.last_seq;
+  std::uint64_t previous = 0;
+  for (const HistoryMessage& message : page.messages) {
+    if (message.seq <= previous) {
+      ++correctness_.out_of_order;
+      correctness_.note(conn.nick + "'s history page has seq " + std::to_string(message.seq) + " after " +
+                        std::to_string(previous));
+    }
+    previous = message.seq;
+    if (message.seq <= m.last_seq) {
+      ++repeats_;
+      continue;
+    }
+    account(conn, message.text, message.seq, read_time_ns_, true);
+  }
+  // Done at the resumed head, or when a page moved nothing (what is
+  // missing then counts as lost): never the same page twice.
+  if (m.last_seq >= m.catch_up_to || m.last_seq == before) return finish_catch_up(conn);
+  request_page(conn);
+}
+
+void Traffic::finish_catch_up(Conn& conn) {
+  Member& m = members_[conn.id];
+  m.catching_up = false;
+  std::vector<Held> held;
+  held.swap(m.held);
+  for (const Held& h : held) {
+    if (h.seq && h.seq <= m.last_seq) {
+      ++repeats_;
+      continue;
+    }
+    account(conn, h.text, h.seq, h.read_ns, false);
+  }
+  set_ready(conn);
+  refill(conn);
 }
 
 void Traffic::send_scheduled(std::uint64_t now) {
@@ -292,6 +507,8 @@ void Traffic::send_scheduled(std::uint64_t now) {
     if (due > now) return;
     Conn& conn = *conns_[publishers_[scheduled_ % publishers_.size()]];
     ++scheduled_;
+    // --reconnect: a publisher away (or catching up) skips its turn.
+    if (options_.reconnect && (!conn.ready || conn.told_to_leave)) continue;
     send(conn, due);
   }
 }
@@ -325,12 +542,16 @@ bool Traffic::any_publisher_left() const { return publishers_closed_ < publisher
 
 void Traffic::on_closed(Conn& conn, std::string_view why) {
   Population::on_closed(conn, why);
-  if (members_[conn.id].publishes) ++publishers_closed_;
+  if (!options_.reconnect && members_[conn.id].publishes) ++publishers_closed_;  // it comes back otherwise
 }
 
+// Every reply is in and every delivery owed has come; with --reconnect,
+// every member is back and caught up too.
 bool Traffic::drained() const {
-  for (const auto& conn : conns_)
+  for (const auto& conn : conns_) {
     if (!conn->closed && conn->pending_acks > 0) return false;
+    if (options_.reconnect && !conn->ready) return false;
+  }
   return correctness_.received + correctness_.duplicates >= correctness_.expected;
 }
 
@@ -389,7 +610,7 @@ std::uint64_t Traffic::next_wakeup(std::uint64_t now) const {
 Result Traffic::run() {
   result_.scenario = scenario_name(options_.scenario);
   result_.protocol = protocol_.name();
-  result_.server = options_.server;
+  result_.server = servers_text(options_);
   result_.shape = shape();
   result_.connections = conns_.size();
   result_.payload = options_.payload;
@@ -423,6 +644,10 @@ Result Traffic::run() {
   if (show_progress_) std::fprintf(stderr, "\n");
   correctness_.errors += protocol_errors_;
   result_.correctness = correctness_;
+  report_reconnects(result_);
+  result_.catch_up_pages = catch_up_pages_;
+  result_.catch_up_messages = catch_up_messages_;
+  result_.repeats = repeats_;
   return result_;
 }
 

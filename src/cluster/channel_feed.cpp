@@ -38,12 +38,16 @@ void ChannelFeed::repaired(std::uint64_t from, std::uint64_t to, const std::opti
   if (!repairing_ || repairing_->first != from || repairing_->second != to) return;  // a stale answer
   repairing_.reset();
   std::uint64_t next = std::max(from, delivered_ + 1);
+  // delivered_ moves before the sink hears of it: the sink may ask.
   auto emit = [&](std::uint64_t seq, std::string_view owner, std::string_view line) {
     if (seq < next || seq > to) return;
-    if (seq > next) sink.gap(next, seq - 1);
-    sink.deliver(seq, owner, line);
+    if (seq > next) {
+      delivered_ = seq - 1;
+      sink.gap(next, seq - 1);
+    }
     delivered_ = seq;
     next = seq + 1;
+    sink.deliver(seq, owner, line);
   };
   static const std::vector<Repaired> none;
   const std::vector<Repaired>& found = messages ? *messages : none;
@@ -63,8 +67,8 @@ void ChannelFeed::repaired(std::uint64_t from, std::uint64_t to, const std::opti
   }
   held_.erase(held_.begin(), live);
   if (next <= to) {
-    sink.gap(next, to);
     delivered_ = to;
+    sink.gap(next, to);
   }
   release_held(sink);
 }
@@ -107,7 +111,11 @@ void ChannelFeed::give_up(Sink& sink) {
   repairing_.reset();
   while (!held_.empty()) {
     auto first = held_.begin();
-    if (first->first > delivered_ + 1) sink.gap(delivered_ + 1, first->first - 1);
+    if (first->first > delivered_ + 1) {
+      const std::uint64_t from = delivered_ + 1;
+      delivered_ = first->first - 1;
+      sink.gap(from, first->first - 1);
+    }
     if (first->first > delivered_) {
       delivered_ = first->first;
       sink.deliver(first->first, first->second.owner, first->second.line);

@@ -97,8 +97,12 @@ class ClusterBackend::FeedSink final : public ChannelFeed::Sink {
   FeedSink(ClusterBackend& backend, LocalChannel& channel) : backend_(backend), channel_(channel) {}
   void deliver(std::uint64_t seq, std::string_view owner, std::string_view line) override {
     backend_.hub_->deliver_line({channel_.for_message(seq), local_conn(owner, backend_.node_)}, line);
+    if (!channel_.acks.empty()) backend_.release_acks(channel_, false);
   }
-  void gap(std::uint64_t from, std::uint64_t to) override { backend_.send_gap(channel_, from, to); }
+  void gap(std::uint64_t from, std::uint64_t to) override {
+    backend_.send_gap(channel_, from, to);
+    if (!channel_.acks.empty()) backend_.release_acks(channel_, false);
+  }
   void repair(std::uint64_t from, std::uint64_t to) override { backend_.repair(channel_.key(), from, to); }
 
  private:
@@ -159,7 +163,37 @@ Outcome ClusterBackend::unavailable() {
   return out;
 }
 
-void ClusterBackend::answer(ConnId conn, Outcome outcome) { hub_->answer(conn, std::move(outcome)); }
+// The hub takes a session's answers in request order: one that comes early
+// (a say waiting for its channel, below, held back a later request's) waits.
+void ClusterBackend::complete(ConnId conn, std::uint64_t ticket, Outcome outcome) {
+  auto it = users_.find(conn);
+  if (it == users_.end()) return hub_->answer(conn, std::move(outcome));  // its events still go out
+  User& user = it->second;
+  if (ticket != user.answered) {
+    user.early.emplace(ticket, std::move(outcome));
+    return;
+  }
+  ++user.answered;
+  hub_->answer(conn, std::move(outcome));
+  while (true) {  // `user` may be gone now: look it up again
+    auto u = users_.find(conn);
+    if (u == users_.end() || u->second.early.empty() || u->second.early.begin()->first != u->second.answered) return;
+    Outcome next = std::move(u->second.early.begin()->second);
+    u->second.early.erase(u->second.early.begin());
+    ++u->second.answered;
+    hub_->answer(conn, std::move(next));
+  }
+}
+
+void ClusterBackend::complete_blocking(ConnId conn, std::uint64_t ticket, Outcome outcome) {
+  if (auto it = users_.find(conn); it != users_.end()) it->second.blocking = false;
+  complete(conn, ticket, std::move(outcome));
+}
+
+bool ClusterBackend::pipelines(ConnId conn) const {
+  auto it = users_.find(conn);
+  return it != users_.end() && it->second.registered && !it->second.blocking;
+}
 
 // Each command either answers now (an Outcome) or has sent its function
 // and answers from the reply's callback (nullopt).
@@ -180,7 +214,8 @@ std::optional<Outcome> ClusterBackend::handle(ConnId conn, ChatRequest request, 
   // Each handler sends its function and answers from the reply; false when
   // it could not be sent (the bound on commands in flight, or the
   // connection dropped just now), so nothing waits: answer now.
-  return std::visit(
+  const std::uint64_t tickets_before = user.tickets;
+  std::optional<Outcome> result = std::visit(
       [&](auto& c) -> std::optional<Outcome> {
         using C = std::decay_t<decltype(c)>;
         bool sent = false;
@@ -224,18 +259,22 @@ std::optional<Outcome> ClusterBackend::handle(ConnId conn, ChatRequest request, 
         return unavailable();
       },
       command);
+  if (result) user.tickets = tickets_before;  // nothing deferred: no place taken
+  return result;
 }
 
 bool ClusterBackend::hello(User& user, const Hello& c) {
   const ConnId conn = user.conn;
+  const std::uint64_t ticket = user.tickets++;  // its place in the order of answers
   std::string key = fold(c.nick);
   std::string token = to_text(new_session_token());
   std::string resume;
   if (c.resume)
     if (const std::optional<SessionToken> t = parse_session_token(*c.resume)) resume = to_text(*t);
   const std::string own = owner(conn);
-  return call("parley_hello", {config_.prefix, key, c.nick, token, node_, own, resume},
-              [this, conn, key, token, own, nick = c.nick](const RedisReply& reply) {
+  user.blocking = true;  // nothing else runs until it is registered
+  const bool sent = call("parley_hello", {config_.prefix, key, c.nick, token, node_, own, resume},
+              [this, conn, ticket, key, token, own, nick = c.nick](const RedisReply& reply) {
                 auto it = users_.find(conn);
                 const std::string& status = reply.at(0).str;
                 const bool registered = reply.ok() && (status == "ok" || status == "resumed");
@@ -245,9 +284,9 @@ bool ClusterBackend::hello(User& user, const Hello& c) {
                                  info_.resume_grace_ms > 0, wall_ms());
                   return;
                 }
-                if (!reply.ok()) return answer(conn, unavailable());
-                if (status == "nick_in_use") return answer(conn, failure(ErrorCode::nick_in_use, "nick is in use"));
-                if (!registered) return answer(conn, failure(ErrorCode::internal, "backplane: " + status));
+                if (!reply.ok()) return complete_blocking(conn, ticket, unavailable());
+                if (status == "nick_in_use") return complete_blocking(conn, ticket, failure(ErrorCode::nick_in_use, "nick is in use"));
+                if (!registered) return complete_blocking(conn, ticket, failure(ErrorCode::internal, "backplane: " + status));
                 User& u = it->second;
                 u.registered = true;
                 u.key = key;
@@ -258,7 +297,7 @@ bool ClusterBackend::hello(User& user, const Hello& c) {
                   Outcome out;
                   out.reply = Welcome{u.nick, info_.name, info_.version, 1, info_.node, info_.features,
                                       limits_.max_line, limits_.max_text, limits_.max_channels, u.session, false, {}};
-                  return answer(conn, std::move(out));
+                  return complete_blocking(conn, ticket, std::move(out));
                 }
                 u.nick = reply.at(1).str;
                 u.session = reply.at(2).str;
@@ -268,15 +307,18 @@ bool ClusterBackend::hello(User& user, const Hello& c) {
                   replaced = old;
                 }
                 by_key_[key] = conn;
-                welcome_resumed(conn, reply, replaced);
+                welcome_resumed(conn, ticket, reply, replaced);
               });
+  if (!sent) user.blocking = false;
+  return sent;
 }
 
 // A resumed session: subscribe to each of its channels, then answer with
 // where each stands. Each feed is anchored at the seq the hello read; what
 // was published before the subscription took effect is repaired from
 // history when the next message shows the hole.
-void ClusterBackend::welcome_resumed(ConnId conn, const RedisReply& reply, std::optional<ConnId> replaced) {
+void ClusterBackend::welcome_resumed(ConnId conn, std::uint64_t ticket, const RedisReply& reply,
+                                     std::optional<ConnId> replaced) {
   struct Pending {
     std::vector<ResumedChannel> channels;
     std::size_t left = 0;
@@ -289,7 +331,7 @@ void ClusterBackend::welcome_resumed(ConnId conn, const RedisReply& reply, std::
   }
   std::sort(pending->channels.begin(), pending->channels.end(),
             [](const ResumedChannel& a, const ResumedChannel& b) { return fold(a.channel) < fold(b.channel); });
-  auto finish = [this, conn, pending] {
+  auto finish = [this, conn, ticket, pending] {
     auto it = users_.find(conn);
     if (it == users_.end()) {  // closed meanwhile (and held again): nobody to add
       for (const ResumedChannel& rc : pending->channels) {
@@ -315,7 +357,7 @@ void ClusterBackend::welcome_resumed(ConnId conn, const RedisReply& reply, std::
     out.reply = Welcome{u.nick, info_.name, info_.version, 1, info_.node, info_.features, limits_.max_line,
                         limits_.max_text, limits_.max_channels, u.session, true, pending->channels};
     out.replaced = pending->replaced;
-    answer(conn, std::move(out));
+    complete_blocking(conn, ticket, std::move(out));
   };
   pending->left = pending->channels.size() + 1;
   auto one_done = [pending, finish](bool) {
@@ -331,16 +373,18 @@ void ClusterBackend::welcome_resumed(ConnId conn, const RedisReply& reply, std::
 
 bool ClusterBackend::nick(User& user, const NickCmd& c) {
   const ConnId conn = user.conn;
+  const std::uint64_t ticket = user.tickets++;  // its place in the order of answers
   const std::string key = fold(c.nick);
   const std::string line = *encode_event(NickChanged{user.nick, c.nick});
-  return call("parley_nick", {config_.prefix, user.key, key, c.nick, owner(conn), line},
-              [this, conn, key, nick = c.nick](const RedisReply& reply) {
+  user.blocking = true;  // what follows names the session by its new nick
+  const bool sent = call("parley_nick", {config_.prefix, user.key, key, c.nick, owner(conn), line},
+              [this, conn, ticket, key, nick = c.nick](const RedisReply& reply) {
                 auto it = users_.find(conn);
                 if (it == users_.end()) return;
-                if (!reply.ok()) return answer(conn, unavailable());
+                if (!reply.ok()) return complete_blocking(conn, ticket, unavailable());
                 const std::string& status = reply.at(0).str;
-                if (status == "nick_in_use") return answer(conn, failure(ErrorCode::nick_in_use, "nick is in use"));
-                if (status != "ok") return answer(conn, gone(it->second));
+                if (status == "nick_in_use") return complete_blocking(conn, ticket, failure(ErrorCode::nick_in_use, "nick is in use"));
+                if (status != "ok") return complete_blocking(conn, ticket, gone(it->second));
                 User& u = it->second;
                 by_key_.erase(u.key);
                 u.nick = nick;
@@ -348,23 +392,28 @@ bool ClusterBackend::nick(User& user, const NickCmd& c) {
                 by_key_[key] = conn;
                 Outcome out;
                 out.reply = NickReply{nick};
-                answer(conn, std::move(out));
+                complete_blocking(conn, ticket, std::move(out));
               });
+  if (!sent) user.blocking = false;
+  return sent;
 }
 
 bool ClusterBackend::join(User& user, const Join& c) {
   const ConnId conn = user.conn;
+  const std::uint64_t ticket = user.tickets++;  // its place in the order of answers
   const std::string key = fold(c.channel);
   LocalChannel& ch = channel(key);
   ++ch.joining;
-  auto send_join = [this, conn, key, name = c.channel]() -> bool {
+  auto send_join = [this, conn, ticket, key, name = c.channel]() -> bool {
     auto it = users_.find(conn);
     if (it == users_.end()) return false;
     const EventTemplate t = event_template(Joined{"", it->second.nick});
     const std::string epoch = info_.epoch_prefix + "-" + node_ + "-" + std::to_string(++epoch_counter_);
     const std::string max = std::to_string(limits_.max_channels);
     return call("parley_join", {config_.prefix, key, name, it->second.key, owner(conn), max, epoch, t.head, t.middle},
-                [this, conn, key](const RedisReply& reply) { joined(conn, key, reply); });
+                [this, conn, ticket, key, unblock = it->second.blocking](const RedisReply& reply) {
+                  joined(conn, ticket, key, reply, unblock);
+                });
   };
   if (ch.subscription == LocalChannel::Subscription::subscribed) {
     if (send_join()) return true;
@@ -372,20 +421,31 @@ bool ClusterBackend::join(User& user, const Join& c) {
     maybe_unsubscribe(key);
     return false;
   }
-  const bool sent = subscribe(ch, [this, conn, key, send_join](bool ok) {
-    if (ok && send_join()) return;
+  // Until its function is sent nothing after it may be: it would run first.
+  user.blocking = true;
+  const bool sent = subscribe(ch, [this, conn, ticket, key, send_join](bool ok) {
+    if (ok && send_join()) return;  // joined() unblocks
     if (auto it = channels_.find(key); it != channels_.end()) --it->second.joining;
     maybe_unsubscribe(key);
-    answer(conn, unavailable());
+    complete_blocking(conn, ticket, unavailable());
   });
   if (!sent) {
+    user.blocking = false;
     --ch.joining;
     maybe_unsubscribe(key);
   }
   return sent;
 }
 
-void ClusterBackend::joined(ConnId conn, const std::string& key, const RedisReply& reply) {
+// `unblock`: this join waited for its subscription and blocked the pipeline.
+void ClusterBackend::joined(ConnId conn, std::uint64_t ticket, const std::string& key, const RedisReply& reply,
+                            bool unblock) {
+  auto respond = [this, conn, ticket, unblock](Outcome out) {
+    if (unblock)
+      complete_blocking(conn, ticket, std::move(out));
+    else
+      complete(conn, ticket, std::move(out));
+  };
   auto cit = channels_.find(key);
   if (cit == channels_.end()) return;  // cannot be: joining kept it
   LocalChannel& ch = cit->second;
@@ -395,11 +455,11 @@ void ClusterBackend::joined(ConnId conn, const std::string& key, const RedisRepl
   if (it == users_.end() || !reply.ok() || status != "ok") {
     maybe_unsubscribe(key);
     if (it == users_.end()) return;
-    if (!reply.ok()) return answer(conn, unavailable());
+    if (!reply.ok()) return respond(unavailable());
     if (status == "too_many_channels")
-      return answer(conn, failure(ErrorCode::too_many_channels,
-                                  "already in " + std::to_string(limits_.max_channels) + " channels"));
-    return answer(conn, gone(it->second));
+      return respond(failure(ErrorCode::too_many_channels,
+                             "already in " + std::to_string(limits_.max_channels) + " channels"));
+    return respond(gone(it->second));
   }
   JoinReply r{reply.at(1).str, optional_text(reply.at(2)), sorted_nicks(reply.at(5)), unsigned_of(reply.at(3)),
               reply.at(4).str};
@@ -412,7 +472,7 @@ void ClusterBackend::joined(ConnId conn, const std::string& key, const RedisRepl
   if (std::find(u.channels.begin(), u.channels.end(), key) == u.channels.end()) u.channels.push_back(key);
   Outcome out;
   out.reply = std::move(r);
-  answer(conn, std::move(out));
+  respond(std::move(out));
 }
 
 // An error reply for the channel commands' refusals.
@@ -436,57 +496,85 @@ Outcome ClusterBackend::gone(User& user) {
 
 bool ClusterBackend::part(User& user, const Part& c) {
   const ConnId conn = user.conn;
+  const std::uint64_t ticket = user.tickets++;  // its place in the order of answers
   const std::string key = fold(c.channel);
   const EventTemplate t = event_template(Parted{"", user.nick, c.reason});
   return call("parley_part", {config_.prefix, key, user.key, owner(conn), t.head, t.middle},
-              [this, conn, key, typed = c.channel](const RedisReply& reply) {
+              [this, conn, ticket, key, typed = c.channel](const RedisReply& reply) {
                 auto it = users_.find(conn);
                 if (it == users_.end()) return;
-                if (!reply.ok()) return answer(conn, unavailable());
-                if (reply.at(0).str != "ok") return answer(conn, channel_error(reply, typed, it->second));
+                if (!reply.ok()) return complete(conn, ticket, unavailable());
+                if (reply.at(0).str != "ok") return complete(conn, ticket, channel_error(reply, typed, it->second));
                 leave_locally(it->second, key);
                 Outcome out;
                 out.reply = PartReply{reply.at(1).str};
-                answer(conn, std::move(out));
+                complete(conn, ticket, std::move(out));
               });
 }
 
 bool ClusterBackend::say(User& user, Say& c, std::int64_t now) {
   const ConnId conn = user.conn;
+  const std::uint64_t ticket = user.tickets++;  // its place in the order of answers
   const std::string key = fold(c.channel);
   const EventTemplate t = event_template(ChatMessage{c.channel, user.nick, {}, c.text, 0, now});
   const std::string history = std::to_string(limits_.history);
   const std::string ts = std::to_string(now);
   return call("parley_say",
               {config_.prefix, key, user.key, owner(conn), history, t.head, t.middle, t.tail, ts, user.nick, c.text},
-              [this, conn, now, typed = c.channel](const RedisReply& reply) {
+              [this, conn, ticket, now, key, typed = c.channel](const RedisReply& reply) {
                 auto it = users_.find(conn);
                 if (it == users_.end()) return;
-                if (!reply.ok()) return answer(conn, unavailable());
-                if (reply.at(0).str != "ok") return answer(conn, channel_error(reply, typed, it->second));
+                if (!reply.ok()) return complete(conn, ticket, unavailable());
+                if (reply.at(0).str != "ok") return complete(conn, ticket, channel_error(reply, typed, it->second));
+                const std::uint64_t seq = unsigned_of(reply.at(1));
                 Outcome out;
-                out.reply = ChatAck{reply.at(2).str, {}, unsigned_of(reply.at(1)), now};
-                answer(conn, std::move(out));
+                out.reply = ChatAck{reply.at(2).str, {}, seq, now};
+                ack_in_order(key, seq, conn, ticket, std::move(out));
               });
+}
+
+// A say's `ok` goes out once this server has delivered every message
+// before it in the channel: the reply comes over one connection, the
+// messages over another, and a client must never see its ok for seq S
+// before a message below S, or after one above it.
+void ClusterBackend::ack_in_order(const std::string& key, std::uint64_t seq, ConnId conn, std::uint64_t ticket,
+                                  Outcome outcome) {
+  auto it = channels_.find(key);
+  if (it == channels_.end() || !it->second.feed().anchored() || it->second.feed().delivered() >= seq)
+    return complete(conn, ticket, std::move(outcome));
+  it->second.acks.push_back(
+      {seq, conn, ticket, std::move(outcome), static_cast<std::int64_t>(uv_now(lease_timer_->loop))});
+}
+
+// Acks whose seq the feed has passed (`all`: every one, the feed being
+// stuck). Never erases the channel: it may run inside the feed.
+void ClusterBackend::release_acks(LocalChannel& ch, bool all) {
+  while (!ch.acks.empty() && (all || ch.acks.front().seq <= ch.feed().delivered())) {
+    LocalChannel::HeldAck ack = std::move(ch.acks.front());
+    ch.acks.erase(ch.acks.begin());
+    complete(ack.conn, ack.ticket, std::move(ack.outcome));
+  }
 }
 
 bool ClusterBackend::msg(User& user, Msg& c, std::int64_t now) {
   const ConnId conn = user.conn;
+  const std::uint64_t ticket = user.tickets++;  // its place in the order of answers
   const EventTemplate t = event_template(ChatMessage{{}, user.nick, c.to, c.text, 0, now});
   return call("parley_msg", {config_.prefix, fold(c.to), user.key, owner(conn), t.head, t.middle},
-              [this, conn, now, typed = c.to](const RedisReply& reply) {
+              [this, conn, ticket, now, typed = c.to](const RedisReply& reply) {
                 auto it = users_.find(conn);
                 if (it == users_.end()) return;
-                if (!reply.ok()) return answer(conn, unavailable());
-                if (reply.at(0).str != "ok") return answer(conn, channel_error(reply, typed, it->second));
+                if (!reply.ok()) return complete(conn, ticket, unavailable());
+                if (reply.at(0).str != "ok") return complete(conn, ticket, channel_error(reply, typed, it->second));
                 Outcome out;
                 out.reply = ChatAck{{}, reply.at(1).str, 0, now};
-                answer(conn, std::move(out));
+                complete(conn, ticket, std::move(out));
               });
 }
 
 bool ClusterBackend::topic(User& user, const TopicCmd& c) {
   const ConnId conn = user.conn;
+  const std::uint64_t ticket = user.tickets++;  // its place in the order of answers
   const std::string key = fold(c.channel);
   std::optional<std::string> set;
   if (c.topic && !c.topic->empty()) set = c.topic;
@@ -494,22 +582,23 @@ bool ClusterBackend::topic(User& user, const TopicCmd& c) {
   return call("parley_topic",
               {config_.prefix, key, user.key, owner(conn), c.topic ? "1" : "", set ? *set : std::string(), t.head,
                t.middle},
-              [this, conn, typed = c.channel](const RedisReply& reply) {
+              [this, conn, ticket, typed = c.channel](const RedisReply& reply) {
                 auto it = users_.find(conn);
                 if (it == users_.end()) return;
-                if (!reply.ok()) return answer(conn, unavailable());
-                if (reply.at(0).str != "ok") return answer(conn, channel_error(reply, typed, it->second));
+                if (!reply.ok()) return complete(conn, ticket, unavailable());
+                if (reply.at(0).str != "ok") return complete(conn, ticket, channel_error(reply, typed, it->second));
                 Outcome out;
                 out.reply = TopicReply{reply.at(1).str, optional_text(reply.at(2))};
-                answer(conn, std::move(out));
+                complete(conn, ticket, std::move(out));
               });
 }
 
 bool ClusterBackend::list(User& user) {
   const ConnId conn = user.conn;
-  return call("parley_list", {config_.prefix}, [this, conn](const RedisReply& reply) {
+  const std::uint64_t ticket = user.tickets++;  // its place in the order of answers
+  return call("parley_list", {config_.prefix}, [this, conn, ticket](const RedisReply& reply) {
     if (!users_.count(conn)) return;
-    if (!reply.ok()) return answer(conn, unavailable());
+    if (!reply.ok()) return complete(conn, ticket, unavailable());
     ListReply r;
     for (std::size_t i = 1; i + 2 < reply.elements.size(); i += 3) {
       r.channels.push_back({reply.at(i).str, unsigned_of(reply.at(i + 1)), optional_text(reply.at(i + 2))});
@@ -518,34 +607,36 @@ bool ClusterBackend::list(User& user) {
               [](const ChannelSummary& a, const ChannelSummary& b) { return fold(a.channel) < fold(b.channel); });
     Outcome out;
     out.reply = std::move(r);
-    answer(conn, std::move(out));
+    complete(conn, ticket, std::move(out));
   });
 }
 
 bool ClusterBackend::members(User& user, const Members& c) {
   const ConnId conn = user.conn;
+  const std::uint64_t ticket = user.tickets++;  // its place in the order of answers
   const std::string key = fold(c.channel);
-  return call("parley_members", {config_.prefix, key}, [this, conn, typed = c.channel](const RedisReply& reply) {
+  return call("parley_members", {config_.prefix, key}, [this, conn, ticket, typed = c.channel](const RedisReply& reply) {
     auto it = users_.find(conn);
     if (it == users_.end()) return;
-    if (!reply.ok()) return answer(conn, unavailable());
-    if (reply.at(0).str != "ok") return answer(conn, channel_error(reply, typed, it->second));
+    if (!reply.ok()) return complete(conn, ticket, unavailable());
+    if (reply.at(0).str != "ok") return complete(conn, ticket, channel_error(reply, typed, it->second));
     Outcome out;
     out.reply = MembersReply{reply.at(1).str, sorted_nicks(reply.at(2))};
-    answer(conn, std::move(out));
+    complete(conn, ticket, std::move(out));
   });
 }
 
 bool ClusterBackend::history(User& user, const History& c) {
   const ConnId conn = user.conn;
+  const std::uint64_t ticket = user.tickets++;  // its place in the order of answers
   const std::string before = c.before ? std::to_string(std::min(*c.before, max_exact_seq)) : std::string();
   const std::string after = c.after ? std::to_string(std::min(*c.after, max_exact_seq)) : std::string();
   return call("parley_history", {config_.prefix, fold(c.channel), user.key, before, after, std::to_string(c.limit)},
-              [this, conn, c](const RedisReply& reply) {
+              [this, conn, ticket, c](const RedisReply& reply) {
                 auto it = users_.find(conn);
                 if (it == users_.end()) return;
-                if (!reply.ok()) return answer(conn, unavailable());
-                if (reply.at(0).str != "ok") return answer(conn, channel_error(reply, c.channel, it->second));
+                if (!reply.ok()) return complete(conn, ticket, unavailable());
+                if (reply.at(0).str != "ok") return complete(conn, ticket, channel_error(reply, c.channel, it->second));
                 HistoryReply r{reply.at(1).str, reply.at(2).str, {}, false};
                 const std::uint64_t latest = unsigned_of(reply.at(3));
                 const std::uint64_t oldest = unsigned_of(reply.at(4));
@@ -558,20 +649,21 @@ bool ClusterBackend::history(User& user, const History& c) {
                 }
                 Outcome out;
                 out.reply = std::move(r);
-                answer(conn, std::move(out));
+                complete(conn, ticket, std::move(out));
               });
 }
 
 bool ClusterBackend::quit(User& user, const Quit& c) {
   const ConnId conn = user.conn;
+  const std::uint64_t ticket = user.tickets++;  // its place in the order of answers
   std::string line = *encode_event(UserQuit{user.nick, c.reason.value_or("quit")});
   const std::string own = owner(conn);
   const std::string key = user.key;
   forget(user);  // its close is no hold: the quit ends it
-  const bool sent = call("parley_quit", {config_.prefix, key, own, line}, [this, conn](const RedisReply&) {
+  const bool sent = call("parley_quit", {config_.prefix, key, own, line}, [this, conn, ticket](const RedisReply&) {
     Outcome out;
     out.close = true;
-    answer(conn, std::move(out));
+    complete(conn, ticket, std::move(out));
   });
   if (!sent && orphans_.size() < max_orphans) orphans_.push_back({key, own, std::move(line)});
   return sent;
@@ -686,7 +778,9 @@ void ClusterBackend::leave_locally(User& user, const std::string& key) {
 
 void ClusterBackend::maybe_unsubscribe(const std::string& key) {
   auto it = channels_.find(key);
-  if (it == channels_.end() || !it->second.empty() || it->second.joining > 0 || !it->second.waiting.empty()) return;
+  if (it == channels_.end() || !it->second.empty() || it->second.joining > 0 || !it->second.waiting.empty() ||
+      !it->second.acks.empty())
+    return;
   if (it->second.subscription != LocalChannel::Subscription::none) backplane_.unsubscribe(it->second.pubsub());
   channels_.erase(it);
 }
@@ -708,6 +802,7 @@ void ClusterBackend::on_channel_message(LocalChannel& ch, std::string_view paylo
   if (m.kind == BusMessage::Kind::message) {
     FeedSink sink(*this, ch);
     ch.feed().on_message(m.seq, m.owner, m.line, sink);
+    if (ch.empty()) maybe_unsubscribe(std::string(ch.key()));  // the last acks of a channel left went out
   } else if (m.kind == BusMessage::Kind::event) {
     if (!ch.empty()) hub_->deliver_line({ch.everyone(), local_conn(m.owner, node_)}, m.line);
   } else {
@@ -773,13 +868,15 @@ void ClusterBackend::on_unready(std::string_view why) {
 // then read each one's head, so what was published while the subscriber
 // was away is repaired from history.
 void ClusterBackend::resubscribe_all() {
-  std::vector<std::string> keys;
   for (auto& [key, ch] : channels_) {
     if (ch.subscription != LocalChannel::Subscription::subscribed) continue;
-    keys.push_back(key);
-    backplane_.subscribe(ch.pubsub(), [](const RedisReply&) {});
+    // Its head is read once the subscription is confirmed: whatever was
+    // published before that is at or below it, and gets repaired.
+    // Not sent: the connection dropped again, and its next up does this again.
+    backplane_.subscribe(ch.pubsub(), [this, key = key](const RedisReply& reply) {
+      if (reply.ok()) read_heads({key});
+    });
   }
-  if (!keys.empty()) read_heads(keys);
 }
 
 void ClusterBackend::read_heads(const std::vector<std::string>& keys) {
@@ -813,6 +910,7 @@ void ClusterBackend::repair(const std::string& key, std::uint64_t from, std::uin
     }
     FeedSink sink(*this, ch);
     ch.feed().repaired(from, to, found, sink);
+    if (ch.empty()) maybe_unsubscribe(key);
   };
   // Not sent: tried again once the backplane is back (the feed holds what
   // comes meanwhile, within its bound).
@@ -840,7 +938,22 @@ void ClusterBackend::send_gap(LocalChannel& ch, std::uint64_t from, std::uint64_
 void ClusterBackend::on_lease_timer(uv_timer_s* timer) {
   auto& self = *static_cast<ClusterBackend*>(timer->data);
   if (self.backplane_.can_call()) self.retry_repairs();
+  self.release_stale_acks();
   self.renew_lease();
+}
+
+// Acks whose message never came back (the subscriber is away and the
+// repair could not run): out anyway after twice the command timeout, rather
+// than keep a client waiting without bound.
+void ClusterBackend::release_stale_acks() {
+  const auto now = static_cast<std::int64_t>(uv_now(lease_timer_->loop));
+  std::vector<std::string> emptied;
+  for (auto& [key, ch] : channels_) {
+    if (ch.acks.empty() || now - ch.acks.front().since_ms < 2 * config_.redis.command_timeout_ms) continue;
+    release_acks(ch, true);
+    if (ch.empty()) emptied.push_back(key);
+  }
+  for (const std::string& key : emptied) maybe_unsubscribe(key);
 }
 
 void ClusterBackend::renew_lease() {

@@ -86,9 +86,11 @@ bool Hub::on_line(Session& s, std::string_view line) {
   // the id stays here for the reply.
   std::optional<Outcome> outcome = backend_.handle(s.id(), std::move(static_cast<ChatRequest&>(request)),
                                                    now);
-  if (!outcome) {
+  if (!outcome || s.awaiting_) {
+    // Answered later, or behind requests that are: replies keep request order.
     s.awaiting_ = true;
-    awaited_[s.id()] = {request.kind, std::move(request.id)};
+    awaited_[s.id()].push_back({request.kind, std::move(request.id), std::move(outcome)});
+    if (may_send_more(s)) return true;
     s.input_held_ = true;
     return false;
   }
@@ -101,28 +103,54 @@ bool Hub::on_line(Session& s, std::string_view line) {
   return true;
 }
 
+// The backend answers a session's deferred requests in the order they came
+// (backend.hpp): each answer completes the oldest one still waiting, and
+// replies go out from the front for as long as they are complete.
 void Hub::answer(ConnId conn, Outcome outcome) {
   Session* s = sessions_.find(conn);
-  Awaited awaited{CommandKind::unknown, {}};
-  if (s && s->awaiting_) {
-    s->awaiting_ = false;
-    if (auto it = awaited_.find(conn); it != awaited_.end()) {
-      awaited = std::move(it->second);
-      awaited_.erase(it);
-    }
-  }
+  auto waiting = awaited_.find(conn);
   // The asker is gone, or closing (a fatal error of its own must stay its
   // last line): what it did still reaches the others, the reply nobody.
-  if (!s || !s->open() || awaited.kind == CommandKind::unknown) {
+  if (!s || !s->open() || waiting == awaited_.end()) {
     for (const Delivery& d : outcome.deliveries) deliver(d);
+    if (waiting != awaited_.end() && (!s || !s->open())) awaited_.erase(waiting);
+    if (s) s->awaiting_ = false;
     return;
   }
-  dispatch(*s, awaited.kind, awaited.id, outcome);
-  if (s->close_when_answered_ && s->open()) {
+  std::vector<Awaited>& queue = waiting->second;
+  for (Awaited& a : queue)
+    if (!a.outcome) {
+      a.outcome = std::move(outcome);
+      break;
+    }
+  std::size_t done = 0;
+  while (done < queue.size() && queue[done].outcome && s->open()) {
+    dispatch(*s, queue[done].kind, queue[done].id, *queue[done].outcome);
+    ++done;
+  }
+  if (!s->open() || done == queue.size()) {
+    awaited_.erase(waiting);
+    s->awaiting_ = false;
+  } else {
+    queue.erase(queue.begin(), queue.begin() + static_cast<std::ptrdiff_t>(done));
+  }
+  if (!s->open()) return;
+  if (s->eof_when_answered_ && !s->awaiting_) return close(*s, CloseReason::eof);
+  if (s->close_when_answered_ && !s->awaiting_) {
     shut_down(*s);
     return;
   }
   mark_dirty(*s, true);  // its flush hands over the requests held meanwhile
+}
+
+// Another request of a session that waits for answers may go to the backend
+// when the backend takes it in order (Backend::pipelines) and fewer than
+// --pipeline-depth are waiting already.
+bool Hub::may_send_more(const Session& s) const {
+  auto waiting = awaited_.find(s.id());
+  const std::size_t in_flight = waiting == awaited_.end() ? 0 : waiting->second.size();
+  return in_flight < config_.max_pipeline && !s.close_when_answered_ && backend_.pipelines(s.id()) &&
+         !input_backed_up(s);
 }
 
 // Our own replies are bounded by not reading more requests while the client
@@ -130,7 +158,7 @@ void Hub::answer(ConnId conn, Outcome outcome) {
 bool Hub::input_backed_up(const Session& s) const { return s.pending_bytes() > config_.max_pending / 4; }
 
 bool Hub::ready_for_input(const Session& s) const {
-  return s.open() && !s.awaiting_ && !input_backed_up(s);
+  return s.open() && !input_backed_up(s) && (!s.awaiting_ || may_send_more(s));
 }
 
 // The reply goes to the sender; each event is written once, into the open
@@ -242,6 +270,12 @@ void Hub::mark_dirty(Session& s, bool replies_only) {
 
 void Hub::close(Session& s, CloseReason reason) {
   if (!s.open()) return;
+  // Half-close with answers still to come: every request gets its reply
+  // first (answer() closes once the last is out).
+  if (reason == CloseReason::eof && s.awaiting_) {
+    s.eof_when_answered_ = true;
+    return;
+  }
   s.closing_ = true;
   // The wire text, and the precise reason where several share one text.
   std::string what = "disconnected: " + std::string(wire_text(reason));

@@ -83,7 +83,7 @@ ServerInfo server_info(const ServerConfig& config) {
 }
 
 HubConfig hub_config(const ServerConfig& config) {
-  return {config.limits, config.max_clients, config.max_conns_per_ip, config.max_pending};
+  return {config.limits, config.max_clients, config.max_conns_per_ip, config.max_pending, config.pipeline_depth};
 }
 
 DrainPlan drain_plan(const ServerConfig& config) {

@@ -156,7 +156,7 @@ TEST_CASE("5,000 mutated requests pipelined on one connection: one reply each, i
     for (long long id = first; id < first + 500; ++id) {
       const json reply = c.next_reply(10000);
       REQUIRE(reply.is_object());
-      if (reply["ok"] == false) CHECK(reply_codes.count(reply["error"]["code"].get<std::string>()) == 1);
+      if (reply["ok"] == false) CHECK_MESSAGE(reply_codes.count(reply["error"]["code"].get<std::string>()) == 1, reply.dump());
       // A mutated line may itself have become a ping with some id; the marker
       // ping is always the very next reply.
       const json marker = c.next_reply(10000);

@@ -94,6 +94,7 @@ class TestBackend final : public Backend {
     Outcome outcome;
   };
   bool defer_says = false;
+  bool pipeline = false;  // pipelines(): a session's next request may come while a say waits
   std::vector<Deferred> deferred;
   std::vector<ConnId> connected;
   std::vector<ConnId> disconnected;
@@ -107,6 +108,7 @@ class TestBackend final : public Backend {
   Outcome disconnect(ConnId conn, std::string_view reason, std::int64_t now_ms) override;
   SessionView view(ConnId conn) const override;
   ChatSizes sizes() const override { return local_.sizes(); }
+  bool pipelines(ConnId) const override { return pipeline; }
 
  private:
   LocalBackend local_;

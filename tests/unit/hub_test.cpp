@@ -650,7 +650,7 @@ TEST_CASE("an answer for a session that is gone still delivers its events to the
 
   CHECK_FALSE(f.line(a, say("#room", "parting words", 1)));
   const ConnId alice = a.id();
-  f.hub.close(a, CloseReason::eof);
+  f.hub.close(a, CloseReason::read_error);  // the connection died
   f.turn();
   f.release(a);
   REQUIRE(f.hub.find(alice) == nullptr);
@@ -664,6 +664,26 @@ TEST_CASE("an answer for a session that is gone still delivers its events to the
   CHECK(to_bob[0]["text"] == "parting words");
   CHECK(events(f.lines_written(c), "message").size() == 1);
   CHECK(b.open());
+}
+
+TEST_CASE("a half-close while an answer is pending: the reply goes out first, then the close") {
+  HubFixture f;
+  auto [a, b, c] = f.three_in("#room");
+  f.backend.defer_says = true;
+  CHECK_FALSE(f.line(a, say("#room", "last words", 4)));
+  f.hub.close(a, CloseReason::eof);  // the client has sent all it will
+  f.turn();
+  CHECK(a.open());
+  REQUIRE(f.backend.deferred.size() == 1);
+  a.written.clear();
+  f.hub.answer(a.id(), std::move(f.backend.deferred[0].outcome));
+  f.turn();
+  const std::vector<Json> replies = f.lines_written(a);
+  REQUIRE(replies.size() == 1);
+  CHECK(replies[0]["id"] == 4);
+  CHECK(replies[0]["ok"] == true);
+  CHECK_FALSE(a.open());
+  CHECK(a.close_reason == CloseReason::eof);
 }
 
 TEST_CASE("a drain slot that comes while a deferred answer is pending closes right after the answer") {
@@ -889,4 +909,47 @@ TEST_CASE("readiness: ready until full or draining, and says which") {
   f.drain(at_once(1000), [] {});
   CHECK_FALSE(f.hub.readiness().ready);
   CHECK(f.hub.readiness().why == "draining");
+}
+
+TEST_CASE("pipelining: a backend that pipelines gets the next requests while answers are pending; replies in order") {
+  HubConfig c = config();
+  c.max_pipeline = 3;
+  HubFixture f(c);
+  auto [a, b, cc] = f.three_in("#room");
+  f.backend.defer_says = true;
+  f.backend.pipeline = true;
+  a.written.clear();
+  CHECK(f.line(a, say("#room", "one", 1)));   // deferred, and more may come
+  CHECK(f.line(a, ping(2)));                  // answered at once, but waits behind the say
+  CHECK_FALSE(f.line(a, say("#room", "two", 3)));  // the third in flight: the pipeline is full
+  REQUIRE(f.backend.deferred.size() == 2);
+  f.turn();
+  CHECK(f.lines_written(a).empty());  // nothing may overtake the first say's reply
+  f.hub.answer(a.id(), std::move(f.backend.deferred[0].outcome));
+  f.turn();
+  std::vector<Json> replies = f.lines_written(a);
+  REQUIRE(replies.size() == 2);
+  CHECK(replies[0]["id"] == 1);
+  CHECK(replies[0]["seq"] == 1);
+  CHECK(replies[1]["id"] == 2);
+  a.written.clear();
+  f.hub.answer(a.id(), std::move(f.backend.deferred[1].outcome));
+  f.turn();
+  replies = f.lines_written(a);
+  REQUIRE(replies.size() == 1);
+  CHECK(replies[0]["id"] == 3);
+  CHECK(replies[0]["seq"] == 2);
+  // bob got both messages, in seq order.
+  std::vector<Json> to_bob = events(f.lines_written(b), "message");
+  REQUIRE(to_bob.size() == 2);
+  CHECK(to_bob[0]["seq"] == 1);
+  CHECK(to_bob[1]["seq"] == 2);
+}
+
+TEST_CASE("pipelining: a backend that does not pipeline holds the next request until the answer") {
+  HubFixture f;
+  auto [a, b, cc] = f.three_in("#room");
+  f.backend.defer_says = true;
+  CHECK_FALSE(f.line(a, say("#room", "one", 1)));
+  REQUIRE(f.backend.deferred.size() == 1);
 }

@@ -29,6 +29,7 @@ namespace parley::cluster {
 
 class ChannelFeed {
  public:
+  // delivered() already counts what deliver() or gap() is being told of.
   struct Sink {
     virtual ~Sink() = default;
     // `line` is the message event; `owner` who sent it (skipped).

@@ -76,6 +76,11 @@ class ClusterBackend final : public Backend {
   SessionView view(ConnId conn) const override;
   ChatSizes sizes() const override;
   std::string_view unready() const override;
+  // Functions go out in order on one connection and come back in order, so
+  // a registered session's requests pipeline, except while one must finish
+  // before the next may be sent (hello, nick: what follows names the
+  // session by its nick; a join waiting for its subscription).
+  bool pipelines(ConnId conn) const override;
 
   const std::string& node() const { return node_; }
   const ClusterStats& stats() const { return stats_; }
@@ -91,24 +96,36 @@ class ClusterBackend final : public Backend {
     std::string key;           // fold(nick)
     std::string session;       // its resume token, as text
     bool registered = false;
+    bool blocking = false;     // a hello, a nick, or a join waiting for its subscription, is under way
+    // Deferred requests, numbered as they came; answers go to the hub in
+    // that order, one that is ready early waits in `early`.
+    std::uint64_t tickets = 0;
+    std::uint64_t answered = 0;
+    std::map<std::uint64_t, Outcome> early;
     std::vector<std::string> channels;  // keys of the channels it is in
   };
 
   // Requests: each sends its function (false when it could not) and
   // answers from the reply.
-  void answer(ConnId conn, Outcome outcome);
+  // The answer to the request numbered `ticket` (User::tickets).
+  void complete(ConnId conn, std::uint64_t ticket, Outcome outcome);
+  // ... to the request that blocked the session's pipeline.
+  void complete_blocking(ConnId conn, std::uint64_t ticket, Outcome outcome);
   Outcome unavailable();
   Outcome gone(User& user);
   Outcome channel_error(const RedisReply& reply, const std::string& typed, User& user);
   bool call(std::string_view function, const std::vector<std::string_view>& args, RedisConnection::Callback done);
   std::string owner(ConnId conn) const { return node_ + "/" + std::to_string(conn); }
   bool hello(User& user, const Hello& c);
-  void welcome_resumed(ConnId conn, const RedisReply& reply, std::optional<ConnId> replaced);
+  void welcome_resumed(ConnId conn, std::uint64_t ticket, const RedisReply& reply, std::optional<ConnId> replaced);
   bool nick(User& user, const NickCmd& c);
   bool join(User& user, const Join& c);
-  void joined(ConnId conn, const std::string& key, const RedisReply& reply);
+  void joined(ConnId conn, std::uint64_t ticket, const std::string& key, const RedisReply& reply, bool unblock);
   bool part(User& user, const Part& c);
   bool say(User& user, Say& c, std::int64_t now);
+  void ack_in_order(const std::string& key, std::uint64_t seq, ConnId conn, std::uint64_t ticket, Outcome outcome);
+  void release_acks(LocalChannel& channel, bool all);
+  void release_stale_acks();
   bool msg(User& user, Msg& c, std::int64_t now);
   bool topic(User& user, const TopicCmd& c);
   bool list(User& user);

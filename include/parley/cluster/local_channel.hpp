@@ -30,6 +30,15 @@ class LocalChannel {
   Subscription subscription = Subscription::none;
   std::size_t joining = 0;  // joins and resumes under way: keep the subscription
   std::vector<std::function<void(bool ok)>> waiting;  // for the subscription's confirmation
+  // `ok`s of says waiting for the feed to deliver their seq (in seq order).
+  struct HeldAck {
+    std::uint64_t seq;
+    ConnId conn;
+    std::uint64_t ticket;
+    Outcome outcome;
+    std::int64_t since_ms;
+  };
+  std::vector<HeldAck> acks;
 
   ChannelFeed& feed() { return feed_; }
 

@@ -4,8 +4,9 @@
 // state elsewhere (the Redis backplane, cluster/) answers some of them only
 // after a round trip: handle() then returns nullopt and later calls
 // Hub::answer() with the outcome. Meanwhile the hub holds the session's
-// further requests (reading paused, lines kept by the transport), so replies
-// still come back in request order.
+// further requests (reading paused, lines kept by the transport), unless
+// the backend pipelines(): then up to HubConfig::max_pipeline go to it
+// before the first is answered. Replies come back in request order either way.
 #pragma once
 
 #include <cstdint>
@@ -49,6 +50,12 @@ class Backend {
   // Read-only views (the admin endpoints; never on the hot path).
   virtual SessionView view(ConnId conn) const = 0;
   virtual ChatSizes sizes() const = 0;
+  // Whether the session's next request may be handled while its earlier
+  // ones are still deferred. A backend that says so answers each session's
+  // deferred requests in the order they came (the hub keeps the replies in
+  // that order, and those answered at once behind them). The local backend
+  // never defers, so it never needs to.
+  virtual bool pipelines(ConnId) const { return false; }
   // Why this server cannot take clients now (the backplane is down), or
   // empty when it can: /readyz says so.
   virtual std::string_view unready() const { return {}; }

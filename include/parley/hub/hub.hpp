@@ -48,6 +48,9 @@ struct HubConfig {
   std::size_t max_clients{};
   std::size_t max_conns_per_ip{};  // 0: no limit
   std::size_t max_pending{};       // bytes of unsent events per session
+  // Requests of one session a backend that pipelines may work on at once
+  // (the cluster's: they queue in order on its Redis connection).
+  std::size_t max_pipeline = 64;
 };
 
 // Plain counters, incremented on the paths they count: array slots, no
@@ -212,6 +215,7 @@ class Hub {
   void mark_dirty(Session& session, bool replies_only);
   bool input_backed_up(const Session& session) const;
   bool ready_for_input(const Session& session) const;
+  bool may_send_more(const Session& session) const;
   void reap_closing();
   void flush_dirty();
   bool work_left() const { return !closing_.empty() || !dirty_.empty() || !dirty_replies_.empty() || batch_.open(); }
@@ -236,13 +240,16 @@ class Hub {
   std::vector<Session*> flushing_replies_;
   std::vector<std::pair<ConnId, CloseReason>> closing_;  // to tell the backend about
   std::vector<std::pair<ConnId, CloseReason>> reaping_;  // being told
-  // The ids the deferred answers will echo, one per awaiting session: kept
-  // here rather than in every session, since few ever wait.
+  // A session's requests waiting for their answers, oldest first: the ids
+  // the replies will echo, and the outcome once it came (a request answered
+  // at once behind others still waits its turn). Kept here rather than in
+  // every session, since sessions wait only with a backend that defers.
   struct Awaited {
     CommandKind kind;
     RequestId id;
+    std::optional<Outcome> outcome;
   };
-  std::unordered_map<ConnId, Awaited> awaited_;
+  std::unordered_map<ConnId, std::vector<Awaited>> awaited_;
   bool draining_ = false;
   std::optional<DrainSchedule> drain_;
   std::vector<ConnId> drain_order_;  // slot k closes drain_order_[k] (oldest first)

@@ -101,6 +101,7 @@ class Session {
   bool awaiting_ = false;      // a request is being answered outside this turn
   bool cut_ = false;           // abort() was called: nothing more is queued
   bool close_when_answered_ = false;  // its drain slot came while awaiting_
+  bool eof_when_answered_ = false;    // the client half-closed while awaiting_
   SessionStats stats_;
   bool counted_ = false;       // counts against --max-clients
   bool connected_ = false;     // admitted: the backend knows it and hears of its close

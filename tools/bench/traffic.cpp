@@ -462,8 +462,9 @@ void Traffic::request_page(Conn& conn) {
 void Traffic::on_history(Conn& conn, const Frame& frame) {
   Member& m = members_[conn.id];
   ++catch_up_pages_;
-  const HistoryPage page =
-      frame.kind == FrameKind::ack ? parse_history(frame.line) : HistoryPage{false, std::string(frame.detail), {}, {}, false};
+  const HistoryPage page = frame.kind == FrameKind::ack
+                               ? parse_history(frame.line)
+                               : HistoryPage{false, std::string(frame.detail), {}, {}, false};
   if (!page.ok) {
     ++correctness_.errors;
     correctness_.note(conn.nick + " could not page history: " + page.error);
@@ -474,9 +475,11 @@ void Traffic::on_history(Conn& conn, const Frame& frame) {
     correctness_.note(conn.nick + " paged a new epoch of its channel (" + page.epoch + ")");
     return;
   }
-  if (page.truncated)
+  if (page.truncated) {
+    ++correctness_.errors;
     correctness_.note(conn.nick + " missed messages after seq " + std::to_string(m.last_seq) +
                       " that the history no longer holds (raise the servers' --history)");
+  }
   const std::uint64_t before = m.last_seq;
   std::uint64_t previous = 0;
   for (const HistoryMessage& message : page.messages) {

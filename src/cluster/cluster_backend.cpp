@@ -342,12 +342,19 @@ void ClusterBackend::welcome_resumed(ConnId conn, std::uint64_t ticket, const Re
       return;
     }
     User& u = it->second;
-    for (const ResumedChannel& rc : pending->channels) {
+    for (ResumedChannel& rc : pending->channels) {
       const std::string key = fold(rc.channel);
       LocalChannel& ch = channel(key);
       --ch.joining;
       if (ch.name.empty()) ch.name = rc.channel;
       if (ch.epoch.empty()) ch.epoch = rc.epoch;
+      // The hello's reply and the messages published after it come over two
+      // connections, so the feed may have delivered past the head the hello
+      // read. Those messages are in the history: the reply names the head
+      // the feed is at, the client catches up to it, and it receives what
+      // comes after it live (rather than never receiving what lay between).
+      if (ch.feed().anchored() && ch.epoch == rc.epoch && ch.feed().delivered() > rc.seq)
+        rc.seq = ch.feed().delivered();
       ch.add(conn, rc.seq);
       FeedSink sink(*this, ch);
       if (!ch.feed().anchored()) ch.feed().anchor(rc.seq, sink);

@@ -31,6 +31,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// docs/deploy.md's haproxy.cfg of section 3 (see deploy_haproxy_cfg()).
+constexpr const char* haproxy_block = "# /etc/haproxy/haproxy.cfg";
+
 BenchRun through(const Balancer& balancer, std::vector<std::string> args) {
   return run_bench_smoke(std::move(args), balancer.address(), "0.5");
 }
@@ -56,50 +59,6 @@ bool poll_until(double seconds, Done done) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return true;
-}
-
-std::string port_of(const std::string& address) { return address.substr(address.rfind(':') + 1); }
-
-// docs/deploy.md's haproxy.cfg, read out of the page, for the instances `a`
-// and `b` (without `b`: its server line dropped). Each server's chat port
-// gets a PROXY v2 header, and its admin port's /readyz decides whether it
-// takes new clients; the chat listeners take PROXY headers from the
-// balancer's address alone (`,proxy` and --trusted-proxy). `retries` with
-// `option redispatch 1` sends a connection refused by a server that has
-// just closed its listener to the other one, before the check has noticed.
-// Sessions of a server marked down are left alone (no `on-marked-down
-// shutdown-sessions`): parleyd's drain spreads them out itself.
-//
-// The substitutions, which the page lists too (each must match, so the
-// page cannot change without this test noticing):
-// - the addresses: 127.0.0.1 with ports chosen at run time (ADDRESS and
-//   STATS_SOCKET are filled in by Balancer);
-// - `maxconn 4096`, and `nbthread 1`, so that `show stat` is one
-//   consistent picture;
-// - no `chroot`, `user` or `group`: HAProxy runs as the test's user, in
-//   the foreground;
-// - checks every 200 ms, one failure takes a server out and one success
-//   puts it back (production uses gentler numbers; the test wants to be
-//   quick).
-std::string deploy_haproxy_cfg(const ServerProcess& a, const ServerProcess* b) {
-  std::vector<Substitution> changes{
-      {"global\n", "global\n  nbthread 1\n"},
-      {"  chroot /var/lib/haproxy\n", ""},
-      {"  user haproxy\n", ""},
-      {"  group haproxy\n", ""},
-      {"maxconn 100000", "maxconn 4096"},
-      {"stats socket /run/haproxy/admin.sock ", "stats socket STATS_SOCKET "},
-      {"bind :7667", "bind ADDRESS"},
-      {"inter 1s fall 2 rise 2", "inter 200ms fall 1 rise 1"},
-      {"server a 192.0.2.11:7667 send-proxy-v2 check port 7668",
-       "server a " + a.address() + " send-proxy-v2 check port " + port_of(a.admin_address())},
-  };
-  const std::string b_line = "server b 192.0.2.12:7667 send-proxy-v2 check port 7668";
-  if (b)
-    changes.push_back({b_line, "server b " + b->address() + " send-proxy-v2 check port " + port_of(b->admin_address())});
-  else
-    changes.push_back({"  " + b_line + "\n", ""});
-  return substitute(doc_block("docs/deploy.md", "# /etc/haproxy/haproxy.cfg"), changes);
 }
 
 // docs/deploy.md's nginx stream block, read out of the page, for `a` and
@@ -141,7 +100,7 @@ long draining_connections(const std::string& log) {
 TEST_CASE("parley-bench through HAProxy: every scenario clean, peers named by the PROXY header") {
   ServerProcess server({"--rate", "0", "--listen", "127.0.0.1:0,proxy", "--trusted-proxy", "127.0.0.0/8", "--admin",
                         "127.0.0.1:0"});
-  Balancer balancer(deploy_haproxy_cfg(server, nullptr));
+  Balancer balancer(deploy_haproxy_cfg(haproxy_block, server, nullptr));
   INFO("haproxy.cfg:\n" << balancer.config());
   REQUIRE_MESSAGE(poll_until(5, [&] { return up(balancer, "a"); }), "HAProxy did not find the server ready");
 
@@ -172,7 +131,7 @@ TEST_CASE("two parleyd behind HAProxy: one drains under load, its clients come b
                                        "--admin",       "127.0.0.1:0",       "--drain-grace",   "0.5",
                                        "--drain-window", "1",                "--shutdown-retry-ms", "600"};
   ServerProcess a(flags), b(flags);
-  Balancer balancer(deploy_haproxy_cfg(a, &b));
+  Balancer balancer(deploy_haproxy_cfg(haproxy_block, a, &b));
   INFO("haproxy.cfg:\n" << balancer.config());
   REQUIRE_MESSAGE(poll_until(5, [&] { return up(balancer, "a") && up(balancer, "b"); }),
                   "HAProxy did not find both servers ready");

@@ -14,6 +14,8 @@
 
 #include <doctest/doctest.h>
 
+#include "doc_blocks.hpp"
+
 namespace parley::test {
 namespace {
 
@@ -118,6 +120,57 @@ std::map<std::string, std::string> Balancer::server_stats(const std::string& bac
   }
   return row;
 }
+
+namespace {
+
+std::string port_of(const std::string& address) { return address.substr(address.rfind(':') + 1); }
+
+}  // namespace
+
+// A haproxy.cfg of docs/deploy.md, the block whose first line is
+// `first_line` (section 3's, or section 10's for a cluster), read out of
+// the page, for the instances `a` and `b` (without `b`: its server line
+// dropped). Each server's chat port
+// gets a PROXY v2 header, and its admin port's /readyz decides whether it
+// takes new clients; the chat listeners take PROXY headers from the
+// balancer's address alone (`,proxy` and --trusted-proxy). `retries` with
+// `option redispatch 1` sends a connection refused by a server that has
+// just closed its listener to the other one, before the check has noticed.
+// Sessions of a server marked down are left alone (no `on-marked-down
+// shutdown-sessions`): parleyd's drain spreads them out itself.
+//
+// The substitutions, which the page lists too (each must match, so the
+// page cannot change without this test noticing):
+// - the addresses: 127.0.0.1 with ports chosen at run time (ADDRESS and
+//   STATS_SOCKET are filled in by Balancer);
+// - `maxconn 4096`, and `nbthread 1`, so that `show stat` is one
+//   consistent picture;
+// - no `chroot`, `user` or `group`: HAProxy runs as the test's user, in
+//   the foreground;
+// - checks every 200 ms, one failure takes a server out and one success
+//   puts it back (production uses gentler numbers; the test wants to be
+//   quick).
+std::string deploy_haproxy_cfg(std::string_view first_line, const ServerProcess& a, const ServerProcess* b) {
+  std::vector<Substitution> changes{
+      {"global\n", "global\n  nbthread 1\n"},
+      {"  chroot /var/lib/haproxy\n", ""},
+      {"  user haproxy\n", ""},
+      {"  group haproxy\n", ""},
+      {"maxconn 100000", "maxconn 4096"},
+      {"stats socket /run/haproxy/admin.sock ", "stats socket STATS_SOCKET "},
+      {"bind :7667", "bind ADDRESS"},
+      {"inter 1s fall 2 rise 2", "inter 200ms fall 1 rise 1"},
+      {"server a 192.0.2.11:7667 send-proxy-v2 check port 7668",
+       "server a " + a.address() + " send-proxy-v2 check port " + port_of(a.admin_address())},
+  };
+  const std::string b_line = "server b 192.0.2.12:7667 send-proxy-v2 check port 7668";
+  if (b)
+    changes.push_back({b_line, "server b " + b->address() + " send-proxy-v2 check port " + port_of(b->admin_address())});
+  else
+    changes.push_back({"  " + b_line + "\n", ""});
+  return substitute(doc_block("docs/deploy.md", first_line), changes);
+}
+
 
 constexpr const char* nginx_binary = "/usr/sbin/nginx";
 constexpr const char* nginx_stream_module = "/usr/lib/nginx/modules/ngx_stream_module.so";

@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "harness.hpp"
 
@@ -44,6 +45,31 @@ class Balancer {
   std::string config_;
   std::optional<ChildProcess> process_;
 };
+
+// A haproxy.cfg of docs/deploy.md, the block whose first line is
+// `first_line` (section 3's, or section 10's for a cluster), read out of
+// the page, for the instances `a` and `b` (without `b`: its server line
+// dropped). Each server's chat port
+// gets a PROXY v2 header, and its admin port's /readyz decides whether it
+// takes new clients; the chat listeners take PROXY headers from the
+// balancer's address alone (`,proxy` and --trusted-proxy). `retries` with
+// `option redispatch 1` sends a connection refused by a server that has
+// just closed its listener to the other one, before the check has noticed.
+// Sessions of a server marked down are left alone (no `on-marked-down
+// shutdown-sessions`): parleyd's drain spreads them out itself.
+//
+// The substitutions, which the page lists too (each must match, so the
+// page cannot change without this test noticing):
+// - the addresses: 127.0.0.1 with ports chosen at run time (ADDRESS and
+//   STATS_SOCKET are filled in by Balancer);
+// - `maxconn 4096`, and `nbthread 1`, so that `show stat` is one
+//   consistent picture;
+// - no `chroot`, `user` or `group`: HAProxy runs as the test's user, in
+//   the foreground;
+// - checks every 200 ms, one failure takes a server out and one success
+//   puts it back (production uses gentler numbers; the test wants to be
+//   quick).
+std::string deploy_haproxy_cfg(std::string_view first_line, const ServerProcess& a, const ServerProcess* b);
 
 // /usr/sbin/nginx with its stream module (Debian's libnginx-mod-stream),
 // one process in the foreground, its error log in its own directory.

@@ -95,10 +95,11 @@ void print_table(std::ostream& out, const Result& r) {
             std::to_string(r.reconnects_after_shutdown) + " after shutdown, " + std::to_string(r.reconnects_after_loss) +
             " after a lost connection); " + std::to_string(r.resumed) + " resumed, " + std::to_string(r.not_resumed) +
             " not");
-    if (r.catch_up_pages > 0 || r.repeats > 0)
+    if (r.catch_up_pages > 0 || r.repeats > 0 || r.live_holes > 0)
       row(out, "catch-up",
           std::to_string(r.catch_up_messages) + " deliveries from " + std::to_string(r.catch_up_pages) +
-              " history pages, " + std::to_string(r.repeats) + " seqs seen twice counted once");
+              " history pages, " + std::to_string(r.repeats) + " seqs seen twice counted once, " +
+              std::to_string(r.live_holes) + " holes in live seqs");
   }
   const Correctness& c = r.correctness;
   std::string counts = std::to_string(c.lost()) + " lost, " + std::to_string(c.duplicates) + " duplicates, " +
@@ -160,7 +161,10 @@ void print_json(std::ostream& out, const Result& r) {
                        {"after_loss", r.reconnects_after_loss},
                        {"resumed", r.resumed},
                        {"not_resumed", r.not_resumed}};
-    j["catch_up"] = {{"pages", r.catch_up_pages}, {"messages", r.catch_up_messages}, {"repeats", r.repeats}};
+    j["catch_up"] = {{"pages", r.catch_up_pages},
+                     {"messages", r.catch_up_messages},
+                     {"repeats", r.repeats},
+                     {"live_holes", r.live_holes}};
   }
   const Correctness& c = r.correctness;
   j["correctness"] = {{"sent", c.sent},

@@ -83,6 +83,10 @@ struct Result {
   // they supplied, and the seqs seen twice (live and in history, or live on
   // both sides of a reconnect) that were counted once.
   std::uint64_t catch_up_pages = 0, catch_up_messages = 0, repeats = 0;
+  // Holes in the live seqs of a member that does not publish (a fanout
+  // subscriber), after the head its join or resume named: messages the
+  // server never sent that connection (they also count as lost).
+  std::uint64_t live_holes = 0;
 
   double per_second(std::uint64_t n) const { return duration_s > 0 ? static_cast<double>(n) / duration_s : 0; }
   // A loader busier than this was probably what limited the run.

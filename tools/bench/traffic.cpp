@@ -53,7 +53,10 @@ struct Member {
   std::vector<InFlight> window;                 // closed loop, indexed by counter % size
   std::vector<std::uint64_t> next_counter;      // receiver: per publisher rank in the group
   std::uint64_t last_seq = 0;   // the highest seq counted (--reconnect: from the join's head on)
-  std::uint64_t live_last = 0;  // the last seq that came live on the current connection
+  // The last seq that came live on the current connection (--reconnect:
+  // from the head its join or resume named on).
+  std::uint64_t live_last = 0;
+  std::uint64_t anchor = 0;  // --reconnect: that head, for the problem note
 
   // --reconnect
   std::string epoch;                // the channel's, from the join reply
@@ -127,7 +130,7 @@ class Traffic final : public Population {
   std::string text_;
   Meter meter_;
   Result result_;
-  std::uint64_t catch_up_pages_ = 0, catch_up_messages_ = 0, repeats_ = 0;
+  std::uint64_t catch_up_pages_ = 0, catch_up_messages_ = 0, repeats_ = 0, live_holes_ = 0;
 
   std::uint64_t start_ns_ = 0, measure_start_ = 0, measure_end_ = 0, drain_deadline_ = 0;
   bool sending_ = true;
@@ -215,7 +218,7 @@ void Traffic::on_subscribed(Conn& conn, const Frame& frame) {
   }
   Member& m = members_[conn.id];
   m.epoch = joined.head.epoch;
-  m.last_seq = m.live_last = joined.head.seq;
+  m.last_seq = m.live_last = m.anchor = joined.head.seq;
 }
 
 void Traffic::send(Conn& conn, std::uint64_t stamp_ns) {
@@ -284,6 +287,16 @@ void Traffic::on_delivery(Conn& conn, const Frame& frame) {
       ++correctness_.out_of_order;
       correctness_.note(conn.nick + " got seq " + std::to_string(frame.seq) + " after " +
                         std::to_string(receiver.live_last));
+    } else if (options_.reconnect && !receiver.publishes && frame.seq > receiver.live_last + 1) {
+      // From the head its join or resume named on, a connection gets every
+      // seq live but its own messages': a member that never publishes gets
+      // them all, and a hole is a server that skipped some (they count as
+      // lost, this only says where).
+      ++live_holes_;
+      correctness_.note(conn.nick + " got seq " + std::to_string(frame.seq) + " live right after " +
+                        std::to_string(receiver.live_last) +
+                        (receiver.live_last == receiver.anchor ? " (the head its join or resume named)" : "") +
+                        ": the seqs between never came on that connection");
     }
     receiver.live_last = frame.seq;
   }
@@ -419,6 +432,7 @@ void Traffic::on_resumed(Conn& conn, const Welcome& welcome) {
     return;
   }
   m.catch_up_to = head->seq;
+  m.live_last = m.anchor = head->seq;  // everything after the head comes live on this connection
   if (head->seq <= m.last_seq) return finish_catch_up(conn);
   m.catching_up = true;
   request_page(conn);
@@ -448,8 +462,9 @@ void Traffic::request_page(Conn& conn) {
 void Traffic::on_history(Conn& conn, const Frame& frame) {
   Member& m = members_[conn.id];
   ++catch_up_pages_;
-  const HistoryPage page =
-      frame.kind == FrameKind::ack ? parse_history(frame.line) : HistoryPage{false, std::string(frame.detail), {}, {}, false};
+  const HistoryPage page = frame.kind == FrameKind::ack
+                               ? parse_history(frame.line)
+                               : HistoryPage{false, std::string(frame.detail), {}, {}, false};
   if (!page.ok) {
     ++correctness_.errors;
     correctness_.note(conn.nick + " could not page history: " + page.error);
@@ -460,9 +475,11 @@ void Traffic::on_history(Conn& conn, const Frame& frame) {
     correctness_.note(conn.nick + " paged a new epoch of its channel (" + page.epoch + ")");
     return;
   }
-  if (page.truncated)
+  if (page.truncated) {
+    ++correctness_.errors;
     correctness_.note(conn.nick + " missed messages after seq " + std::to_string(m.last_seq) +
                       " that the history no longer holds (raise the servers' --history)");
+  }
   const std::uint64_t before = m.last_seq;
   std::uint64_t previous = 0;
   for (const HistoryMessage& message : page.messages) {
@@ -648,6 +665,7 @@ Result Traffic::run() {
   result_.catch_up_pages = catch_up_pages_;
   result_.catch_up_messages = catch_up_messages_;
   result_.repeats = repeats_;
+  result_.live_holes = live_holes_;
   return result_;
 }
 

@@ -62,10 +62,22 @@ BusMessage parse_bus_message(std::string_view payload) {
 }
 
 std::uint64_t local_conn(std::string_view owner, std::string_view node) {
+  owner = owner.substr(0, owner.find(' '));
   const std::size_t slash = owner.rfind('/');
   if (slash == std::string_view::npos || owner.substr(0, slash) != node) return 0;
   std::uint64_t conn = 0;
   return number(owner.substr(slash + 1), conn) ? conn : 0;
+}
+
+}  // namespace parley::cluster
+
+namespace parley::cluster {
+
+std::optional<std::uint64_t> owner_tag(std::string_view owner) {
+  const std::size_t space = owner.find(' ');
+  std::uint64_t tag = 0;
+  if (space == std::string_view::npos || !number(owner.substr(space + 1), tag)) return std::nullopt;
+  return tag;
 }
 
 }  // namespace parley::cluster

@@ -96,12 +96,15 @@ class ClusterBackend::FeedSink final : public ChannelFeed::Sink {
  public:
   FeedSink(ClusterBackend& backend, LocalChannel& channel) : backend_(backend), channel_(channel) {}
   void deliver(std::uint64_t seq, std::string_view owner, std::string_view line) override {
-    backend_.hub_->deliver_line({channel_.for_message(seq), local_conn(owner, backend_.node_)}, line);
-    if (!channel_.acks.empty()) backend_.release_acks(channel_, false);
+    const ConnId sender = local_conn(owner, backend_.node_);
+    backend_.hub_->deliver_line({channel_.for_message(seq), sender}, line);
+    if (channel_.joining > 0) channel_.remember(seq, line);
+    if (sender) backend_.say_delivered(channel_, seq, sender, owner_tag(owner));
   }
   void gap(std::uint64_t from, std::uint64_t to) override {
     backend_.send_gap(channel_, from, to);
-    if (!channel_.acks.empty()) backend_.release_acks(channel_, false);
+    channel_.forget_recent();
+    if (channel_.says_waiting > 0) backend_.says_lost(channel_, from, to);
   }
   void repair(std::uint64_t from, std::uint64_t to) override { backend_.repair(channel_.key(), from, to); }
 
@@ -165,29 +168,35 @@ Outcome ClusterBackend::unavailable() {
 
 // The hub takes a session's answers in request order: one that comes early
 // (a say waiting for its channel, below, held back a later request's) waits.
-void ClusterBackend::complete(ConnId conn, std::uint64_t ticket, Outcome outcome) {
+void ClusterBackend::complete(ConnId conn, std::uint64_t ticket, Outcome outcome, std::function<void()> after) {
   auto it = users_.find(conn);
-  if (it == users_.end()) return hub_->answer(conn, std::move(outcome));  // its events still go out
+  if (it == users_.end()) {  // its events still go out
+    hub_->answer(conn, std::move(outcome));
+    if (after) after();
+    return;
+  }
   User& user = it->second;
   if (ticket != user.answered) {
-    user.early.emplace(ticket, std::move(outcome));
+    user.early.emplace(ticket, User::Early{std::move(outcome), std::move(after)});
     return;
   }
   ++user.answered;
   hub_->answer(conn, std::move(outcome));
+  if (after) after();
   while (true) {  // `user` may be gone now: look it up again
     auto u = users_.find(conn);
     if (u == users_.end() || u->second.early.empty() || u->second.early.begin()->first != u->second.answered) return;
-    Outcome next = std::move(u->second.early.begin()->second);
+    User::Early next = std::move(u->second.early.begin()->second);
     u->second.early.erase(u->second.early.begin());
     ++u->second.answered;
-    hub_->answer(conn, std::move(next));
+    hub_->answer(conn, std::move(next.outcome));
+    if (next.after) next.after();
   }
 }
 
-void ClusterBackend::complete_blocking(ConnId conn, std::uint64_t ticket, Outcome outcome) {
+void ClusterBackend::complete_blocking(ConnId conn, std::uint64_t ticket, Outcome outcome, std::function<void()> after) {
   if (auto it = users_.find(conn); it != users_.end()) it->second.blocking = false;
-  complete(conn, ticket, std::move(outcome));
+  complete(conn, ticket, std::move(outcome), std::move(after));
 }
 
 bool ClusterBackend::pipelines(ConnId conn) const {
@@ -447,11 +456,11 @@ bool ClusterBackend::join(User& user, const Join& c) {
 // `unblock`: this join waited for its subscription and blocked the pipeline.
 void ClusterBackend::joined(ConnId conn, std::uint64_t ticket, const std::string& key, const RedisReply& reply,
                             bool unblock) {
-  auto respond = [this, conn, ticket, unblock](Outcome out) {
+  auto respond = [this, conn, ticket, unblock](Outcome out, std::function<void()> after = {}) {
     if (unblock)
-      complete_blocking(conn, ticket, std::move(out));
+      complete_blocking(conn, ticket, std::move(out), std::move(after));
     else
-      complete(conn, ticket, std::move(out));
+      complete(conn, ticket, std::move(out), std::move(after));
   };
   auto cit = channels_.find(key);
   if (cit == channels_.end()) return;  // cannot be: joining kept it
@@ -472,14 +481,57 @@ void ClusterBackend::joined(ConnId conn, std::uint64_t ticket, const std::string
               reply.at(4).str};
   ch.name = r.channel;
   if (!ch.feed().anchored()) ch.epoch = r.epoch;
-  ch.add(conn, r.seq);
+  const std::uint64_t head = r.seq;
+  ++ch.joining;  // until admitted: what the feed delivers meanwhile is remembered for it
   FeedSink sink(*this, ch);
-  if (!ch.feed().anchored()) ch.feed().anchor(r.seq, sink);
+  if (!ch.feed().anchored()) ch.feed().anchor(head, sink);
   User& u = it->second;
   if (std::find(u.channels.begin(), u.channels.end(), key) == u.channels.end()) u.channels.push_back(key);
   Outcome out;
   out.reply = std::move(r);
-  respond(std::move(out));
+  respond(std::move(out), [this, conn, key, head] { admit_member(conn, key, head); });
+}
+
+// The joiner becomes a member here right after its join reply went out.
+// Its join ran in Redis before every message above `head`; those this
+// server delivered while the join was on its way (the reply and the
+// messages come over two connections) are owed to it: sent from the
+// channel's recent lines, or, past what those hold, named in a gap.
+void ClusterBackend::admit_member(ConnId conn, const std::string& key, std::uint64_t head) {
+  auto cit = channels_.find(key);
+  if (cit == channels_.end()) return;
+  LocalChannel& ch = cit->second;
+  --ch.joining;
+  auto uit = users_.find(conn);
+  const bool member = uit != users_.end() && uit->second.registered &&
+                      std::find(uit->second.channels.begin(), uit->second.channels.end(), key) != uit->second.channels.end();
+  if (member && !ch.has(conn)) {
+    const std::uint64_t delivered = ch.feed().anchored() ? ch.feed().delivered() : head;
+    if (delivered > head) catch_up(ch, conn, head + 1, delivered);
+    ch.add(conn, std::max(head, delivered));
+  }
+  if (ch.joining == 0) ch.forget_recent();
+  maybe_unsubscribe(key);
+}
+
+void ClusterBackend::catch_up(LocalChannel& ch, ConnId conn, std::uint64_t from, std::uint64_t to) {
+  const Recipients one{std::make_shared<const std::vector<ConnId>>(1, conn), 0};
+  std::uint64_t missing = 0;  // the first seq of a run the ring does not hold
+  if (to - from >= LocalChannel::recent_capacity) {
+    missing = from;
+    from = to - LocalChannel::recent_capacity + 1;
+  }
+  for (std::uint64_t seq = from; seq <= to; ++seq) {
+    const std::optional<std::string_view> line = ch.recent(seq);
+    if (!line) {
+      if (!missing) missing = seq;
+      continue;
+    }
+    if (missing) hub_->deliver_line(one, *encode_gap(ch.name, missing, seq - 1));
+    missing = 0;
+    hub_->deliver_line(one, *line);
+  }
+  if (missing) hub_->deliver_line(one, *encode_gap(ch.name, missing, to));
 }
 
 // An error reply for the channel commands' refusals.
@@ -526,40 +578,114 @@ bool ClusterBackend::say(User& user, Say& c, std::int64_t now) {
   const EventTemplate t = event_template(ChatMessage{c.channel, user.nick, {}, c.text, 0, now});
   const std::string history = std::to_string(limits_.history);
   const std::string ts = std::to_string(now);
-  return call("parley_say",
-              {config_.prefix, key, user.key, owner(conn), history, t.head, t.middle, t.tail, ts, user.nick, c.text},
-              [this, conn, ticket, now, key, typed = c.channel](const RedisReply& reply) {
-                auto it = users_.find(conn);
-                if (it == users_.end()) return;
-                if (!reply.ok()) return complete(conn, ticket, unavailable());
-                if (reply.at(0).str != "ok") return complete(conn, ticket, channel_error(reply, typed, it->second));
-                const std::uint64_t seq = unsigned_of(reply.at(1));
-                Outcome out;
-                out.reply = ChatAck{reply.at(2).str, {}, seq, now};
-                ack_in_order(key, seq, conn, ticket, std::move(out));
-              });
+  const std::string tag = std::to_string(ticket);
+  const bool sent = call(
+      "parley_say",
+      {config_.prefix, key, user.key, owner(conn), history, t.head, t.middle, t.tail, ts, user.nick, c.text, tag},
+      [this, conn, ticket, key, typed = c.channel](const RedisReply& reply) {
+        auto it = users_.find(conn);
+        if (it == users_.end()) return;
+        if (!reply.ok() || reply.at(0).str != "ok") {
+          forget_say(it->second, ticket);
+          if (!reply.ok()) return complete(conn, ticket, unavailable());
+          return complete(conn, ticket, channel_error(reply, typed, it->second));
+        }
+        say_stored(it->second, ticket, unsigned_of(reply.at(1)));
+      });
+  if (sent) user.says.push_back({ticket, key, now, 0, false, false, 0});
+  return sent;
 }
 
-// A say's `ok` goes out once this server has delivered every message
-// before it in the channel: the reply comes over one connection, the
-// messages over another, and a client must never see its ok for seq S
-// before a message below S, or after one above it.
-void ClusterBackend::ack_in_order(const std::string& key, std::uint64_t seq, ConnId conn, std::uint64_t ticket,
-                                  Outcome outcome) {
-  auto it = channels_.find(key);
-  if (it == channels_.end() || !it->second.feed().anchored() || it->second.feed().delivered() >= seq)
-    return complete(conn, ticket, std::move(outcome));
-  it->second.acks.push_back(
-      {seq, conn, ticket, std::move(outcome), static_cast<std::int64_t>(uv_now(lease_timer_->loop))});
+// A say's `ok` goes out when its message is back from Redis and delivered
+// here, right there in the channel's order: the reply comes over one
+// connection and the messages over another, and a client must see its ok
+// for seq S after every message below S and before any above it. Whichever
+// of the two (the function's reply, the message) comes second answers it.
+
+void ClusterBackend::say_stored(User& user, std::uint64_t ticket, std::uint64_t seq) {
+  auto say = std::find_if(user.says.begin(), user.says.end(), [ticket](const PendingSay& p) { return p.ticket == ticket; });
+  if (say == user.says.end()) return;
+  if (say->answered) {  // its message came first and answered it
+    user.says.erase(say);
+    return;
+  }
+  say->seq = seq;
+  say->stored = true;
+  say->stored_ms = static_cast<std::int64_t>(uv_now(lease_timer_->loop));
+  auto ch = channels_.find(say->key);
+  if (ch == channels_.end() || !ch->second.feed().anchored() || ch->second.feed().delivered() >= seq) {
+    answer_say(user, say);  // nothing here will bring it (or it went by)
+    return;
+  }
+  ++ch->second.says_waiting;
 }
 
-// Acks whose seq the feed has passed (`all`: every one, the feed being
-// stuck). Never erases the channel: it may run inside the feed.
-void ClusterBackend::release_acks(LocalChannel& ch, bool all) {
-  while (!ch.acks.empty() && (all || ch.acks.front().seq <= ch.feed().delivered())) {
-    LocalChannel::HeldAck ack = std::move(ch.acks.front());
-    ch.acks.erase(ch.acks.begin());
-    complete(ack.conn, ack.ticket, std::move(ack.outcome));
+void ClusterBackend::say_delivered(LocalChannel& ch, std::uint64_t seq, ConnId sender, std::optional<std::uint64_t> tag) {
+  auto it = users_.find(sender);
+  if (it == users_.end() || !tag) return;
+  User& user = it->second;
+  auto say = std::find_if(user.says.begin(), user.says.end(), [&](const PendingSay& p) { return p.ticket == *tag; });
+  if (say == user.says.end() || say->answered) return;
+  say->seq = seq;
+  if (say->stored) --ch.says_waiting;
+  answer_say(user, say);
+}
+
+// What the feed gave up on (a gap) includes says of ours whose message will
+// never come: answered now.
+void ClusterBackend::says_lost(LocalChannel& ch, std::uint64_t from, std::uint64_t to) {
+  const ConnList members = ch.everyone();
+  for (ConnId conn : *members) {
+    auto it = users_.find(conn);
+    if (it == users_.end()) continue;
+    for (std::size_t i = 0; i < it->second.says.size();) {
+      PendingSay& p = it->second.says[i];
+      if (p.stored && !p.answered && p.key == ch.key() && p.seq >= from && p.seq <= to) {
+        --ch.says_waiting;
+        answer_say(it->second, it->second.says.begin() + static_cast<std::ptrdiff_t>(i));
+        continue;  // erased
+      }
+      ++i;
+    }
+  }
+}
+
+// Answers it (ChatAck), and forgets it once the function's reply came too.
+void ClusterBackend::answer_say(User& user, std::vector<PendingSay>::iterator say) {
+  const ConnId conn = user.conn;
+  const std::uint64_t ticket = say->ticket;
+  auto ch = channels_.find(say->key);
+  Outcome out;
+  out.reply = ChatAck{ch == channels_.end() ? say->key : ch->second.name, {}, say->seq, say->ts};
+  if (say->stored)
+    user.says.erase(say);
+  else
+    say->answered = true;
+  complete(conn, ticket, std::move(out));  // may run the hub: `user` and `say` are not used after
+}
+
+void ClusterBackend::forget_say(User& user, std::uint64_t ticket) {
+  std::erase_if(user.says, [ticket](const PendingSay& p) { return p.ticket == ticket; });
+}
+
+// Says whose message never came back (the subscriber is away and no repair
+// could run): answered anyway after twice the command timeout, rather than
+// keep a client waiting without bound.
+void ClusterBackend::answer_stale_says() {
+  const auto now = static_cast<std::int64_t>(uv_now(lease_timer_->loop));
+  std::vector<std::pair<ConnId, std::uint64_t>> stale;
+  for (auto& [conn, user] : users_)
+    for (const PendingSay& p : user.says)
+      if (p.stored && !p.answered && now - p.stored_ms >= 2 * config_.redis.command_timeout_ms)
+        stale.emplace_back(conn, p.ticket);
+  for (const auto& [conn, ticket] : stale) {
+    auto it = users_.find(conn);
+    if (it == users_.end()) continue;
+    auto say = std::find_if(it->second.says.begin(), it->second.says.end(),
+                            [t = ticket](const PendingSay& p) { return p.ticket == t; });
+    if (say == it->second.says.end()) continue;
+    if (auto ch = channels_.find(say->key); ch != channels_.end()) --ch->second.says_waiting;
+    answer_say(it->second, say);
   }
 }
 
@@ -685,7 +811,14 @@ Outcome ClusterBackend::disconnect(ConnId conn, std::string_view reason, std::in
     by_key_.erase(user.key);
     end_remotely(user.key, owner(conn), user.nick, reason, info_.resume_grace_ms > 0, now_ms);
   }
+  for (const PendingSay& p : user.says)
+    if (p.stored && !p.answered)
+      if (auto ch = channels_.find(p.key); ch != channels_.end()) --ch->second.says_waiting;
+  std::vector<std::function<void()>> afters;  // what waited on answers nobody will read (admissions)
+  for (auto& [ticket, early] : user.early)
+    if (early.after) afters.push_back(std::move(early.after));
   users_.erase(it);
+  for (auto& after : afters) after();
   return {};
 }
 
@@ -786,7 +919,7 @@ void ClusterBackend::leave_locally(User& user, const std::string& key) {
 void ClusterBackend::maybe_unsubscribe(const std::string& key) {
   auto it = channels_.find(key);
   if (it == channels_.end() || !it->second.empty() || it->second.joining > 0 || !it->second.waiting.empty() ||
-      !it->second.acks.empty())
+      it->second.says_waiting > 0)
     return;
   if (it->second.subscription != LocalChannel::Subscription::none) backplane_.unsubscribe(it->second.pubsub());
   channels_.erase(it);
@@ -809,7 +942,7 @@ void ClusterBackend::on_channel_message(LocalChannel& ch, std::string_view paylo
   if (m.kind == BusMessage::Kind::message) {
     FeedSink sink(*this, ch);
     ch.feed().on_message(m.seq, m.owner, m.line, sink);
-    if (ch.empty()) maybe_unsubscribe(std::string(ch.key()));  // the last acks of a channel left went out
+    if (ch.empty()) maybe_unsubscribe(std::string(ch.key()));  // the last says of members who left came back
   } else if (m.kind == BusMessage::Kind::event) {
     if (!ch.empty()) hub_->deliver_line({ch.everyone(), local_conn(m.owner, node_)}, m.line);
   } else {
@@ -911,7 +1044,7 @@ void ClusterBackend::repair(const std::string& key, std::uint64_t from, std::uin
       found.emplace();
       for (const RedisReply& entry : reply.at(3).elements) {
         const LoggedMessage m = logged(entry);
-        found->push_back({m.seq, entry_field(entry, "o"),
+        found->push_back({m.seq, entry_field(entry, "o") + " " + entry_field(entry, "g"),
                           *encode_event(ChatMessage{ch.name, m.from, {}, m.text, m.seq, m.ts})});
       }
     }
@@ -945,23 +1078,10 @@ void ClusterBackend::send_gap(LocalChannel& ch, std::uint64_t from, std::uint64_
 void ClusterBackend::on_lease_timer(uv_timer_s* timer) {
   auto& self = *static_cast<ClusterBackend*>(timer->data);
   if (self.backplane_.can_call()) self.retry_repairs();
-  self.release_stale_acks();
+  self.answer_stale_says();
   self.renew_lease();
 }
 
-// Acks whose message never came back (the subscriber is away and the
-// repair could not run): out anyway after twice the command timeout, rather
-// than keep a client waiting without bound.
-void ClusterBackend::release_stale_acks() {
-  const auto now = static_cast<std::int64_t>(uv_now(lease_timer_->loop));
-  std::vector<std::string> emptied;
-  for (auto& [key, ch] : channels_) {
-    if (ch.acks.empty() || now - ch.acks.front().since_ms < 2 * config_.redis.command_timeout_ms) continue;
-    release_acks(ch, true);
-    if (ch.empty()) emptied.push_back(key);
-  }
-  for (const std::string& key : emptied) maybe_unsubscribe(key);
-}
 
 void ClusterBackend::renew_lease() {
   const std::int64_t now = static_cast<std::int64_t>(uv_now(lease_timer_->loop));

@@ -6,7 +6,7 @@
 -- Keys (P is --cluster-prefix; {..} is a Redis Cluster hash tag):
 --   P:{c:NAME}        hash  name, topic, seq, epoch      (also the pub/sub channel)
 --   P:{c:NAME}:m      hash  nick key -> "OWNER NICK"     (OWNER "" while held)
---   P:{c:NAME}:log    stream, ids SEQ-0, fields ts f t o (time, from, text, owner)
+--   P:{c:NAME}:log    stream, ids SEQ-0, fields ts f t o g (time, from, text, owner, tag)
 --   P:{u:NICK}        hash  nick, session, node, owner, until, quit
 --   P:{u:NICK}:ch     set   channel keys
 --   P:channels        hash  channel key -> name (for `list`)
@@ -17,7 +17,7 @@
 -- Pub/sub: P:{c:NAME} (channel events), P:users (nick and quit events),
 -- P:to:NODE (direct messages, `replaced`). Payloads are a header line and
 -- the event's line as clients get it:
---   "m SEQ OWNER"  "e OWNER"  "u OWNER KEY,KEY,.."  "d CONN"  "r CONN"
+--   "m SEQ OWNER TAG"  "e OWNER"  "u OWNER KEY,KEY,.."  "d CONN"  "r CONN"
 -- OWNER is NODE/CONN, the connection that acted ("-" for none).
 -- NAME and NICK keys are ASCII-lowercased; names and nicks need no JSON
 -- escaping, so only quotes are added around them.
@@ -156,7 +156,8 @@ redis.register_function('parley_part', function(_, a)
   return {'ok', name}
 end)
 
--- say: P C U OWNER HISTORY HEAD MIDDLE TAIL TS FROM TEXT
+-- say: P C U OWNER HISTORY HEAD MIDDLE TAIL TS FROM TEXT TAG (TAG: the sender's
+-- number for this say, so its server can answer it when the message is back)
 redis.register_function('parley_say', function(_, a)
   local p, c, u, owner, history = a[1], a[2], a[3], a[4], a[5]
   local k = ch(p, c)
@@ -169,8 +170,8 @@ redis.register_function('parley_say', function(_, a)
   if not owned_by(v, owner) then return {'gone'} end
   local seq = redis.call('HINCRBY', k, 'seq', 1)
   local name = redis.call('HGET', k, 'name')
-  redis.call('XADD', k .. ':log', 'MAXLEN', history, seq .. '-0', 'ts', a[9], 'f', a[10], 't', a[11], 'o', owner)
-  redis.call('PUBLISH', k, 'm ' .. seq .. ' ' .. owner .. '\n' .. a[6] .. q(name) .. a[7] .. seq .. a[8])
+  redis.call('XADD', k .. ':log', 'MAXLEN', history, seq .. '-0', 'ts', a[9], 'f', a[10], 't', a[11], 'o', owner, 'g', a[12])
+  redis.call('PUBLISH', k, 'm ' .. seq .. ' ' .. owner .. ' ' .. a[12] .. '\n' .. a[6] .. q(name) .. a[7] .. seq .. a[8])
   return {'ok', seq, name}
 end)
 

@@ -454,3 +454,31 @@ TEST_CASE("cluster: the Python example client rides out the backplane being away
 TEST_CASE("cluster: the Node example client rides out the backplane being away") {
   example_rides_out_outage({"node", program("EXAMPLES_DIR") + "/client.mjs"}, "node");
 }
+
+TEST_CASE("cluster: a join racing a busy channel gets every message above its head, from the next one on") {
+  Cluster cluster(2, {"--rate", "0"});
+  Client publisher(cluster.at(0)), stayer(cluster.at(1));
+  publisher.enter("pub", "#busy");
+  stayer.enter("stayer", "#busy");  // keeps server 1 subscribed: its feed runs ahead of a join's reply
+  publisher.wait_event("join");
+  constexpr int says = 20000;
+  std::string burst;
+  for (int i = 0; i < says; ++i)
+    burst += json({{"cmd", "say"}, {"channel", "#busy"}, {"text", "m" + std::to_string(i)}}).dump() + "\n";
+  publisher.send_raw(burst);
+  Client joiner(cluster.at(1));
+  joiner.hello("joiner");
+  int joins = 0;
+  for (; joins < 1000; ++joins) {
+    const json j = joiner.join("#busy");
+    const std::uint64_t head = j["seq"];
+    if (head >= says - 10) break;  // the burst is (nearly) over
+    json m = joiner.wait_event("message", 10000);
+    INFO("join " << joins << " head " << head);
+    REQUIRE(m["seq"] == head + 1);  // nothing above the head was skipped
+    REQUIRE(joiner.call({{"cmd", "part"}, {"channel", "#busy"}})["ok"] == true);
+    joiner.events.clear();
+  }
+  CHECK(joins > 3);
+  for (int i = 0; i < says; ++i) REQUIRE_MESSAGE(publisher.next_reply(15000)["ok"] == true, i);
+}

@@ -89,6 +89,18 @@ class ClusterBackend final : public Backend {
   void on_latency(std::function<void(std::int64_t micros)> handler) { backplane_.on_latency(std::move(handler)); }
 
  private:
+  // A say sent to Redis and not yet answered: its ok needs both the
+  // function's reply (stored) and its message back (answered first when
+  // the message wins the race).
+  struct PendingSay {
+    std::uint64_t ticket;
+    std::string key;            // its channel
+    std::int64_t ts;
+    std::uint64_t seq;          // once known
+    bool stored;                // the function's reply came
+    bool answered;              // its ok went out
+    std::int64_t stored_ms;     // loop time the reply came (for the stale bound)
+  };
   struct User {
     ConnId conn = 0;
     GateState gate;
@@ -101,16 +113,24 @@ class ClusterBackend final : public Backend {
     // that order, one that is ready early waits in `early`.
     std::uint64_t tickets = 0;
     std::uint64_t answered = 0;
-    std::map<std::uint64_t, Outcome> early;
+    struct Early {
+      Outcome outcome;
+      std::function<void()> after;  // runs once the answer went to the hub
+    };
+    std::map<std::uint64_t, Early> early;
+    std::vector<PendingSay> says;  // in the order sent
     std::vector<std::string> channels;  // keys of the channels it is in
   };
 
   // Requests: each sends its function (false when it could not) and
   // answers from the reply.
-  // The answer to the request numbered `ticket` (User::tickets).
-  void complete(ConnId conn, std::uint64_t ticket, Outcome outcome);
+  // The answer to the request numbered `ticket` (User::tickets); `after`
+  // runs right after the hub took it (or the session is gone).
+  void complete(ConnId conn, std::uint64_t ticket, Outcome outcome, std::function<void()> after = {});
   // ... to the request that blocked the session's pipeline.
-  void complete_blocking(ConnId conn, std::uint64_t ticket, Outcome outcome);
+  void complete_blocking(ConnId conn, std::uint64_t ticket, Outcome outcome, std::function<void()> after = {});
+  void admit_member(ConnId conn, const std::string& key, std::uint64_t head);
+  void catch_up(LocalChannel& channel, ConnId conn, std::uint64_t from, std::uint64_t to);
   Outcome unavailable();
   Outcome gone(User& user);
   Outcome channel_error(const RedisReply& reply, const std::string& typed, User& user);
@@ -123,9 +143,12 @@ class ClusterBackend final : public Backend {
   void joined(ConnId conn, std::uint64_t ticket, const std::string& key, const RedisReply& reply, bool unblock);
   bool part(User& user, const Part& c);
   bool say(User& user, Say& c, std::int64_t now);
-  void ack_in_order(const std::string& key, std::uint64_t seq, ConnId conn, std::uint64_t ticket, Outcome outcome);
-  void release_acks(LocalChannel& channel, bool all);
-  void release_stale_acks();
+  void say_stored(User& user, std::uint64_t ticket, std::uint64_t seq);
+  void say_delivered(LocalChannel& channel, std::uint64_t seq, ConnId sender, std::optional<std::uint64_t> tag);
+  void says_lost(LocalChannel& channel, std::uint64_t from, std::uint64_t to);
+  void answer_say(User& user, std::vector<PendingSay>::iterator say);
+  void forget_say(User& user, std::uint64_t ticket);
+  void answer_stale_says();
   bool msg(User& user, Msg& c, std::int64_t now);
   bool topic(User& user, const TopicCmd& c);
   bool list(User& user);

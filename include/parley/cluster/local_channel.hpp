@@ -7,6 +7,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
+#include <string_view>
 #include <string>
 #include <utility>
 #include <vector>
@@ -30,15 +32,7 @@ class LocalChannel {
   Subscription subscription = Subscription::none;
   std::size_t joining = 0;  // joins and resumes under way: keep the subscription
   std::vector<std::function<void(bool ok)>> waiting;  // for the subscription's confirmation
-  // `ok`s of says waiting for the feed to deliver their seq (in seq order).
-  struct HeldAck {
-    std::uint64_t seq;
-    ConnId conn;
-    std::uint64_t ticket;
-    Outcome outcome;
-    std::int64_t since_ms;
-  };
-  std::vector<HeldAck> acks;
+  std::size_t says_waiting = 0;  // local says answered by Redis, their message not yet back: keep it
 
   ChannelFeed& feed() { return feed_; }
 
@@ -54,6 +48,20 @@ class LocalChannel {
   // Who gets any other event: every member.
   const ConnList& everyone();
 
+  // The messages delivered while a join is under way (joining > 0), so a
+  // joiner whose join read a head below what was delivered meanwhile gets
+  // what lies between (its join ran before them in Redis: they are owed to
+  // it). A ring of recent_capacity lines, kept only while joins are under
+  // way: no cost per message otherwise.
+  static constexpr std::size_t recent_capacity = 256;
+  void remember(std::uint64_t seq, std::string_view line);
+  void forget_recent() {
+    recent_count_ = 0;
+    recent_ = {};
+  }
+  // The line of message `seq`, if still remembered.
+  std::optional<std::string_view> recent(std::uint64_t seq) const;
+
  private:
   std::string key_;
   std::string pubsub_;
@@ -62,6 +70,9 @@ class LocalChannel {
   std::vector<std::pair<ConnId, std::uint64_t>> pending_;  // conn, head
   ConnList receiving_list_;  // shared by consecutive messages until a change
   ConnList everyone_list_;
+  std::vector<std::string> recent_;
+  std::uint64_t recent_last_ = 0;   // seq of the newest remembered line
+  std::size_t recent_count_ = 0;    // lines remembered, up to recent_capacity
 };
 
 }  // namespace parley::cluster

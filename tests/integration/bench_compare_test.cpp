@@ -105,3 +105,17 @@ TEST_CASE("bench-compare: server baseline without --baseline or --baseline-rev i
   ChildProcess both(quick({"--baseline", program("PARLEYD"), "--baseline-rev", "HEAD"}), "");
   CHECK(both.wait(30'000) == 2);
 }
+
+TEST_CASE("bench-compare --cluster --quick: a parleyd cluster on Redis, a routed NATS cluster and parleyd alone") {
+  ChildProcess run(quick({"--cluster"}), "");
+  const int status = run.wait(240'000);
+  INFO(run.output());
+  CHECK(status == 0);
+  const std::string& out = run.output();
+  CHECK(out.find("parley-cluster/nats-cluster") != std::string::npos);
+  CHECK(out.find("parley-cluster/parley") != std::string::npos);
+  for (const char* scenario : {"cross-fanout-64", "local-fanout-64", "rooms-5k", "say-max"})
+    CHECK(out.find(scenario) != std::string::npos);
+  CHECK(out.find("Redis CPU per say") != std::string::npos);
+  CHECK(out.find("FAILED") == std::string::npos);
+}

@@ -106,16 +106,30 @@ TEST_CASE("bench-compare: server baseline without --baseline or --baseline-rev i
   CHECK(both.wait(30'000) == 2);
 }
 
-TEST_CASE("bench-compare --cluster --quick: a parleyd cluster on Redis, a routed NATS cluster and parleyd alone") {
-  ChildProcess run(quick({"--cluster"}), "");
+TEST_CASE("bench-compare --cluster --quick: a parleyd cluster on Redis against parleyd alone, every scenario") {
+  ChildProcess run(quick({"--cluster", "--servers", "parley-cluster,parley"}), "");
   const int status = run.wait(240'000);
   INFO(run.output());
   CHECK(status == 0);
   const std::string& out = run.output();
-  CHECK(out.find("parley-cluster/nats-cluster") != std::string::npos);
   CHECK(out.find("parley-cluster/parley") != std::string::npos);
   for (const char* scenario : {"cross-fanout-64", "local-fanout-64", "rooms-5k", "say-max"})
     CHECK(out.find(scenario) != std::string::npos);
   CHECK(out.find("Redis CPU per say") != std::string::npos);
   CHECK(out.find("FAILED") == std::string::npos);
+}
+
+// The quick shapes set up in milliseconds, faster than two routed
+// nats-server tell each other of a new subscription (interest travels over
+// the route asynchronously): rooms and say-max would lose their first
+// messages to that, not to the load. The fan-outs set up long enough.
+TEST_CASE("bench-compare --cluster --quick: the routed NATS cluster, on the fan-outs") {
+  ChildProcess run(quick({"--cluster", "--servers", "parley-cluster,nats-cluster", "--scenarios",
+                          "cross-fanout-64,local-fanout-64"}),
+                   "");
+  const int status = run.wait(240'000);
+  INFO(run.output());
+  CHECK(status == 0);
+  CHECK(run.output().find("parley-cluster/nats-cluster") != std::string::npos);
+  CHECK(run.output().find("FAILED") == std::string::npos);
 }

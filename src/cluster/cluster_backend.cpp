@@ -98,7 +98,7 @@ class ClusterBackend::FeedSink final : public ChannelFeed::Sink {
   void deliver(std::uint64_t seq, std::string_view owner, std::string_view line) override {
     const ConnId sender = local_conn(owner, backend_.node_);
     backend_.hub_->deliver_line({channel_.for_message(seq), sender}, line);
-    if (channel_.joining > 0) channel_.remember(seq, line);
+    if (channel_.joining > 0) channel_.remember(seq, line, sender);
     if (sender) backend_.say_delivered(channel_, seq, sender, owner_tag(owner));
   }
   void gap(std::uint64_t from, std::uint64_t to) override {
@@ -522,14 +522,14 @@ void ClusterBackend::catch_up(LocalChannel& ch, ConnId conn, std::uint64_t from,
     from = to - LocalChannel::recent_capacity + 1;
   }
   for (std::uint64_t seq = from; seq <= to; ++seq) {
-    const std::optional<std::string_view> line = ch.recent(seq);
-    if (!line) {
+    const std::optional<LocalChannel::Recent> message = ch.recent(seq);
+    if (!message) {
       if (!missing) missing = seq;
       continue;
     }
     if (missing) hub_->deliver_line(one, *encode_gap(ch.name, missing, seq - 1));
     missing = 0;
-    hub_->deliver_line(one, *line);
+    if (message->sender != conn) hub_->deliver_line(one, message->line);  // its own say: it gets the ok
   }
   if (missing) hub_->deliver_line(one, *encode_gap(ch.name, missing, to));
 }

@@ -49,17 +49,21 @@ const ConnList& LocalChannel::everyone() {
   return everyone_list_;
 }
 
-void LocalChannel::remember(std::uint64_t seq, std::string_view line) {
-  if (recent_.empty()) recent_.resize(recent_capacity);
+void LocalChannel::remember(std::uint64_t seq, std::string_view line, ConnId sender) {
+  if (recent_.empty()) {
+    recent_.resize(recent_capacity);
+    recent_senders_.resize(recent_capacity);
+  }
   if (recent_count_ == 0 || seq != recent_last_ + 1) recent_count_ = 0;  // a hole: start again
   recent_[seq % recent_capacity].assign(line);
+  recent_senders_[seq % recent_capacity] = sender;
   recent_last_ = seq;
   recent_count_ = std::min(recent_count_ + 1, recent_capacity);
 }
 
-std::optional<std::string_view> LocalChannel::recent(std::uint64_t seq) const {
+std::optional<LocalChannel::Recent> LocalChannel::recent(std::uint64_t seq) const {
   if (recent_count_ == 0 || seq > recent_last_ || recent_last_ - seq >= recent_count_) return std::nullopt;
-  return std::string_view(recent_[seq % recent_capacity]);
+  return Recent{recent_[seq % recent_capacity], recent_senders_[seq % recent_capacity]};
 }
 
 }  // namespace parley::cluster

@@ -54,13 +54,20 @@ class LocalChannel {
   // it). A ring of recent_capacity lines, kept only while joins are under
   // way: no cost per message otherwise.
   static constexpr std::size_t recent_capacity = 256;
-  void remember(std::uint64_t seq, std::string_view line);
+  // `sender`: the local connection that said it (0 for another server's), which
+  // a catch-up must skip (who acts gets the reply, not the event).
+  void remember(std::uint64_t seq, std::string_view line, ConnId sender);
   void forget_recent() {
     recent_count_ = 0;
     recent_ = {};
+    recent_senders_ = {};
   }
-  // The line of message `seq`, if still remembered.
-  std::optional<std::string_view> recent(std::uint64_t seq) const;
+  struct Recent {
+    std::string_view line;
+    ConnId sender;
+  };
+  // Message `seq`, if still remembered.
+  std::optional<Recent> recent(std::uint64_t seq) const;
 
  private:
   std::string key_;
@@ -71,6 +78,7 @@ class LocalChannel {
   ConnList receiving_list_;  // shared by consecutive messages until a change
   ConnList everyone_list_;
   std::vector<std::string> recent_;
+  std::vector<ConnId> recent_senders_;
   std::uint64_t recent_last_ = 0;   // seq of the newest remembered line
   std::size_t recent_count_ = 0;    // lines remembered, up to recent_capacity
 };

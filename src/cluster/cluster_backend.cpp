@@ -534,6 +534,24 @@ void ClusterBackend::catch_up(LocalChannel& ch, ConnId conn, std::uint64_t from,
   if (missing) hub_->deliver_line(one, *encode_gap(ch.name, missing, to));
 }
 
+// The session a command's reply is for when the function succeeded;
+// nullptr when the session is gone, or when the reply was a failure, which
+// this answers (unavailable, or the function's refusal).
+ClusterBackend::User* ClusterBackend::succeeded(ConnId conn, std::uint64_t ticket, const std::string& typed,
+                                                const RedisReply& reply) {
+  auto it = users_.find(conn);
+  if (it == users_.end()) return nullptr;
+  if (!reply.ok()) {
+    complete(conn, ticket, unavailable());
+    return nullptr;
+  }
+  if (reply.at(0).str != "ok") {
+    complete(conn, ticket, channel_error(reply, typed, it->second));
+    return nullptr;
+  }
+  return &it->second;
+}
+
 // An error reply for the channel commands' refusals.
 Outcome ClusterBackend::channel_error(const RedisReply& reply, const std::string& typed, User& user) {
   const std::string& status = reply.at(0).str;
@@ -560,11 +578,9 @@ bool ClusterBackend::part(User& user, const Part& c) {
   const EventTemplate t = event_template(Parted{"", user.nick, c.reason});
   return call("parley_part", {config_.prefix, key, user.key, owner(conn), t.head, t.middle},
               [this, conn, ticket, key, typed = c.channel](const RedisReply& reply) {
-                auto it = users_.find(conn);
-                if (it == users_.end()) return;
-                if (!reply.ok()) return complete(conn, ticket, unavailable());
-                if (reply.at(0).str != "ok") return complete(conn, ticket, channel_error(reply, typed, it->second));
-                leave_locally(it->second, key);
+                User* user = succeeded(conn, ticket, typed, reply);
+                if (!user) return;
+                leave_locally(*user, key);
                 Outcome out;
                 out.reply = PartReply{reply.at(1).str};
                 complete(conn, ticket, std::move(out));
@@ -695,10 +711,8 @@ bool ClusterBackend::msg(User& user, Msg& c, std::int64_t now) {
   const EventTemplate t = event_template(ChatMessage{{}, user.nick, c.to, c.text, 0, now});
   return call("parley_msg", {config_.prefix, fold(c.to), user.key, owner(conn), t.head, t.middle},
               [this, conn, ticket, now, typed = c.to](const RedisReply& reply) {
-                auto it = users_.find(conn);
-                if (it == users_.end()) return;
-                if (!reply.ok()) return complete(conn, ticket, unavailable());
-                if (reply.at(0).str != "ok") return complete(conn, ticket, channel_error(reply, typed, it->second));
+                User* user = succeeded(conn, ticket, typed, reply);
+                if (!user) return;
                 Outcome out;
                 out.reply = ChatAck{{}, reply.at(1).str, 0, now};
                 complete(conn, ticket, std::move(out));
@@ -716,10 +730,8 @@ bool ClusterBackend::topic(User& user, const TopicCmd& c) {
               {config_.prefix, key, user.key, owner(conn), c.topic ? "1" : "", set ? *set : std::string(), t.head,
                t.middle},
               [this, conn, ticket, typed = c.channel](const RedisReply& reply) {
-                auto it = users_.find(conn);
-                if (it == users_.end()) return;
-                if (!reply.ok()) return complete(conn, ticket, unavailable());
-                if (reply.at(0).str != "ok") return complete(conn, ticket, channel_error(reply, typed, it->second));
+                User* user = succeeded(conn, ticket, typed, reply);
+                if (!user) return;
                 Outcome out;
                 out.reply = TopicReply{reply.at(1).str, optional_text(reply.at(2))};
                 complete(conn, ticket, std::move(out));
@@ -749,10 +761,8 @@ bool ClusterBackend::members(User& user, const Members& c) {
   const std::uint64_t ticket = user.tickets++;  // its place in the order of answers
   const std::string key = fold(c.channel);
   return call("parley_members", {config_.prefix, key}, [this, conn, ticket, typed = c.channel](const RedisReply& reply) {
-    auto it = users_.find(conn);
-    if (it == users_.end()) return;
-    if (!reply.ok()) return complete(conn, ticket, unavailable());
-    if (reply.at(0).str != "ok") return complete(conn, ticket, channel_error(reply, typed, it->second));
+    User* user = succeeded(conn, ticket, typed, reply);
+    if (!user) return;
     Outcome out;
     out.reply = MembersReply{reply.at(1).str, sorted_nicks(reply.at(2))};
     complete(conn, ticket, std::move(out));
@@ -766,10 +776,8 @@ bool ClusterBackend::history(User& user, const History& c) {
   const std::string after = c.after ? std::to_string(std::min(*c.after, max_exact_seq)) : std::string();
   return call("parley_history", {config_.prefix, fold(c.channel), user.key, before, after, std::to_string(c.limit)},
               [this, conn, ticket, c](const RedisReply& reply) {
-                auto it = users_.find(conn);
-                if (it == users_.end()) return;
-                if (!reply.ok()) return complete(conn, ticket, unavailable());
-                if (reply.at(0).str != "ok") return complete(conn, ticket, channel_error(reply, c.channel, it->second));
+                User* user = succeeded(conn, ticket, c.channel, reply);
+                if (!user) return;
                 HistoryReply r{reply.at(1).str, reply.at(2).str, {}, false};
                 const std::uint64_t latest = unsigned_of(reply.at(3));
                 const std::uint64_t oldest = unsigned_of(reply.at(4));

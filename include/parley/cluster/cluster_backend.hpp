@@ -134,6 +134,7 @@ class ClusterBackend final : public Backend {
   Outcome unavailable();
   Outcome gone(User& user);
   Outcome channel_error(const RedisReply& reply, const std::string& typed, User& user);
+  User* succeeded(ConnId conn, std::uint64_t ticket, const std::string& typed, const RedisReply& reply);
   bool call(std::string_view function, const std::vector<std::string_view>& args, RedisConnection::Callback done);
   std::string owner(ConnId conn) const { return node_ + "/" + std::to_string(conn); }
   bool hello(User& user, const Hello& c);

@@ -1,6 +1,7 @@
 #include "parley/net/server.hpp"
 
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
 #include <optional>
 
@@ -181,6 +182,12 @@ void Server::stop() {
   if (signal_init_error_ == 0) {
     uv_close(as_handle(&sigterm_), nullptr);
     uv_close(as_handle(&sigint_), nullptr);
+    // Closing the last watcher restores the default action, which would turn
+    // a second SIGTERM during the last handles' close (a cluster's goodbye to
+    // Redis, bounded by --cluster-timeout) into death by signal instead of
+    // exit 0. The drain is over: a further signal has nothing left to do.
+    std::signal(SIGTERM, SIG_IGN);
+    std::signal(SIGINT, SIG_IGN);
   }
   if (options_.on_stop) options_.on_stop();
 }

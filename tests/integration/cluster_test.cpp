@@ -256,6 +256,20 @@ TEST_CASE("cluster: Redis down means unavailable with retry_ms and /readyz 503; 
   CHECK(m["seq"] == back["seq"]);
 }
 
+// The last step of a drain is the server's goodbye to Redis, bounded by
+// --cluster-timeout; a second SIGTERM then (a process manager's, a script's
+// "all of them now") must not turn the clean exit into death by signal.
+TEST_CASE("cluster: a SIGTERM while the drained server says goodbye to a paused Redis still exits 0") {
+  Cluster cluster(1, {"--cluster-timeout", "1"});
+  ServerProcess& server = *cluster.servers[0];
+  cluster.redis.pause();
+  REQUIRE(kill(server.pid(), SIGTERM) == 0);
+  REQUIRE(server.wait_log("drained in "));
+  REQUIRE(kill(server.pid(), SIGTERM) == 0);  // its leave is still waiting on Redis
+  CHECK(server.wait_exit(5000) == 0);
+  cluster.redis.resume();
+}
+
 TEST_CASE("cluster: a killed subscriber connection loses nothing: the gap is repaired from history") {
   Cluster cluster(2);
   Client a(cluster.at(0)), b(cluster.at(1));

@@ -17,9 +17,4 @@ std::string_view close_text_for(CloseReason reason) {
   return {};
 }
 
-bool valid_received_code(std::uint16_t code) {
-  if (code >= 3000 && code <= 4999) return true;  // registered and private codes
-  return code >= 1000 && code <= 1011 && code != 1004 && code != 1005 && code != 1006;
-}
-
 }  // namespace parley::ws

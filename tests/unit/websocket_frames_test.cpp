@@ -176,6 +176,9 @@ TEST_CASE("websocket: violations: unmasked 1002, binary 1003, bad UTF-8 1007 (al
   CHECK(read(client_frame(0x0, "x")).violation == 1002);                                 // continuation first
   CHECK(read(client_frame(0x1, "a", false) + client_frame(0x1, "b")).violation == 1002);  // a message inside one
   CHECK(read(client_frame(0x3, "")).violation == 1002);                                  // reserved opcode
+  std::string rsv = client_frame(0x1, "{}");
+  rsv[0] = static_cast<char>(rsv[0] | 0x40);  // RSV1 without an extension
+  CHECK(read(rsv).violation == 1002);
   CHECK(read(client_frame(0x8, "\x03")).violation == 1002);
   CHECK(read(client_frame(0x8, "\x03\xed")).violation == 1002);  // 1005 is never sent
   CHECK(read(client_frame(0x8, "\x03\xe8\xff")).violation == 1007);

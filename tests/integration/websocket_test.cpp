@@ -313,3 +313,29 @@ TEST_CASE("server RSS per idle WebSocket connection (upgraded, registered), next
   CHECK(ws < tcp + 1024);  // what a WebSocket costs beyond a TCP client
   CHECK(ws < 4096);
 }
+
+TEST_CASE("X-Forwarded-For names the client only from --trusted-proxy; --allowed-origin refuses other origins") {
+  ServerProcess server({"--trusted-proxy", "127.0.0.1/32", "--allowed-origin", "https://chat.example.com"});
+  const auto upgrade_with = [&](const std::string& headers) {
+    Client c(server.address());
+    std::string request = upgrade_request;
+    request.insert(request.size() - 2, headers);
+    c.send_raw(request);
+    const std::string head = read_until(c.fd(), has_headers_end);
+    return head.substr(0, head.find("\r\n"));
+  };
+  CHECK(upgrade_with("Origin: https://evil.example.com\r\n") == "HTTP/1.1 403 Forbidden");
+  CHECK(upgrade_with("Origin: https://chat.example.com\r\nX-Forwarded-For: 198.51.100.1, 203.0.113.7\r\n") ==
+        "HTTP/1.1 101 Switching Protocols");
+  CHECK(server.wait_log("peer=203.0.113.7 connected through HTTP proxy 127.0.0.1:"));
+  ServerProcess untrusting;
+  Client c(untrusting.address());
+  std::string request = upgrade_request;
+  request.insert(request.size() - 2, "X-Forwarded-For: 203.0.113.7\r\n");
+  c.send_raw(request);
+  CHECK(read_until(c.fd(), has_headers_end).starts_with("HTTP/1.1 101 "));
+  c.send_raw(masked_text(R"({"cmd":"hello","nick":"x"})"));
+  std::string pending;
+  CHECK(json::parse(read_text_frame(c.fd(), pending))["ok"] == true);
+  CHECK(untrusting.log().find("203.0.113.7") == std::string::npos);
+}

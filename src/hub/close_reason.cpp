@@ -13,6 +13,8 @@ std::string_view name(CloseReason reason) {
     case CloseReason::quit: return "quit";
     case CloseReason::drain_forced: return "drain_forced";
     case CloseReason::proxy_local: return "proxy_local";
+    case CloseReason::http_request: return "http_request";
+    case CloseReason::ws_violation: return "ws_violation";
     case CloseReason::line_too_long: return "line_too_long";
     case CloseReason::slow_consumer: return "slow_consumer";
     case CloseReason::idle_timeout: return "idle_timeout";
@@ -30,7 +32,9 @@ std::string_view wire_text(CloseReason reason) {
     case CloseReason::eof:
     case CloseReason::read_error:
     case CloseReason::write_error:
-    case CloseReason::proxy_local: return "connection closed";
+    case CloseReason::proxy_local:
+    case CloseReason::http_request:
+    case CloseReason::ws_violation: return "connection closed";
     case CloseReason::accept_failed: return "accept failed";
     case CloseReason::quit: return "quit";
     case CloseReason::drain_forced: return "shutting_down";

@@ -259,6 +259,31 @@ const std::vector<Flag>& flags() {
          c.trusted_proxies.push_back(cidr_argument("--trusted-proxy", v));
        },
        [](const ServerConfig& c) { return cidr_list_text(c.trusted_proxies, "any"); }},
+      {"--no-http", nullptr,
+       "chat listeners speak NDJSON only: no web page at GET / and no WebSocket at GET /ws",
+       [](ServerConfig& c, const std::string&) { c.http = false; },
+       [](const ServerConfig& c) { return std::string(c.http ? "off" : "on"); }},
+      number_flag("--http-max-header", "BYTES", {1024, 1048576},
+                  "longest HTTP request line and headers on a chat listener; more gets 431",
+                  [](auto& c) -> auto& { return c.http_max_header; }),
+      seconds_flag("--http-timeout", {1, 3600}, "how long an HTTP request on a chat listener may take to arrive whole",
+                   [](auto& c) -> auto& { return c.http_timeout_ms; }),
+      seconds_flag("--ws-close-timeout", {0, 3600},
+                   "how long a WebSocket client may take to answer the server's close frame",
+                   [](auto& c) -> auto& { return c.ws_close_timeout_ms; }),
+      {"--allowed-origin", "ORIGIN",
+       "accept WebSocket upgrades only with this Origin (such as https://chat.example.com), or none;"
+       " repeatable; others get 403",
+       [](ServerConfig& c, const std::string& v) {
+         if (v.empty() || v.find_first_of(" ,\r\n") != std::string::npos)
+           throw UsageError{"--allowed-origin takes one origin such as https://chat.example.com, not '" + v + "'"};
+         c.allowed_origins.push_back(v);
+       },
+       [](const ServerConfig& c) {
+         std::string out;
+         for (const std::string& o : c.allowed_origins) out += (out.empty() ? "" : ",") + o;
+         return out.empty() ? std::string("any") : out;
+       }},
       {"--auth-token-file", "PATH", "require hello's token to equal the first line of PATH",
        [](ServerConfig& c, const std::string& v) {
          c.auth_token_file = v;

@@ -1,7 +1,7 @@
 // parleyd: parse flags, wire the layers together, run the loop until drained.
 //
 //   Core (chat/) <- LocalBackend <- Hub (hub/) <- LineSession (transport/line/)
-//                                      ^               ^
+//                                      ^               ^  <- WsSession (transport/ws/)
 //                                   Server (net/: listeners, the loop's turn, signals)
 #include <unistd.h>
 #include <uv.h>
@@ -35,6 +35,7 @@
 #include "parley/parleyd/backplane_metrics.hpp"
 #include "parley/parleyd/cli.hpp"
 #include "parley/transport/line/line_session.hpp"
+#include "parley/transport/ws/ws_session.hpp"
 #include "parley_version.h"
 
 namespace {
@@ -79,6 +80,7 @@ ServerInfo server_info(const ServerConfig& config) {
   info.node = config.node_id.empty() ? host_name() : config.node_id;
   info.resume_grace_ms = static_cast<std::int64_t>(config.resume_grace_s) * 1000;
   if (!config.cluster.empty()) info.features.push_back("cluster");
+  if (config.http) info.features.push_back("websocket");
   return info;
 }
 
@@ -103,6 +105,16 @@ LineOptions line_options(const ServerConfig& config) {
   options.drain_timeout_ms = config.drain_timeout_s * 1000ull;
   options.conn_limit_exempt = config.conn_limit_exempt;
   options.trusted_proxies = config.trusted_proxies;
+  return options;
+}
+
+WsOptions ws_options(const ServerConfig& config) {
+  WsOptions options;
+  options.http = config.http;
+  options.max_header_bytes = config.http_max_header;
+  options.http_timeout_ms = config.http_timeout_ms;
+  options.close_timeout_ms = config.ws_close_timeout_ms;
+  options.handshake.allowed_origins = config.allowed_origins;
   return options;
 }
 
@@ -242,6 +254,7 @@ int serve(const ServerConfig& config, const Activated& activated) {
       uv_run(&loop, UV_RUN_DEFAULT);  // let the handles close
     } else {
       LineContext lines{hub, &loop, read_buffer, line_options(config)};
+      WsContext chat(lines, ws_options(config));
       auto on_ready = [&] {
         notifier.notify("READY=1");
         status_reporter.start();
@@ -254,7 +267,7 @@ int serve(const ServerConfig& config, const Activated& activated) {
                     {config.listen, drain_plan(config), close_admin, on_ready, on_drain, activated.chat_fds,
                      config.proxy_protocol},
                     [&](int fd, TransportKind transport, std::string peer, const ListenSpec& listener) {
-                      accept_line_session(lines, fd, transport, std::move(peer), listener.proxy);
+                      accept_chat_session(chat, fd, transport, std::move(peer), listener.proxy);
                     });
       status = server.start();
       uv_run(&loop, UV_RUN_DEFAULT);  // until drained (or, after a failed start, until closed)

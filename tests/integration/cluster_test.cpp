@@ -51,7 +51,7 @@ TEST_CASE("cluster: hello names the node and offers the cluster; nicks are uniqu
   Client a(cluster.at(0)), b(cluster.at(1));
   json w = a.hello("Ann");
   CHECK(w["server"]["node"] == "n0");
-  CHECK(w["server"]["features"] == json::array({"resume", "cluster"}));
+  CHECK(w["server"]["features"] == json::array({"resume", "cluster", "websocket"}));
   json taken = b.call({{"cmd", "hello"}, {"nick", "ANN"}});
   CHECK(taken["error"]["code"] == "nick_in_use");
   b.hello("Bob");

@@ -104,3 +104,32 @@ TEST_CASE("outbox: the ring keeps order as it wraps and grows, and lets go of wh
   CHECK(box.lines() == 0);
   CHECK(shared.use_count() == 1);  // written lines are released, not kept in the ring
 }
+
+TEST_CASE("outbox: a framed entry gathers each header, then its line's slice of the shared buffer") {
+  const Bytes batch = line("one\ntwo\n");
+  auto framing = std::make_shared<Framing>();
+  framing->headers = "AB" "CD";
+  framing->pieces = {{0, 2, 0, 3}, {2, 2, 4, 3}};
+  framing->wire_size = 10;
+  Outbox box;
+  box.push(batch, framing, Kind::event);
+  CHECK(box.bytes() == 10);
+  CHECK(box.event_bytes() == 10);
+  Slice slices[8];
+  REQUIRE(box.gather(slices, 8) == 4);
+  CHECK(slices[1].data == batch->data());      // the payload is the shared buffer itself
+  CHECK(slices[3].data == batch->data() + 4);
+  CHECK(gathered(box) == "ABoneCDtwo");
+  CHECK(gathered(box, 3) == "neCDtwo");
+  CHECK(gathered(box, 6) == "Dtwo");
+  box.consume(1);
+  CHECK(gathered(box) == "BoneCDtwo");
+  box.consume(4);
+  CHECK(gathered(box) == "CDtwo");
+  box.push(line("plain\n"), Kind::reply);
+  CHECK(gathered(box) == "CDtwoplain\n");
+  CHECK(box.gather(slices, 1) == 1);  // a short slice array is never overrun
+  box.consume(5);
+  CHECK(box.event_bytes() == 0);
+  CHECK(gathered(box) == "plain\n");
+}

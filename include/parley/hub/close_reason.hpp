@@ -19,6 +19,8 @@ enum class CloseReason : unsigned char {
   quit,              // the client said `quit`
   drain_forced,      // a second signal while draining: everyone at once
   proxy_local,       // a PROXY v2 LOCAL header: the balancer's health check, closed quietly
+  http_request,      // an HTTP request on a chat port answered (the page, 404, 426, ...): never a chat client
+  ws_violation,      // the WebSocket client broke RFC 6455 or sent binary or invalid UTF-8 (1002, 1003, 1007)
   // Fatal errors: the `error` event is sent, then the connection closes.
   line_too_long,
   slow_consumer,     // the one fatal error not flushed: its queue is the problem

@@ -6,10 +6,19 @@
 // front until its callback consumes them, which keeps their bytes alive.
 // It knows nothing of libuv: it gathers into plain slices, which the stream
 // hands to one vectored write.
+//
+// An entry is either a buffer as it is (the line transport: one slice), or
+// a buffer with a Framing: a header in front of each of its lines (the
+// WebSocket: one frame per line), gathered as header and payload slices
+// straight from the shared buffer, so a recipient's frames cost no copy of
+// the payload.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "parley/hub/session.hpp"
 #include "parley/protocol/bytes.hpp"
@@ -22,6 +31,23 @@ struct Slice {
   std::size_t size;
 };
 
+// How a shared buffer goes on the wire when not as it is: pieces, each a
+// header (from `headers`) followed by a range of the buffer. Immutable once
+// built, and built once per buffer, shared by every outbox that queues it;
+// the headers live here, so they stay put while a write is in flight.
+struct Framing {
+  struct Piece {
+    std::uint32_t header_offset;
+    std::uint32_t header_size;
+    std::uint32_t payload_offset;
+    std::uint32_t payload_size;
+  };
+  std::string headers;
+  std::vector<Piece> pieces;
+  std::size_t wire_size = 0;  // every header and payload byte
+};
+using FramingRef = std::shared_ptr<const Framing>;
+
 class Outbox {
  public:
   // Replies answer the client's own requests and are bounded by pausing its
@@ -29,6 +55,8 @@ class Outbox {
   using Kind = OutputKind;
 
   void push(Bytes line, Kind kind);
+  // `bytes` as `framing` lays it out (the framing was built for these bytes).
+  void push(Bytes bytes, FramingRef framing, Kind kind);
 
   // Points up to `max` slices at the unsent bytes, skipping the first
   // `skip` bytes (those already handed to an in-flight write). Returns the
@@ -49,7 +77,9 @@ class Outbox {
  private:
   struct Entry {
     Bytes line;
+    FramingRef framing;  // null: the line as it is
     Kind kind;
+    std::size_t size() const { return framing ? framing->wire_size : line->size(); }
   };
   // A ring of entries, not a std::deque: an idle connection owns no queue
   // memory at all (a deque allocates a map and a 512-byte node up front),
@@ -61,6 +91,9 @@ class Outbox {
   const Entry& at(std::size_t i) const { return ring_[(head_ + i) & (capacity_ - 1)]; }
   void grow();
   void pop_front();
+  void add(Entry entry);
+  // Slices of a framed entry from `offset` on; returns the count filled.
+  static std::size_t gather_framed(const Entry& e, std::size_t offset, Slice* slices, std::size_t max);
 
   std::unique_ptr<Entry[]> ring_;
   std::size_t capacity_ = 0;     // a power of two, or 0

@@ -57,6 +57,13 @@ struct ServerConfig {
   bool proxy_protocol = false;           // every TCP listener expects a PROXY v1/v2 header first
   // Who may send a PROXY header to a proxy listener; empty: any source.
   std::vector<Cidr> trusted_proxies;
+  // HTTP on the chat listeners (docs/websocket.md): `GET /` the web page,
+  // `GET /ws` the WebSocket.
+  bool http = true;                      // --no-http turns it off
+  std::size_t http_max_header = 8192;    // bytes of request line and headers
+  std::uint64_t http_timeout_ms = 10000; // for the whole request
+  std::uint64_t ws_close_timeout_ms = 5000;  // for the client's close frame after ours
+  std::vector<std::string> allowed_origins;  // empty: any Origin
   std::optional<std::string> auth_token; // read from --auth-token-file
   std::string auth_token_file;
   LogLevel log_level = LogLevel::info;

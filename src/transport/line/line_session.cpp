@@ -11,7 +11,11 @@ namespace parley {
 void accept_line_session(LineContext& context, int fd, TransportKind transport, std::string peer,
                          bool expect_proxy_header) {
   Hub& hub = context.hub;
-  auto owned = std::make_unique<LineSession>(context, hub.next_id(), transport, std::move(peer));
+  accept_stream_session(hub, std::make_unique<LineSession>(context, hub.next_id(), transport, std::move(peer)), fd,
+                        expect_proxy_header);
+}
+
+void accept_stream_session(Hub& hub, std::unique_ptr<LineSession> owned, int fd, bool expect_proxy_header) {
   LineSession& session = *owned;
   hub.add(std::move(owned));
   if (!session.adopt(fd)) {
@@ -50,11 +54,13 @@ bool LineSession::from_trusted_proxy() const {
   return trusted.empty() || transport() != TransportKind::tcp || any_contains(trusted, peer_ip());
 }
 
+// "1.2.3.4:5" and "[::1]:5" have a port; a bare address (an X-Forwarded-For
+// one: "1.2.3.4", "2001:db8::1") has none.
 std::string LineSession::peer_ip() const {
   if (transport() != TransportKind::tcp && !peer_from_header_) return {};
   const std::string& peer = this->peer();
   const auto colon = peer.rfind(':');
-  if (colon == std::string::npos) return peer;
+  if (colon == std::string::npos || (peer.front() != '[' && peer.find(':') != colon)) return peer;
   std::string_view host(peer.data(), colon);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
   return std::string(host);
@@ -69,8 +75,12 @@ std::string LineSession::counted_ip() const {
 
 void LineSession::on_stream_data(std::string_view data) {
   hub().bytes_read(*this, data.size());
-  if (!open()) return;
+  if (!open()) return on_payload_while_closing(data);
   if (awaiting_proxy_header_ && !read_proxy_header(data)) return;
+  on_payload(data);
+}
+
+void LineSession::on_payload(std::string_view data) {
   after_framing(framer_.feed(data, [this](std::string_view line) { return on_line(line); }));
 }
 
@@ -100,10 +110,7 @@ bool LineSession::read_proxy_header(std::string_view& data) {
 // False when the per-IP limit refused it.
 bool LineSession::take_proxy_header(const ProxyHeader& header) {
   const std::string balancer = peer();
-  if (!header.source.empty()) {
-    set_peer(header.source);
-    peer_from_header_ = true;
-  }
+  if (!header.source.empty()) rename_peer(header.source);
   log::write(LogLevel::info, connection_number(id()), peer(), "connected through proxy " + balancer);
   if (!hub().peer_known(*this, counted_ip())) return false;
   awaiting_proxy_header_ = false;
@@ -198,17 +205,17 @@ void LineSession::close_transport(CloseReason reason, const Bytes& farewell) {
   stream_.stop_reading();
   framer_.release_memory();
   if (flushes_first(reason)) {
+    queue_goodbye(reason);
     flushing_to_close_ = true;
     // A client that never reads cannot hold the socket open forever.
     stream_.start_timer(options().drain_timeout_ms);
     return;
   }
-  stream_.write_farewell(farewell);
-  stream_.close();
+  abort(farewell);
 }
 
 void LineSession::abort(const Bytes& farewell) {
-  stream_.write_farewell(farewell);
+  stream_.write_farewell(farewell ? wire_farewell(farewell) : farewell);
   stream_.close();
 }
 
@@ -216,7 +223,9 @@ void LineSession::abort(const Bytes& farewell) {
 // the kernel still holds, so a shutdown() first would only cost a system
 // call and a loop turn per connection.
 void LineSession::maybe_finish_close() {
-  if (flushing_to_close_ && stream_.outbox().empty() && !stream_.write_in_flight()) stream_.close();
+  if (!flushing_to_close_ || !stream_.outbox().empty() || stream_.write_in_flight()) return;
+  flushing_to_close_ = false;
+  finish_close();
 }
 
 void LineSession::on_stream_closed() {

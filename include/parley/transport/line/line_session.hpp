@@ -2,6 +2,13 @@
 // framer, the optional PROXY header, and the idle timer's ping and timeout.
 // Implements Session for the hub.
 //
+// transport/ws derives from it: a connection on a TCP listener that speaks
+// HTTP is a WsSession, NDJSON exactly as here unless its first bytes are
+// `GET `. The virtual hooks below are where the two differ (what the bytes
+// after the PROXY header mean, how output is framed, the goodbye before a
+// close); the rest (PROXY header, peer, pausing, idle ping and timeout, the
+// two-step close) is this class's for both.
+//
 // Lifetime: made for an accepted descriptor by accept_line_session(), owned
 // by the hub's table, freed by Hub::release() from the stream's last close
 // callback, never in the middle of a call stack.
@@ -10,6 +17,7 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -52,7 +60,12 @@ struct LineContext {
 void accept_line_session(LineContext& context, int fd, TransportKind transport, std::string peer,
                          bool expect_proxy_header);
 
-class LineSession final : public Session, private Stream::Owner {
+class LineSession;
+// The part of accepting that every stream session shares: the hub takes
+// `session`, which adopts `fd`, is admitted (or told why not) and starts.
+void accept_stream_session(Hub& hub, std::unique_ptr<LineSession> session, int fd, bool expect_proxy_header);
+
+class LineSession : public Session, private Stream::Owner {
  public:
   LineSession(LineContext& context, ConnId id, TransportKind transport, std::string peer);
 
@@ -80,27 +93,38 @@ class LineSession final : public Session, private Stream::Owner {
   // counted) for it and the exempt address blocks.
   std::string counted_ip() const;
 
- private:
-  // Stream::Owner
-  void on_stream_data(std::string_view data) override;
-  void on_stream_eof() override;
-  void on_stream_error(CloseReason reason) override;
-  void on_stream_timer() override;
-  void on_stream_written() override;
-  void on_stream_closed() override;
-  ReadBuffer& read_buffer() override { return context_.read_buffer; }
+ protected:
+  // ---- the hooks a derived transport overrides ----------------------------
+  // The client's bytes after the PROXY header: lines, here.
+  virtual void on_payload(std::string_view data);
+  // Bytes that arrive once the close is decided (read only when a derived
+  // transport reads on while closing: a WebSocket awaiting the client's
+  // close frame); dropped here.
+  virtual void on_payload_while_closing(std::string_view /*data*/) {}
+  // Queued after everything else when a close flushes first (a WebSocket's
+  // close frame); nothing here.
+  virtual void queue_goodbye(CloseReason /*reason*/) {}
+  // The farewell as the wire carries it (a WebSocket frames it).
+  virtual Bytes wire_farewell(const Bytes& farewell) { return farewell; }
+  // What is owed is written: end the connection (a WebSocket may wait for
+  // the client's close frame first).
+  virtual void finish_close() { stream_.close(); }
 
-  bool read_proxy_header(std::string_view& data);
-  bool take_proxy_header(const ProxyHeader& header);
-  void close_health_check();
+  // Stream::Owner (a derived transport may override and call these)
+  void on_stream_eof() override;
+  void on_stream_timer() override;
+
   bool on_line(std::string_view line);
   void after_framing(LineFramer::Status status);
   void pause_reading();
   void read_again();
   void fail(CloseReason reason);
   void arm_idle_timer();
-  void on_idle_timer();
-  void maybe_finish_close();
+  // peer() is now `peer`, the client a proxy in front of us named.
+  void rename_peer(std::string peer) {
+    set_peer(std::move(peer));
+    peer_from_header_ = true;
+  }
 
   LineContext& context_;
   Hub& hub() { return context_.hub; }
@@ -115,6 +139,20 @@ class LineSession final : public Session, private Stream::Owner {
   bool awaiting_proxy_header_ = false;
   bool peer_from_header_ = false;     // peer() is the client a PROXY header named
   bool flushing_to_close_ = false;    // closing after what is queued is written
+
+ private:
+  // Stream::Owner
+  void on_stream_data(std::string_view data) override;
+  void on_stream_error(CloseReason reason) override;
+  void on_stream_written() override;
+  void on_stream_closed() override;
+  ReadBuffer& read_buffer() override { return context_.read_buffer; }
+
+  bool read_proxy_header(std::string_view& data);
+  bool take_proxy_header(const ProxyHeader& header);
+  void close_health_check();
+  void on_idle_timer();
+  void maybe_finish_close();
 };
 
 }  // namespace parley

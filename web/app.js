@@ -591,8 +591,19 @@ function messageItem(m, { pending = false } = {}) {
   if (typeof m.seq === 'number') li.dataset.seq = String(m.seq);
   const time = el('time', { cls: 'time' });
   setTime(time, m.ts);
-  li.append(time, el('span', { cls: 'from', text: m.from }), el('span', { cls: 'text', text: m.text }));
+  const from = el('span', { cls: 'from', text: m.from });
+  from.style.setProperty('--hue', String(hue(m.from)));
+  li.append(time, from, el('span', { cls: 'text', text: m.text }));
   return li;
+}
+
+// A steady colour per nick (one of ten well-apart hues, by an FNV-1a hash
+// of its lowercase form), so that people are easy to tell apart.
+const hues = [215, 150, 25, 280, 355, 185, 95, 250, 320, 45];
+function hue(nick) {
+  let h = 0x811c9dc5;
+  for (const c of lower(nick)) h = Math.imul(h ^ c.charCodeAt(0), 0x01000193) >>> 0;
+  return hues[h % hues.length];
 }
 
 function setTime(node, ts) {
@@ -685,6 +696,7 @@ function renderMembers() {
     const li = el('li', { cls: lower(nick) === lower(state.nick) ? 'member me' : 'member' });
     li.dataset.nick = nick;
     const button = el('button', { text: nick, attrs: { type: 'button', title: `Message ${nick}` } });
+    button.style.setProperty('--hue', String(hue(nick)));
     if (lower(nick) !== lower(state.nick)) button.addEventListener('click', () => show(addDmRoom(nick).key));
     li.append(button);
     list.append(li);

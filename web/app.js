@@ -366,10 +366,11 @@ function lostQuietly() {
 // each channel whose seq moved past what we showed, page `history after`.
 async function resumeChannels(channels) {
   const theirs = new Set(channels.map((c) => lower(c.channel)));
-  for (const c of channels) {
-    const r = room(lower(c.channel)) || addChannelRoom(c.channel);
-    await catchUp(r, c.seq, c.epoch, 'Missed while you were away');
-  }
+  // Every channel holds its live messages from now on, not only from its
+  // own turn: one shown live before its history would hide the gap.
+  const rooms = channels.map((c) => room(lower(c.channel)) || addChannelRoom(c.channel));
+  for (const r of rooms) r.catching = true;
+  for (const [i, c] of channels.entries()) await catchUp(rooms[i], c.seq, c.epoch, 'Missed while you were away');
   // Channels we had that the session no longer has (should not happen): join again.
   for (const r of state.rooms.values()) {
     if (r.kind === 'channel' && r.joined && !theirs.has(r.key)) await joinChannel(r.name, { again: true });
@@ -389,8 +390,7 @@ async function rejoinChannels() {
 // arrived live meanwhile. A changed epoch means the old seq numbers are
 // meaningless: the channel is shown from its newest messages again.
 async function catchUp(r, latest, epoch, heading) {
-  r.catching = true;
-  r.held = [];
+  r.catching = true;  // `held` is kept: it may have filled already (resumeChannels)
   try {
     if (r.epoch !== epoch) {
       if (r.epoch !== null) append(r, notice('This channel started over; its earlier numbering no longer applies.'));
@@ -458,7 +458,7 @@ async function joinChannel(name, { again = false } = {}) {
   r.topic = reply.topic;
   r.members = reply.members.slice();
   await catchUp(r, reply.seq, reply.epoch, again ? 'Missed while you were away' : null);
-  if (!again) show(r.key);
+  if (!again) { show(r.key); refreshList(); }
   renderAll();
   return r;
 }
@@ -802,7 +802,7 @@ $('join-form').addEventListener('submit', (e) => {
   const name = $('join-input').value.trim();
   if (!name) return;
   $('join-input').value = '';
-  guarded(async () => { await joinChannel(name); refreshList(); });
+  guarded(() => joinChannel(name));
 });
 
 $('dm-form').addEventListener('submit', (e) => {

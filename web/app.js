@@ -291,20 +291,30 @@ const events = {
 // The connection went. Pending requests fail; we come back after the delay
 // `shutdown` asked for, else after 0.1–0.5 s (docs/client.md's numbers).
 function lost() {
-  const ws = state.ws;
-  state.ws = null;
-  document.body.dataset.socket = 'closed';
-  if (ws) { ws.onmessage = null; ws.onclose = null; }
-  for (const w of state.waiting.values()) w.reject(new ProtocolError('lost'));
-  state.waiting.clear();
-  setOnline(false);
-  for (const r of state.rooms.values()) if (r.kind === 'channel') { r.catching = false; r.held = []; }
+  forget();
   if (state.leaving || !state.session) return;
   if (state.reconnectTimer) return;  // `shutdown` already set the time
   setStatus('reconnecting');
   const delay = 100 + Math.random() * 400;
   showBanner('Connection lost. Reconnecting…');
   scheduleReconnect(delay);
+}
+
+// Lets go of the current socket (closing it if still open): its requests
+// fail as 'lost', nothing waits on a catch-up, and we are not online.
+function forget() {
+  const ws = state.ws;
+  state.ws = null;
+  document.body.dataset.socket = 'closed';
+  if (ws) {
+    ws.onmessage = null;
+    ws.onclose = null;
+    if (ws.readyState === WebSocket.CONNECTING || ws.readyState === WebSocket.OPEN) ws.close();
+  }
+  for (const w of state.waiting.values()) w.reject(new ProtocolError('lost'));
+  state.waiting.clear();
+  setOnline(false);
+  for (const r of state.rooms.values()) if (r.kind === 'channel') { r.catching = false; r.held = []; }
 }
 
 function scheduleReconnect(delay) {
@@ -318,7 +328,7 @@ function scheduleReconnect(delay) {
 async function reconnect() {
   state.reconnectTimer = null;
   state.shutdownDelay = null;
-  lostQuietly();  // the draining server's connection, if it is still open
+  forget();  // the draining server's connection, if it is still open
   try {
     adopt(await openSocket());
     const reply = await call('hello', { nick: state.nick, resume: state.session });
@@ -342,24 +352,11 @@ async function reconnect() {
       ? err.error.retry_ms : Math.min(500 * 2 ** state.failures, 30000);
     state.failures++;
     const delay = backoff / 2 + Math.random() * backoff / 2;
-    lostQuietly();
+    forget();
     setStatus('reconnecting');
     showBanner(`Cannot reach the server. Trying again in ${seconds(delay)}…`);
     scheduleReconnect(delay);
   }
-}
-
-// Drops the current socket without starting another reconnect.
-function lostQuietly() {
-  const ws = state.ws;
-  if (!ws) return;
-  state.ws = null;
-  document.body.dataset.socket = 'closed';
-  ws.onmessage = null;
-  ws.onclose = null;
-  for (const w of state.waiting.values()) w.reject(new ProtocolError('lost'));
-  state.waiting.clear();
-  ws.close();
 }
 
 // `resumed: true`: same nick, same channels, nobody was told anything. For
@@ -393,7 +390,7 @@ async function catchUp(r, latest, epoch, heading) {
   r.catching = true;  // `held` is kept: it may have filled already (resumeChannels)
   try {
     if (r.epoch !== epoch) {
-      if (r.epoch !== null) append(r, notice('This channel started over; its earlier numbering no longer applies.'));
+      if (r.epoch !== null) append(r, notice('This channel was started afresh (the server restarted, or everyone had left).'));
       r.epoch = epoch;
       r.shown = 0;
       const page = await call('history', { channel: r.name, limit: 50 });
@@ -437,7 +434,7 @@ async function signIn(nick) {
     const reply = await call('hello', { nick });
     registered(reply);
   } catch (err) {
-    lostQuietly();
+    forget();
     throw err;
   }
   try { localStorage.setItem('parley.nick', state.nick); } catch { /* private mode */ }

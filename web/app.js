@@ -86,7 +86,6 @@ const state = {
   leaving: false,      // our own quit: no reconnect
   reconnectTimer: null,
   failures: 0,         // failed reconnect attempts in a row (for the backoff)
-  shutdownDelay: null, // ms to wait before reconnecting, set by `shutdown`
   rooms: new Map(),    // key -> room: channels ('#web' lowercased) and DMs ('@' + lowercased nick)
   current: null,       // key of the room shown
 };
@@ -265,7 +264,6 @@ const events = {
   shutdown(e) {
     const retry = typeof e.retry_ms === 'number' ? e.retry_ms : 1000;
     const delay = retry + Math.random() * Math.min(retry / 5, 1000);
-    state.shutdownDelay = delay;
     setOnline(false);
     showBanner(`The server is restarting. Reconnecting in ${seconds(delay)}…`);
     setStatus('reconnecting');
@@ -327,7 +325,6 @@ function scheduleReconnect(delay) {
 // refused hello other than `unavailable` stops (the nick is gone).
 async function reconnect() {
   state.reconnectTimer = null;
-  state.shutdownDelay = null;
   forget();  // the draining server's connection, if it is still open
   try {
     adopt(await openSocket());
@@ -348,10 +345,12 @@ async function reconnect() {
       state.ws?.close();
       return;
     }
-    const backoff = err.code === 'unavailable' && err.error?.retry_ms
-      ? err.error.retry_ms : Math.min(500 * 2 ** state.failures, 30000);
+    // `unavailable` (a cluster's backplane is away): after its retry_ms and
+    // the same jitter as after `shutdown`; otherwise the backoff.
+    const retry = err.code === 'unavailable' ? err.error?.retry_ms || 1000 : 0;
+    const backoff = Math.min(500 * 2 ** state.failures, 30000);
     state.failures++;
-    const delay = backoff / 2 + Math.random() * backoff / 2;
+    const delay = retry ? retry + Math.random() * Math.min(retry / 5, 1000) : backoff / 2 + Math.random() * backoff / 2;
     forget();
     setStatus('reconnecting');
     showBanner(`Cannot reach the server. Trying again in ${seconds(delay)}…`);
@@ -376,9 +375,18 @@ async function resumeChannels(channels) {
 }
 
 // `resumed: false` (a new server, or the grace ran out): join every channel again.
+// A channel the server refuses now (say too_many_channels) is left with a
+// note; only a lost connection or `unavailable` makes the attempt fail.
 async function rejoinChannels() {
   for (const r of [...state.rooms.values()]) {
-    if (r.kind === 'channel' && r.joined) await joinChannel(r.name, { again: true });
+    if (r.kind !== 'channel' || !r.joined) continue;
+    try {
+      await joinChannel(r.name, { again: true });
+    } catch (err) {
+      if (err.code === 'lost' || err.code === 'unavailable') throw err;
+      r.joined = false;
+      append(r, notice(`Could not join ${r.name} again: ${err.message}`, 'warning'));
+    }
   }
   renderAll();
 }

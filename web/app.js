@@ -458,12 +458,17 @@ async function signIn(nick) {
 // restores the channel and shows what was missed.
 async function joinChannel(name, { again = false } = {}) {
   const reply = await (again ? call : request)('join', { channel: name });
+  const wasIn = Boolean(room(lower(reply.channel))?.joined);
   const r = addChannelRoom(reply.channel);
   r.name = reply.channel;
   r.topic = reply.topic;
   r.members = reply.members.slice();
   await catchUp(r, reply.seq, reply.epoch, again ? 'Missed while you were away' : null);
-  if (!again) { show(r.key); refreshList(); }
+  if (!again) {
+    if (!wasIn) append(r, notice(`You joined ${r.name}`));
+    show(r.key);
+    refreshList();
+  }
   renderAll();
   return r;
 }

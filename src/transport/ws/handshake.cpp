@@ -95,7 +95,7 @@ std::string http_error(int status, std::string_view extra_headers) {
 HttpAnswer answer_request(const UpgradeRequest& request, const HandshakeOptions& options, const WebPage& page) {
   const std::string_view path = path_of(request.target);
   if (path == socket_path) return upgrade(request, options);
-  if (path == "/") return {200, http_response(200, page.content_type, page.body)};
+  if (path == "/") return {200, http_response(200, page.content_type, page.body, page.extra_headers)};
   return {404, http_error(404)};
 }
 

@@ -1,21 +1,36 @@
+// The web client's document and its headers, from the bytes that
+// tools/inline-web and tools/embed-text generated at build time
+// (web/meson.build).
 #include "parley/transport/ws/web_page.hpp"
 
+#include <string>
+
 namespace parley::ws {
+
+// Defined by the generated web_page_html.cpp and web_page_csp.cpp.
+extern const std::string_view web_page_embedded_html;
+extern const std::string_view web_page_embedded_csp;
+
 namespace {
 
-// A placeholder until the web client lands: enough for a browser to see the
-// server answer and open /ws.
-constexpr std::string_view placeholder = R"(<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Parley</title></head>
-<body><h1>Parley</h1><p>This server speaks the Parley chat protocol over WebSocket at <code>/ws</code>.</p></body>
-</html>
-)";
+// Built once, on first use (the embedded views belong to other translation
+// units, so not during static initialisation).
+const std::string& extra_header_lines() {
+  static const std::string lines = "Content-Security-Policy: " + std::string(web_page_embedded_csp) +
+                                   "\r\n"
+                                   "X-Content-Type-Options: nosniff\r\n"
+                                   "Referrer-Policy: no-referrer\r\n";
+  return lines;
+}
 
 }  // namespace
 
 const WebPage& web_page() {
-  static const WebPage page{"text/html; charset=utf-8", placeholder};
+  static const WebPage page{"text/html; charset=utf-8", web_page_embedded_html, web_page_embedded_csp,
+                            extra_header_lines()};
   return page;
 }
+
+std::string_view web_page_html() { return web_page().body; }
 
 }  // namespace parley::ws

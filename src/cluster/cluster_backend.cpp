@@ -124,9 +124,15 @@ ClusterBackend::ClusterBackend(uv_loop_s* loop, ClusterConfig config, Limits lim
       backplane_(loop, config_.redis, {users_channel_, node_channel_},
                  {[this] { on_ready(); }, [this](std::string_view why) { on_unready(why); },
                   [this](std::string_view channel, std::string_view payload) { on_message(channel, payload); }}),
-      lease_timer_(std::make_unique<uv_timer_t>()) {
+      lease_timer_(std::make_unique<uv_timer_t>()),
+      says_(config_.prefix, std::to_string(limits_.history), config_.say_batch, config_.say_batch_bytes),
+      flush_check_(std::make_unique<uv_check_t>()),
+      flush_idle_(std::make_unique<uv_idle_t>()) {
   uv_timer_init(loop, lease_timer_.get());
   lease_timer_->data = this;
+  uv_check_init(loop, flush_check_.get());
+  flush_check_->data = this;
+  uv_idle_init(loop, flush_idle_.get());
 }
 
 ClusterBackend::~ClusterBackend() = default;
@@ -140,6 +146,15 @@ void ClusterBackend::start() {
 
 void ClusterBackend::stop(std::function<void()> on_closed) {
   uv_timer_stop(lease_timer_.get());
+  // Says still waiting go before the leave; the sessions that sent them are
+  // gone by now (the drain is over), so what could not be sent is dropped.
+  send_all_says();
+  unsent_says_.clear();
+  uv_check_stop(flush_check_.get());
+  uv_idle_stop(flush_idle_.get());
+  uv_close(reinterpret_cast<uv_handle_t*>(flush_check_.get()), nullptr);
+  uv_close(reinterpret_cast<uv_handle_t*>(flush_idle_.get()), nullptr);
+  flush_armed_ = true;  // closed: arm_flush() never starts them again
   auto finish = [this, on_closed = std::move(on_closed)]() mutable {
     uv_close(reinterpret_cast<uv_handle_t*>(lease_timer_.get()), nullptr);
     backplane_.stop(std::move(on_closed));
@@ -220,6 +235,9 @@ std::optional<Outcome> ClusterBackend::handle(ConnId conn, ChatRequest request, 
     return out;  // unregistered, or nothing to tell Redis now: disconnect() remembers it
   }
   if (!backplane_.can_call() || lease_stale_) return unavailable();
+  // Its says still waiting for the end of the turn go first: Redis runs a
+  // session's requests in the order they came.
+  if (!std::holds_alternative<Say>(command)) send_says_of(conn);
   // Each handler sends its function and answers from the reply; false when
   // it could not be sent (the bound on commands in flight, or the
   // connection dropped just now), so nothing waits: answer now.
@@ -587,29 +605,91 @@ bool ClusterBackend::part(User& user, const Part& c) {
               });
 }
 
+// A say waits in its channel's batch until the end of the turn (or until
+// the batch is full, or the session sends something else); it is answered
+// from its result in the call's reply (said), like every deferred request.
 bool ClusterBackend::say(User& user, Say& c, std::int64_t now) {
   const ConnId conn = user.conn;
   const std::uint64_t ticket = user.tickets++;  // its place in the order of answers
   const std::string key = fold(c.channel);
+  if (const std::string* other = says_.pending_of(conn); other && *other != key) send_says(*other);
   const EventTemplate t = event_template(ChatMessage{c.channel, user.nick, {}, c.text, 0, now});
-  const std::string history = std::to_string(limits_.history);
   const std::string ts = std::to_string(now);
   const std::string tag = std::to_string(ticket);
-  const bool sent = call(
-      "parley_say",
-      {config_.prefix, key, user.key, owner(conn), history, t.head, t.middle, t.tail, ts, user.nick, c.text, tag},
-      [this, conn, ticket, key, typed = c.channel](const RedisReply& reply) {
-        auto it = users_.find(conn);
-        if (it == users_.end()) return;
-        if (!reply.ok() || reply.at(0).str != "ok") {
-          forget_say(it->second, ticket);
-          if (!reply.ok()) return complete(conn, ticket, unavailable());
-          return complete(conn, ticket, channel_error(reply, typed, it->second));
-        }
-        say_stored(it->second, ticket, unsigned_of(reply.at(1)));
-      });
-  if (sent) user.says.push_back({ticket, key, now, 0, false, false, 0});
-  return sent;
+  const std::string own = owner(conn);
+  user.says.push_back({ticket, key, now, 0, false, false, 0});
+  if (says_.add(key, {conn, ticket, c.channel}, {user.key, own, t.head, t.middle, t.tail, ts, user.nick, c.text, tag}))
+    send_says(key);
+  else
+    arm_flush();
+  return true;
+}
+
+// Sends one channel's waiting says as one parley_says call. May run inside
+// a hub call (a full batch, a session's next request, a disconnect), where
+// the hub must not be called: says whose call could not be sent (the
+// backplane down, the in-flight bound) are answered at the end of the turn.
+void ClusterBackend::send_says(std::string key) {
+  SayBatches::Batch batch = says_.take(key);
+  if (batch.says.empty()) return;
+  const std::vector<std::string_view> args(batch.args.begin(), batch.args.end());
+  auto says = std::make_shared<const std::vector<SayBatches::Say>>(std::move(batch.says));
+  if (call("parley_says", args, [this, says](const RedisReply& reply) { says_answered(*says, reply); })) return;
+  unsent_says_.insert(unsent_says_.end(), says->begin(), says->end());
+  arm_flush();
+}
+
+void ClusterBackend::send_says_of(ConnId conn) {
+  if (const std::string* key = says_.pending_of(conn)) send_says(*key);
+}
+
+void ClusterBackend::send_all_says() {
+  for (std::string& key : says_.keys()) send_says(std::move(key));
+}
+
+// parley_says answers with one result per say, in their order. Anything
+// else (no reply, an error, a malformed one) fails every say of the call,
+// as a failed call of one say failed that say.
+void ClusterBackend::says_answered(const std::vector<SayBatches::Say>& says, const RedisReply& reply) {
+  if (reply.type == RedisReply::Type::array && reply.elements.size() == says.size()) {
+    for (std::size_t i = 0; i < says.size(); ++i) said(says[i], reply.elements[i]);
+    return;
+  }
+  const RedisReply failed = RedisReply::failed(reply.ok() ? "parley_says: malformed reply" : reply.str);
+  for (const SayBatches::Say& say : says) said(say, failed);
+}
+
+void ClusterBackend::said(const SayBatches::Say& say, const RedisReply& result) {
+  auto it = users_.find(say.conn);
+  if (it == users_.end()) return;
+  if (!result.ok() || result.at(0).str != "ok") {
+    forget_say(it->second, say.ticket);
+    if (!result.ok()) return complete(say.conn, say.ticket, unavailable());
+    return complete(say.conn, say.ticket, channel_error(result, say.typed, it->second));
+  }
+  say_stored(it->second, say.ticket, unsigned_of(result.at(1)));
+}
+
+void ClusterBackend::arm_flush() {
+  if (flush_armed_) return;
+  flush_armed_ = true;
+  (void)uv_check_start(flush_check_.get(), on_flush_check);  // an initialised handle: cannot fail
+  (void)uv_idle_start(flush_idle_.get(), [](uv_idle_t*) {});
+}
+
+// The end of a loop turn (right after its poll): every waiting batch goes,
+// then the says whose call could not be sent are answered.
+void ClusterBackend::on_flush_check(uv_check_t* check) {
+  auto& self = *static_cast<ClusterBackend*>(check->data);
+  self.send_all_says();
+  std::vector<SayBatches::Say> unsent;
+  unsent.swap(self.unsent_says_);
+  const RedisReply failed = RedisReply::failed("not sent");
+  for (const SayBatches::Say& say : unsent) self.said(say, failed);
+  if (!self.says_.empty() || !self.unsent_says_.empty()) return;  // queued meanwhile: the next turn's
+  self.flush_armed_ = false;
+  uv_check_stop(self.flush_check_.get());
+  uv_idle_stop(self.flush_idle_.get());
 }
 
 // A say's `ok` goes out when its message is back from Redis and delivered
@@ -814,6 +894,7 @@ Outcome ClusterBackend::disconnect(ConnId conn, std::string_view reason, std::in
   auto it = users_.find(conn);
   if (it == users_.end()) return {};
   User& user = it->second;
+  send_says_of(conn);  // before its hold: they ran before it did when sent one by one
   for (const std::string& k : std::vector<std::string>(user.channels)) leave_locally(user, k);
   if (user.registered) {
     by_key_.erase(user.key);

@@ -156,23 +156,55 @@ redis.register_function('parley_part', function(_, a)
   return {'ok', name}
 end)
 
--- say: P C U OWNER HISTORY HEAD MIDDLE TAIL TS FROM TEXT TAG (TAG: the sender's
--- number for this say, so its server can answer it when the message is back)
-redis.register_function('parley_say', function(_, a)
-  local p, c, u, owner, history = a[1], a[2], a[3], a[4], a[5]
-  local k = ch(p, c)
-  local v = redis.call('HGET', k .. ':m', u)
-  if not v then
-    local name = redis.call('HGET', k, 'name')
+-- One say to channel key `k` (its name `name`, false when there is no such
+-- channel) as OWNER, whose sender's member entry is `entry` (false: not a
+-- member) -> {'ok', SEQ, NAME} | {'not_in_channel', NAME} |
+-- {'no_such_channel'} | {'gone'}. TAG is the sender's number for this say,
+-- so its server can answer it when the message is back.
+local function say_one(k, name, entry, owner, history, head, middle, tail, ts, from, text, tag)
+  if not entry then
     if not name then return {'no_such_channel'} end
     return {'not_in_channel', name}
   end
-  if not owned_by(v, owner) then return {'gone'} end
+  if not owned_by(entry, owner) then return {'gone'} end
   local seq = redis.call('HINCRBY', k, 'seq', 1)
-  local name = redis.call('HGET', k, 'name')
-  redis.call('XADD', k .. ':log', 'MAXLEN', history, seq .. '-0', 'ts', a[9], 'f', a[10], 't', a[11], 'o', owner, 'g', a[12])
-  redis.call('PUBLISH', k, 'm ' .. seq .. ' ' .. owner .. ' ' .. a[12] .. '\n' .. a[6] .. q(name) .. a[7] .. seq .. a[8])
+  redis.call('XADD', k .. ':log', 'MAXLEN', history, seq .. '-0', 'ts', ts, 'f', from, 't', text, 'o', owner, 'g', tag)
+  redis.call('PUBLISH', k, 'm ' .. seq .. ' ' .. owner .. ' ' .. tag .. '\n' .. head .. q(name) .. middle .. seq .. tail)
   return {'ok', seq, name}
+end
+
+-- says: P C HISTORY, then per say U OWNER HEAD MIDDLE TAIL TS FROM TEXT TAG
+-- -> one result per say, in their order (say_one's). The says of one loop
+-- turn of one server for one channel, run back to back in one call
+-- (docs/cluster.md, "Batched says"); each is checked and published as if
+-- it were alone. A say changes neither the channel's name nor anyone's
+-- membership, so both are read once per call (the entry once per sender).
+redis.register_function('parley_says', function(_, a)
+  local p, c, history = a[1], a[2], a[3]
+  local k = ch(p, c)
+  local name = redis.call('HGET', k, 'name')
+  local entries = {}
+  local out = {}
+  for i = 4, #a - 8, 9 do
+    local u = a[i]
+    local entry = entries[u]
+    if entry == nil then
+      entry = redis.call('HGET', k .. ':m', u)
+      entries[u] = entry
+    end
+    out[#out + 1] = say_one(k, name, entry, a[i + 1], history, a[i + 2], a[i + 3], a[i + 4], a[i + 5], a[i + 6],
+                            a[i + 7], a[i + 8])
+  end
+  return out
+end)
+
+-- say: P C U OWNER HISTORY HEAD MIDDLE TAIL TS FROM TEXT TAG -> say_one's
+-- result. One say alone: what a server of the previous release calls
+-- during a rolling deploy (this library replaces the one it loaded).
+redis.register_function('parley_say', function(_, a)
+  local k = ch(a[1], a[2])
+  return say_one(k, redis.call('HGET', k, 'name'), redis.call('HGET', k .. ':m', a[3]), a[4], a[5], a[6], a[7],
+                 a[8], a[9], a[10], a[11], a[12])
 end)
 
 -- msg: P TO U OWNER HEAD MIDDLE

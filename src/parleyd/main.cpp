@@ -69,6 +69,8 @@ cluster::ClusterConfig cluster_config(const ServerConfig& config, const cluster:
   c.redis.client_name = "parleyd";
   c.prefix = config.cluster_prefix;
   c.node_lease_ms = static_cast<std::int64_t>(config.node_lease_ms);
+  c.say_batch = config.cluster_batch;
+  c.say_batch_bytes = config.cluster_batch_bytes;
   return c;
 }
 

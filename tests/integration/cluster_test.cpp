@@ -44,6 +44,20 @@ json say(Client& c, const std::string& channel, const std::string& text) {
   return r;
 }
 
+// How many function calls Redis has run (INFO commandstats' cmdstat_fcall).
+int fcall_count(RedisServer& redis) {
+  const std::string info = redis.command({"INFO", "commandstats"});
+  const std::string field = "cmdstat_fcall:calls=";
+  const std::size_t at = info.find(field);
+  return at == std::string::npos ? 0 : std::atoi(info.c_str() + at + field.size());
+}
+
+// Reads what else comes within `ms`: no further message event may.
+void expect_no_more_messages(Client& c, int ms = 300) {
+  for (const json& e : c.events) REQUIRE(e.value("event", "") != "message");
+  while (const std::optional<std::string> line = c.read_line(ms)) REQUIRE(json::parse(*line).value("event", "") != "message");
+}
+
 }  // namespace
 
 TEST_CASE("cluster: hello names the node and offers the cluster; nicks are unique across servers") {
@@ -503,4 +517,107 @@ TEST_CASE("cluster: a join racing a busy channel gets every message above its he
   }
   CHECK(joins > 3);
   for (int i = 0; i < says; ++i) REQUIRE_MESSAGE(publisher.next_reply(15000)["ok"] == true, i);
+}
+
+TEST_CASE("cluster: a burst of says is a few Redis calls; each say keeps its own ok, seq and message") {
+  Cluster cluster(2, {"--rate", "0"});
+  Client pub(cluster.at(0)), near(cluster.at(0)), far(cluster.at(1));
+  near.enter("near", "#burst");
+  far.enter("far", "#burst");
+  pub.enter("pub", "#burst");
+  near.wait_event("join");
+  near.wait_event("join");
+  far.wait_event("join");
+  constexpr int says = 200;
+  std::string burst;
+  for (int i = 0; i < says; ++i)
+    burst += json({{"cmd", "say"}, {"channel", "#burst"}, {"text", "m" + std::to_string(i)}, {"id", i}}).dump() + "\n";
+  const int calls_before = fcall_count(cluster.redis);
+  pub.send_raw(burst);  // one write
+  std::uint64_t first = 0;
+  for (int i = 0; i < says; ++i) {
+    const json r = pub.next_reply(15000);
+    REQUIRE(r["ok"] == true);
+    REQUIRE(r["id"] == i);
+    if (i == 0) first = r["seq"].get<std::uint64_t>();
+    REQUIRE(r["seq"] == first + static_cast<std::uint64_t>(i));
+  }
+  // One call per say before says were batched; the lease and expiry calls
+  // of both servers run meanwhile too.
+  const int calls = fcall_count(cluster.redis) - calls_before;
+  INFO(calls << " function calls for " << says << " says");
+  CHECK(calls < 50);
+  for (Client* member : {&near, &far}) {
+    for (int i = 0; i < says; ++i) {
+      const json e = member->wait_event("message", 15000);
+      REQUIRE(e["seq"] == first + static_cast<std::uint64_t>(i));
+      REQUIRE(e["text"] == "m" + std::to_string(i));
+    }
+    expect_no_more_messages(*member);
+  }
+  expect_no_more_messages(pub);  // its own says: the oks only
+}
+
+TEST_CASE("cluster: a session's batched says keep their order with its other requests and across channels") {
+  Cluster cluster(2, {"--rate", "0"});
+  Client ann(cluster.at(0)), watcher(cluster.at(1));
+  ann.enter("ann", "#a");
+  REQUIRE(ann.call({{"cmd", "join"}, {"channel", "#b"}})["ok"] == true);
+  watcher.enter("watcher", "#a");
+  REQUIRE(watcher.call({{"cmd", "join"}, {"channel", "#b"}})["ok"] == true);
+  // One write: says to two channels, a part between them, and a say after
+  // the part that must find ann gone from #a.
+  auto say = [](const std::string& channel, const std::string& text) {
+    return json({{"cmd", "say"}, {"channel", channel}, {"text", text}, {"id", text}}).dump() + "\n";
+  };
+  ann.send_raw(say("#a", "a1") + say("#a", "a2") + say("#b", "b1") + say("#a", "a3") +
+               json({{"cmd", "part"}, {"channel", "#a"}, {"id", "part"}}).dump() + "\n" + say("#a", "late") +
+               say("#b", "b2"));
+  for (const char* id : {"a1", "a2", "b1", "a3", "part"}) {
+    const json r = ann.next_reply(10000);
+    REQUIRE(r["id"] == id);
+    REQUIRE(r["ok"] == true);
+  }
+  const json late = ann.next_reply(10000);
+  CHECK(late["id"] == "late");
+  CHECK(late["error"]["code"] == "not_in_channel");
+  const json b2 = ann.next_reply(10000);
+  CHECK(b2["id"] == "b2");
+  CHECK(b2["ok"] == true);
+  // The watcher, on another server, sees them in the order ann sent them.
+  std::vector<std::string> seen;
+  while (seen.size() < 6) {
+    const json e = watcher.next(10000);
+    if (e.value("event", "") == "message") seen.push_back(e["text"]);
+    if (e.value("event", "") == "part") seen.push_back("part");
+  }
+  CHECK(seen == std::vector<std::string>{"a1", "a2", "b1", "a3", "part", "b2"});
+}
+
+TEST_CASE("cluster: parley_says answers each say of one call alone: ok, not_in_channel, gone, in order") {
+  Cluster cluster(1);
+  Client ann(cluster.at(0)), bob(cluster.at(0));
+  ann.enter("ann", "#Mix");
+  bob.enter("bob", "#mix");
+  const std::string entry = cluster.redis.command({"HGET", "t:{c:#mix}:m", "ann"});  // "OWNER ann"
+  const std::string owner = entry.substr(0, entry.find(' '));
+  REQUIRE(!owner.empty());
+  std::vector<std::string> call = {"FCALL", "parley_says", "0", "t", "#mix", "100"};
+  auto add = [&](const std::string& user, const std::string& as, const std::string& text) {
+    for (const std::string& f : {user, as, std::string(R"({"event":"message","channel":)"),
+                                 R"(,"from":"ann","text":")" + text + R"(","seq":)", std::string(",\"ts\":1}\n"),
+                                 std::string("1"), std::string("ann"), text, std::string("900")})
+      call.push_back(f);
+  };
+  add("ann", owner, "one");
+  add("nobody", "x/1", "not a member");
+  add("ann", "x/1", "not its owner");
+  add("ann", owner, "two");
+  CHECK(cluster.redis.command(call) == "ok\n1\n#Mix\nnot_in_channel\n#Mix\ngone\nok\n2\n#Mix");
+  for (const char* text : {"one", "two"}) CHECK(bob.wait_event("message")["text"] == text);
+  std::vector<std::string> none = {"FCALL", "parley_says", "0", "t", "#none", "100"};
+  call.swap(none);
+  add("ann", owner, "three");
+  CHECK(cluster.redis.command(call) == "no_such_channel");
+  CHECK(cluster.redis.command({"XLEN", "t:{c:#mix}:log"}) == "2");
 }

@@ -10,8 +10,13 @@
 // data model, the guarantees and the failure modes.
 //
 // Re-entrancy: every hub call from here (answer, push, deliver_line,
-// end_session) runs from a loop callback (a reply, a message, a timer),
-// never inside a hub call.
+// end_session) runs from a loop callback (a reply, a message, a timer, the
+// end of a loop turn), never inside a hub call.
+//
+// Says are not sent as they come: each channel's says of one loop turn go
+// to Redis as one parley_says call when the turn ends (SayBatches), and a
+// session's other requests send its waiting says first, so Redis still
+// runs each session's requests in the order they came.
 #pragma once
 
 #include <cstdint>
@@ -28,10 +33,13 @@
 #include "parley/cluster/backplane.hpp"
 #include "parley/cluster/local_channel.hpp"
 #include "parley/cluster/redis_connection.hpp"
+#include "parley/cluster/say_batches.hpp"
 #include "parley/hub/backend.hpp"
 
 struct uv_loop_s;
 struct uv_timer_s;
+struct uv_check_s;
+struct uv_idle_s;
 
 namespace parley {
 class Hub;
@@ -46,6 +54,8 @@ struct ClusterConfig {
   std::uint64_t retry_ms = 1000;      // what `unavailable` tells clients
   std::size_t max_held = 10000;       // messages a channel's feed holds during a repair
   std::size_t expire_batch = 100;     // held sessions one expire call ends
+  std::size_t say_batch = 64;         // says of one turn for one channel in one parley_says call
+  std::size_t say_batch_bytes = 65536;  // ... sent at once when their arguments reach this
 };
 
 // What /metrics shows of the backplane.
@@ -144,6 +154,13 @@ class ClusterBackend final : public Backend {
   void joined(ConnId conn, std::uint64_t ticket, const std::string& key, const RedisReply& reply, bool unblock);
   bool part(User& user, const Part& c);
   bool say(User& user, Say& c, std::int64_t now);
+  void send_says(std::string key);
+  void send_says_of(ConnId conn);
+  void send_all_says();
+  void says_answered(const std::vector<SayBatches::Say>& says, const RedisReply& reply);
+  void said(const SayBatches::Say& say, const RedisReply& result);
+  void arm_flush();
+  static void on_flush_check(uv_check_s* check);
   void say_stored(User& user, std::uint64_t ticket, std::uint64_t seq);
   void say_delivered(LocalChannel& channel, std::uint64_t seq, ConnId sender, std::optional<std::uint64_t> tag);
   void says_lost(LocalChannel& channel, std::uint64_t from, std::uint64_t to);
@@ -207,6 +224,15 @@ class ClusterBackend final : public Backend {
   std::int64_t lease_renewed_ = 0;  // loop time the last renewal was asked at
   bool lease_stale_ = false;        // not renewed for 2/3 of the lease: not speaking for anyone
   std::unique_ptr<uv_timer_s> lease_timer_;
+  // Says waiting for the end of the turn. The check handle sends them after
+  // the poll phase; the idle handle, started with it, keeps that poll from
+  // blocking when they were queued before it (timers, the hub's
+  // before-sleep work). Both run only while something waits.
+  SayBatches says_;
+  std::vector<SayBatches::Say> unsent_says_;  // their call could not be sent: answered unavailable there
+  std::unique_ptr<uv_check_s> flush_check_;
+  std::unique_ptr<uv_idle_s> flush_idle_;
+  bool flush_armed_ = false;  // the handles run (or are closed: stop())
   // Sessions that ended while Redis could not be told (quit when back).
   struct Orphan {
     std::string key, owner, line;

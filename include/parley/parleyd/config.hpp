@@ -52,6 +52,8 @@ struct ServerConfig {
   std::uint64_t cluster_timeout_ms = 2000;  // each backplane command, and each connect
   std::size_t cluster_max_in_flight = 10000; // backplane commands awaiting a reply
   std::size_t pipeline_depth = 64;       // in a cluster, one connection's requests in flight at once
+  std::size_t cluster_batch = 64;        // says of one turn for one channel in one Redis call, at most
+  std::size_t cluster_batch_bytes = 65536;  // ... and their arguments' bytes, at most
   std::uint64_t drain_grace_ms = 5000;   // SIGTERM: time for clients to leave by themselves
   std::uint64_t drain_window_ms = 20000; // SIGTERM: then the rest close one by one over this
   bool proxy_protocol = false;           // every TCP listener expects a PROXY v1/v2 header first

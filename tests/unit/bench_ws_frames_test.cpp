@@ -6,6 +6,7 @@
 
 #include <doctest/doctest.h>
 
+#include "options.hpp"
 #include "protocol.hpp"
 #include "ws_frames.hpp"
 
@@ -167,4 +168,13 @@ TEST_CASE("transports carry line protocols only") {
   CHECK_FALSE(make_transport("tcp", make_parley_protocol()));
   Frame f;
   CHECK_THROWS_AS(make_redis_protocol()->classify("x", f), std::logic_error);
+}
+
+TEST_CASE("bench options: --transport ws and socketio carry --protocol parley only") {
+  bool help = false;
+  CHECK(parse_options({"fanout"}, help).transport == "tcp");
+  CHECK(parse_options({"fanout", "--transport", "ws"}, help).transport == "ws");
+  CHECK(parse_options({"connect", "--transport=socketio"}, help).transport == "socketio");
+  CHECK_THROWS_AS(parse_options({"fanout", "--transport", "ws", "--protocol", "redis"}, help), UsageError);
+  CHECK_THROWS_AS(parse_options({"fanout", "--transport", "quic"}, help), UsageError);
 }

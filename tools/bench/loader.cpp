@@ -242,7 +242,7 @@ void Loader::on_readable(Conn& conn) {
     }
     if (used == 0) break;
     data.remove_prefix(used);
-    if (frame.kind >= FrameKind::transport_ready) {
+    if (frame.kind >= FrameKind::transport_ready) {  // the last kinds: the transport's own
       if (!on_transport_frame(conn, frame)) return;
       continue;
     }

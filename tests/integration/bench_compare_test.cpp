@@ -1,5 +1,6 @@
 // tools/bench-compare as CI runs it: the quick shapes against the real
-// redis-server and nats-server (installed from Debian by tools/install-deps)
+// redis-server and nats-server (installed from Debian by tools/install-deps),
+// the Node servers of --ws (their npm packages installed by tools/install-deps)
 // and this build's parleyd. A smoke run: it checks that every scenario runs
 // clean on every server, never how fast.
 #include <string>
@@ -132,4 +133,18 @@ TEST_CASE("bench-compare --cluster --quick: the routed NATS cluster, on the fan-
   CHECK(status == 0);
   CHECK(run.output().find("parley-cluster/nats-cluster") != std::string::npos);
   CHECK(run.output().find("FAILED") == std::string::npos);
+}
+
+TEST_CASE("bench-compare --ws --quick: parleyd over WebSocket and TCP, Socket.IO and Node ws, every scenario") {
+  ChildProcess run(quick({"--ws"}), "");
+  const int status = run.wait(240'000);
+  INFO(run.output());
+  CHECK(status == 0);
+  const std::string& out = run.output();
+  for (const char* ratio : {"parley-ws/parley", "parley-ws/socketio", "parley-ws/node-ws"})
+    CHECK(out.find(ratio) != std::string::npos);
+  for (const char* scenario : {"ws-fanout-64", "ws-idle", "ws-connect"})
+    CHECK(out.find("== " + std::string(scenario) + ": socketio") != std::string::npos);
+  CHECK(out.find("Targets (issue 13):") != std::string::npos);
+  CHECK(out.find("FAILED") == std::string::npos);
 }

@@ -103,6 +103,33 @@ TEST_CASE("bench ramp: every step up to --ramp-max is sustained at a modest rate
   CHECK(run.result["sustainable_rate"] == 800);
 }
 
+TEST_CASE("bench --transport ws: every scenario over WebSocket, upgraded at /ws, as clean as over TCP") {
+  ServerProcess server(unlimited);
+  const std::vector<std::string> ws{"--transport", "ws"};
+  auto with_ws = [&](std::vector<std::string> args) {
+    args.insert(args.end(), ws.begin(), ws.end());
+    return bench(server, std::move(args));
+  };
+  auto run = with_ws({"fanout", "--subscribers", "40", "--publishers", "3", "--window", "4"});
+  check_bench_clean(run);
+  CHECK(run.result["protocol"] == "parley+ws");
+  const json& c = run.result["correctness"];
+  CHECK(c["sent"].get<long>() > 0);
+  CHECK(c["expected"] == c["acked"].get<long>() * 42);
+  run = with_ws({"rooms", "--rooms", "8", "--members", "5", "--window", "2"});
+  check_bench_clean(run);
+  CHECK(run.result["correctness"]["expected"] == run.result["correctness"]["acked"].get<long>() * 4);
+  run = with_ws({"pairs", "--pairs", "10"});
+  check_bench_clean(run);
+  run = with_ws({"connect", "--conns", "8"});
+  check_bench_clean(run);
+  CHECK(run.result["cycles"].get<long>() > 0);
+  run = with_ws({"idle", "--conns", "300"});
+  check_bench_clean(run);
+  CHECK(run.result["latency_us"]["count"] == 200);
+  CHECK(run.result["server"].contains("rss_per_conn_bytes"));
+}
+
 TEST_CASE("bench over a unix socket") {
   const std::string path = temp_socket_path("bench");
   ServerProcess server({"--listen", "unix:" + path, "--rate", "0"});

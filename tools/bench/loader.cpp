@@ -130,7 +130,9 @@ void Loader::open(Conn& conn) {
   ev.data.ptr = &conn;
   conn.want_writable = false;
   if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, conn.fd, &ev) != 0) throw system_error("epoll_ctl");
-  on_connected(conn);
+  conn.opening = protocol_.opening(conn.out, options_.servers[conn.server]);
+  if (conn.opening) queue(conn);
+  else on_connected(conn);
 }
 
 // close() also takes the descriptor out of the epoll set (no other copy of
@@ -240,6 +242,10 @@ void Loader::on_readable(Conn& conn) {
     }
     if (used == 0) break;
     data.remove_prefix(used);
+    if (frame.kind >= FrameKind::transport_ready) {  // the last kinds: the transport's own
+      if (!on_transport_frame(conn, frame)) return;
+      continue;
+    }
     on_frame(conn, frame);
   }
   if (conn.closed) return;
@@ -250,6 +256,25 @@ void Loader::on_readable(Conn& conn) {
     return;
   }
   conn.partial.assign(data);
+}
+
+bool Loader::on_transport_frame(Conn& conn, const Frame& frame) {
+  switch (frame.kind) {
+    case FrameKind::transport_ready:
+      if (conn.opening) {
+        conn.opening = false;
+        on_connected(conn);
+      }
+      return !conn.closed;
+    case FrameKind::transport_call:
+      protocol_.transport_answer(conn.out, frame);
+      queue(conn);
+      return true;
+    default:  // transport_close: as if the server had closed TCP, which it does next
+      close(conn);
+      on_closed(conn, "closed by server");
+      return false;
+  }
 }
 
 void Loader::wait_until(std::uint64_t deadline_ns) {

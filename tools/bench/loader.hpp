@@ -53,6 +53,7 @@ struct Conn {
   std::string out;             // bytes to send
   std::size_t out_sent = 0;
   std::string partial;         // the start of a frame the last read cut off
+  bool opening = false;        // the transport is being opened (--transport ws): not greeted yet
   bool ready = false;          // greeted and subscribed (population scenarios)
   bool was_ready = false;      // ... at least once: a reconnect resumes rather than registers
   std::deque<Pending> requests;  // population scenarios: the unanswered requests, oldest first
@@ -79,7 +80,9 @@ class Loader {
 
  protected:
   // Starts a non-blocking connect and calls on_connected() to queue the
-  // greeting; a failed connect shows up as on_closed().
+  // greeting (once the transport is open, for a transport that has to be
+  // opened first: a WebSocket's upgrade); a failed connect shows up as
+  // on_closed().
   void open(Conn& conn);
   void close(Conn& conn);
   // Queues conn.out for the flush at the end of this loop turn.
@@ -116,6 +119,8 @@ class Loader {
 
  private:
   void on_readable(Conn& conn);
+  // The transport's own frames: false when the connection is gone.
+  bool on_transport_frame(Conn& conn, const Frame& frame);
   void flush(Conn& conn);
   void flush_queued();
   void set_writable_interest(Conn& conn, bool on);

@@ -55,7 +55,8 @@ int main(int argc, char** argv) {
     std::cerr << "parley-bench: needs " << wanted << " file descriptors but may only open " << limit << "\n";
     return 3;
   }
-  const auto protocol = make_protocol(options.protocol);
+  auto protocol = make_protocol(options.protocol);
+  if (options.transport != "tcp") protocol = make_transport(options.transport, std::move(protocol));
   Result result;
   try {
     switch (options.scenario) {

@@ -66,6 +66,12 @@ Target:
                           so `--server A --server B` puts the publishers on A and every
                           subscriber on B
   --protocol NAME         parley, redis or nats (default parley)
+  --transport NAME        tcp (default), ws or socketio, with --protocol parley: ws
+                          upgrades every connection at GET /ws (subprotocol parley.v1)
+                          and sends each request as one masked text frame, as a browser
+                          does; socketio carries each line as a Socket.IO event "m"
+                          (42["m",LINE], Engine.IO v4 on WebSocket at /socket.io/),
+                          for the servers of tools/bench/servers/
   --server-pid PID        read the server's CPU time and memory from /proc. Repeatable:
                           summed over every process given (a cluster's parleyd and its
                           Redis); one that exits during the window is left out
@@ -136,6 +142,12 @@ Options parse_options(const std::vector<std::string>& args, bool& help) {
          if (v != "parley" && v != "redis" && v != "nats")
            throw UsageError("--protocol: expected parley, redis or nats, got '" + v + "'");
          o.protocol = v;
+       }},
+      {"--transport",
+       [&](const std::string& v) {
+         if (v != "tcp" && v != "ws" && v != "socketio")
+           throw UsageError("--transport: expected tcp, ws or socketio, got '" + v + "'");
+         o.transport = v;
        }},
       {"--server-pid",
        [&](const std::string& v) { o.server_pids.push_back(number<pid_t>("--server-pid", v, 1, 1 << 30)); }},
@@ -216,6 +228,8 @@ Options parse_options(const std::vector<std::string>& args, bool& help) {
       throw UsageError("--reconnect with fanout and rooms needs --protocol parley: members resume their sessions "
                        "and catch up from history");
   }
+  if (o.transport != "tcp" && o.protocol != "parley")
+    throw UsageError("--transport " + o.transport + " carries --protocol parley's lines only");
   if (o.conns == 0) o.conns = o.scenario == Scenario::connect ? 50 : 1000;
   return o;
 }

@@ -16,6 +16,7 @@ enum class Scenario { fanout, rooms, pairs, idle, connect, ramp };
 struct Options {
   Scenario scenario = Scenario::fanout;
   std::string protocol = "parley";
+  std::string transport = "tcp";  // tcp, ws or socketio (protocol.hpp's make_transport)
   // --server, repeatable: connections are spread over these (spread.hpp).
   std::vector<std::string> servers = {"127.0.0.1:7667"};
   // --server-pid, repeatable: CPU and memory are summed over these processes.

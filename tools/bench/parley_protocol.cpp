@@ -143,8 +143,12 @@ class ParleyProtocol final : public Protocol {
     std::string_view line = in.substr(0, consumed - 1);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     classify(line, frame);
-    frame.line = line;
     return consumed;
+  }
+
+  void classify(std::string_view line, Frame& frame) const override {
+    classify_line(line, frame);
+    frame.line = line;
   }
 
  private:
@@ -152,7 +156,7 @@ class ParleyProtocol final : public Protocol {
     out.append(a).append(b).append(c);
   }
 
-  static void classify(std::string_view line, Frame& frame) {
+  static void classify_line(std::string_view line, Frame& frame) {
     frame = Frame{};
     if (starts_with(line, message_prefix)) return parse_message(line, frame);
     if (starts_with(line, R"({"ok":true)")) {

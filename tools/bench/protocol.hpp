@@ -22,6 +22,11 @@ enum class FrameKind {
   shutdown,     // the server is draining: reconnect after retry_ms (Parley's `shutdown` event)
   quit,         // another user's session ended (Parley's `quit` event); detail is the nick
   ignored,      // anything else (other users' join/part events, the answer to a pong)
+  // The transport's own frames (--transport ws, socketio), which the loader
+  // handles itself: scenarios never see them.
+  transport_ready,  // the transport is open (the upgrade's 101, Socket.IO's connect): greet now
+  transport_call,   // answer with transport_answer(): a ping (payload: its data), Engine.IO's open
+  transport_close,  // the server closed the transport: the connection is over
 };
 
 struct Frame {
@@ -71,6 +76,17 @@ class Protocol {
   // `history` of `channel` after `after`, at most `limit` messages, oldest first.
   virtual void history_after(std::string& out, std::string_view channel, std::uint64_t after, int limit) const;
 
+  // A transport (--transport ws, socketio) carries a line protocol's lines
+  // in messages of its own, and has them classified one by one: `message`
+  // is one line without its end. Only line protocols can (the others throw
+  // std::logic_error).
+  virtual void classify(std::string_view message, Frame& frame) const;
+  // Appends what goes out before anything else on a new connection (the
+  // upgrade request). True: the scenario greets only at transport_ready.
+  virtual bool opening(std::string& /*out*/, std::string_view /*host*/) const { return false; }
+  // Appends the answer to a transport_call frame.
+  virtual void transport_answer(std::string& /*out*/, const Frame& /*ping*/) const {}
+
   // Parses the one frame at the start of `in`. Returns the bytes it spans,
   // or 0 when `in` holds only part of it. Throws std::runtime_error on bytes
   // that cannot be this protocol.
@@ -83,5 +99,11 @@ std::unique_ptr<Protocol> make_protocol(std::string_view name);
 std::unique_ptr<Protocol> make_parley_protocol();
 std::unique_ptr<Protocol> make_redis_protocol();
 std::unique_ptr<Protocol> make_nats_protocol();
+
+// A line protocol (`inner`: Parley's) carried over WebSocket: "ws" (one
+// masked text frame per line, GET /ws with subprotocol parley.v1) or
+// "socketio" (each line a Socket.IO event "m" over Engine.IO v4 on
+// WebSocket: 42["m",LINE]); nullptr for any other transport.
+std::unique_ptr<Protocol> make_transport(std::string_view transport, std::unique_ptr<Protocol> inner);
 
 }  // namespace parley::bench

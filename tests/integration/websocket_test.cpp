@@ -339,3 +339,26 @@ TEST_CASE("X-Forwarded-For names the client only from --trusted-proxy; --allowed
   CHECK(json::parse(read_text_frame(c.fd(), pending))["ok"] == true);
   CHECK(untrusting.log().find("203.0.113.7") == std::string::npos);
 }
+
+TEST_CASE("a client that sends pings and never reads costs bounded memory; others are served") {
+  if (sanitized_build()) return;
+  ServerProcess server;
+  Client tcp(server.address());
+  tcp.hello("tcp");
+  Client pinger = upgraded(server.address());
+  const int small = 4096;
+  setsockopt(pinger.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  const long before = server.rss_kb();
+  // 200k masked pings of 125 bytes: 25 MB of pongs, had each been queued.
+  std::string ping = "\x89";
+  ping += static_cast<char>(0x80 | 125);
+  ping.append(4, '\0');  // a zero mask: the payload as it is
+  ping.append(125, 'p');
+  std::string burst;
+  for (int i = 0; i < 2000; ++i) burst += ping;
+  for (int i = 0; i < 100; ++i) pinger.send_raw(burst);
+  for (int i = 0; i < 5; ++i) check_served(tcp);
+  const long grown = server.rss_kb() - before;
+  MESSAGE("RSS grew " << grown << " KiB for 200000 unread pongs");
+  CHECK(grown < 8 * 1024);
+}

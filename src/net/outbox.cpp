@@ -1,5 +1,6 @@
 #include "parley/net/outbox.hpp"
 
+#include <algorithm>
 #include <utility>
 
 namespace parley {
@@ -21,6 +22,7 @@ void Outbox::grow() {
   const std::size_t capacity = capacity_ == 0 ? 4 : capacity_ * 2;
   auto ring = std::make_unique<Entry[]>(capacity);
   for (std::size_t i = 0; i < count_; ++i) ring[i] = std::move(at(i));
+  if (cut_end_ != 0) cut_slot_ = (cut_slot_ - head_) & (capacity_ - 1);  // its position from the front
   ring_ = std::move(ring);
   capacity_ = capacity;
   head_ = 0;
@@ -28,6 +30,7 @@ void Outbox::grow() {
 
 void Outbox::pop_front() {
   at(0) = {};
+  if (cut_end_ != 0 && cut_slot_ == head_) cut_end_ = 0;
   head_ = (head_ + 1) & (capacity_ - 1);
   offset_ = 0;
   if (--count_ == 0 && capacity_ > kept_capacity) {
@@ -42,13 +45,13 @@ std::size_t Outbox::gather(Slice* slices, std::size_t max, std::size_t skip) con
   std::size_t offset = offset_ + skip;
   for (std::size_t i = 0; i < count_ && count < max; ++i) {
     const Entry& e = at(i);
-    const std::size_t size = e.size();
+    const std::size_t size = size_at(i);
     if (offset >= size) {
       offset -= size;
       continue;
     }
     if (e.framing)
-      count += gather_framed(e, offset, slices + count, max - count);
+      count += gather_framed(e, offset, size, slices + count, max - count);
     else
       slices[count++] = {e.line->data() + offset, size - offset};
     offset = 0;
@@ -56,12 +59,16 @@ std::size_t Outbox::gather(Slice* slices, std::size_t max, std::size_t skip) con
   return count;
 }
 
-std::size_t Outbox::gather_framed(const Entry& e, std::size_t offset, Slice* slices, std::size_t max) {
+// `end`: the entry's size as queued (a cut falls between pieces).
+std::size_t Outbox::gather_framed(const Entry& e, std::size_t offset, std::size_t end, Slice* slices,
+                                  std::size_t max) {
   std::size_t count = 0;
   const char* headers = e.framing->headers.data();
   const char* payload = e.line->data();
+  std::size_t start = 0;  // of the piece, in the entry
   for (const Framing::Piece& p : e.framing->pieces) {
-    if (count == max) break;
+    if (count == max || start >= end) break;
+    start += p.header_size + std::size_t{p.payload_size};
     if (offset >= p.header_size + std::size_t{p.payload_size}) {
       offset -= p.header_size + std::size_t{p.payload_size};
       continue;
@@ -83,7 +90,7 @@ void Outbox::consume(std::size_t n) {
   bytes_ -= n;
   while (n > 0) {
     const Entry& front = at(0);
-    const std::size_t left = front.size() - offset_;
+    const std::size_t left = size_at(0) - offset_;
     if (n < left) {
       offset_ += n;
       if (front.kind == Kind::event) event_bytes_ -= n;
@@ -95,14 +102,53 @@ void Outbox::consume(std::size_t n) {
   }
 }
 
-void Outbox::drop_unstarted() {
-  const std::size_t keep = offset_ > 0 ? 1 : 0;
+std::size_t Outbox::unit_end(const Entry& e, std::size_t offset) {
+  if (!e.framing) {
+    const std::size_t lf = e.line->find('\n', offset);
+    return lf == std::string::npos ? e.line->size() : lf + 1;
+  }
+  std::size_t end = 0;
+  for (const Framing::Piece& p : e.framing->pieces) {
+    end += p.header_size + std::size_t{p.payload_size};
+    if (end > offset) return end;
+  }
+  return end;
+}
+
+void Outbox::drop_unstarted(std::size_t started) {
+  // The entry holding the last started byte, and that byte's offset in it.
+  std::size_t keep = 0;
+  std::size_t last = 0;
+  for (std::size_t pos = offset_ + started; pos > 0 && keep < count_; ++keep) {
+    const std::size_t size = size_at(keep);
+    if (pos <= size) {
+      last = pos - 1;
+      ++keep;
+      break;
+    }
+    pos -= size;
+  }
   while (count_ > keep) {
     Entry& back = at(count_ - 1);
-    bytes_ -= back.size();
-    if (back.kind == Kind::event) event_bytes_ -= back.size();
+    const std::size_t size = size_at(count_ - 1);
+    bytes_ -= size;
+    if (back.kind == Kind::event) event_bytes_ -= size;
+    if (cut_end_ != 0 && slot(count_ - 1) == cut_slot_) cut_end_ = 0;
     back = {};
     --count_;
+  }
+  if (keep == 0) return;
+  const std::size_t i = keep - 1;
+  const Entry& e = at(i);
+  const std::size_t size = size_at(i);
+  const std::size_t end = std::min(unit_end(e, last), size);
+  bytes_ -= size - end;
+  if (e.kind == Kind::event) event_bytes_ -= size - end;
+  // Nothing left under way: the front's line (frame) ended where writing stopped.
+  if (i == 0 && end == offset_) return pop_front();
+  if (end < size) {
+    cut_slot_ = slot(i);
+    cut_end_ = end;
   }
 }
 

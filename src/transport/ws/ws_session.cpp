@@ -267,9 +267,12 @@ void WsSession::queue_goodbye(CloseReason reason) {
   close_sent_ = true;
 }
 
-// The one farewell is slow_consumer's `error` event: framed, then closed with 1008.
+// The one farewell is slow_consumer's `error` event: framed, then closed
+// with 1008. Nothing once our close frame is queued (nothing may follow it),
+// nor before the upgrade (an HTTP client reads no NDJSON).
 Bytes WsSession::wire_farewell(const Bytes& farewell) {
-  if (mode_ != Mode::websocket || close_sent_) return farewell;
+  if (mode_ == Mode::lines || mode_ == Mode::sniffing) return farewell;
+  if (mode_ == Mode::http || close_sent_) return {};
   std::string_view line = *farewell;
   if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
   char header[ws::max_frame_header];

@@ -4,6 +4,25 @@
 #include <utility>
 
 namespace parley {
+namespace {
+
+// Where byte `wire` of an entry falls in its lines: events count toward
+// --max-pending by their line bytes, LF included, as on the line transport,
+// whatever framing puts them on the wire (the limits apply as on TCP). A
+// frame's header counts nothing, its payload byte for byte, and the LF left
+// out counts once the next frame starts (or the entry ends).
+std::size_t line_pos(const std::string& line, const Framing* framing, std::size_t wire) {
+  if (!framing || wire == 0) return wire;
+  std::size_t start = 0;
+  for (const Framing::Piece& p : framing->pieces) {
+    const std::size_t end = start + p.header_size + p.payload_size;
+    if (wire < end) return p.payload_offset + (wire < start + p.header_size ? 0 : wire - start - p.header_size);
+    start = end;
+  }
+  return line.size();
+}
+
+}  // namespace
 
 void Outbox::push(Bytes line, Kind kind) { add({std::move(line), nullptr, kind}); }
 
@@ -14,7 +33,7 @@ void Outbox::add(Entry entry) {
   if (size == 0) return;
   if (count_ == capacity_) grow();
   bytes_ += size;
-  if (entry.kind == Kind::event) event_bytes_ += size;
+  if (entry.kind == Kind::event) event_bytes_ += entry.line->size();
   at(count_++) = std::move(entry);
 }
 
@@ -90,14 +109,16 @@ void Outbox::consume(std::size_t n) {
   bytes_ -= n;
   while (n > 0) {
     const Entry& front = at(0);
-    const std::size_t left = size_at(0) - offset_;
+    const std::size_t size = size_at(0);
+    const std::size_t left = size - offset_;
+    const std::size_t to = n < left ? offset_ + n : size;
+    if (front.kind == Kind::event)
+      event_bytes_ -= line_pos(*front.line, front.framing.get(), to) - line_pos(*front.line, front.framing.get(), offset_);
     if (n < left) {
-      offset_ += n;
-      if (front.kind == Kind::event) event_bytes_ -= n;
+      offset_ = to;
       return;
     }
     n -= left;
-    if (front.kind == Kind::event) event_bytes_ -= left;
     pop_front();
   }
 }
@@ -131,8 +152,10 @@ void Outbox::drop_unstarted(std::size_t started) {
   while (count_ > keep) {
     Entry& back = at(count_ - 1);
     const std::size_t size = size_at(count_ - 1);
-    bytes_ -= size;
-    if (back.kind == Kind::event) event_bytes_ -= size;
+    const std::size_t from = count_ == 1 ? offset_ : 0;
+    bytes_ -= size - from;
+    if (back.kind == Kind::event)
+      event_bytes_ -= line_pos(*back.line, back.framing.get(), size) - line_pos(*back.line, back.framing.get(), from);
     if (cut_end_ != 0 && slot(count_ - 1) == cut_slot_) cut_end_ = 0;
     back = {};
     --count_;
@@ -143,7 +166,8 @@ void Outbox::drop_unstarted(std::size_t started) {
   const std::size_t size = size_at(i);
   const std::size_t end = std::min(unit_end(e, last), size);
   bytes_ -= size - end;
-  if (e.kind == Kind::event) event_bytes_ -= size - end;
+  if (e.kind == Kind::event)
+    event_bytes_ -= line_pos(*e.line, e.framing.get(), size) - line_pos(*e.line, e.framing.get(), end);
   // Nothing left under way: the front's line (frame) ended where writing stopped.
   if (i == 0 && end == offset_) return pop_front();
   if (end < size) {

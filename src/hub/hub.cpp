@@ -290,6 +290,8 @@ void Hub::close(Session& s, CloseReason reason) {
   // A session refused at admission never reached the backend: nothing to tell it.
   if (s.connected_) closing_.emplace_back(s.id(), reason);
   if (flushes_first(reason)) mark_dirty(s, false);
+  // Its queue is cut to the farewell (Session::close_transport): nothing joins it.
+  if (reason == CloseReason::slow_consumer) s.cut_ = true;
   s.close_transport(reason, reason == CloseReason::slow_consumer ? slow_consumer_farewell() : Bytes());
 }
 

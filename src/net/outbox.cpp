@@ -1,8 +1,28 @@
 #include "parley/net/outbox.hpp"
 
+#include <algorithm>
 #include <utility>
 
 namespace parley {
+namespace {
+
+// Where byte `wire` of an entry falls in its lines: events count toward
+// --max-pending by their line bytes, LF included, as on the line transport,
+// whatever framing puts them on the wire (the limits apply as on TCP). A
+// frame's header counts nothing, its payload byte for byte, and the LF left
+// out counts once the next frame starts (or the entry ends).
+std::size_t line_pos(const std::string& line, const Framing* framing, std::size_t wire) {
+  if (!framing || wire == 0) return wire;
+  std::size_t start = 0;
+  for (const Framing::Piece& p : framing->pieces) {
+    const std::size_t end = start + p.header_size + p.payload_size;
+    if (wire < end) return p.payload_offset + (wire < start + p.header_size ? 0 : wire - start - p.header_size);
+    start = end;
+  }
+  return line.size();
+}
+
+}  // namespace
 
 void Outbox::push(Bytes line, Kind kind) { add({std::move(line), nullptr, kind}); }
 
@@ -13,7 +33,7 @@ void Outbox::add(Entry entry) {
   if (size == 0) return;
   if (count_ == capacity_) grow();
   bytes_ += size;
-  if (entry.kind == Kind::event) event_bytes_ += size;
+  if (entry.kind == Kind::event) event_bytes_ += entry.line->size();
   at(count_++) = std::move(entry);
 }
 
@@ -21,6 +41,7 @@ void Outbox::grow() {
   const std::size_t capacity = capacity_ == 0 ? 4 : capacity_ * 2;
   auto ring = std::make_unique<Entry[]>(capacity);
   for (std::size_t i = 0; i < count_; ++i) ring[i] = std::move(at(i));
+  if (cut_end_ != 0) cut_slot_ = (cut_slot_ - head_) & (capacity_ - 1);  // its position from the front
   ring_ = std::move(ring);
   capacity_ = capacity;
   head_ = 0;
@@ -28,6 +49,7 @@ void Outbox::grow() {
 
 void Outbox::pop_front() {
   at(0) = {};
+  if (cut_end_ != 0 && cut_slot_ == head_) cut_end_ = 0;
   head_ = (head_ + 1) & (capacity_ - 1);
   offset_ = 0;
   if (--count_ == 0 && capacity_ > kept_capacity) {
@@ -42,13 +64,13 @@ std::size_t Outbox::gather(Slice* slices, std::size_t max, std::size_t skip) con
   std::size_t offset = offset_ + skip;
   for (std::size_t i = 0; i < count_ && count < max; ++i) {
     const Entry& e = at(i);
-    const std::size_t size = e.size();
+    const std::size_t size = size_at(i);
     if (offset >= size) {
       offset -= size;
       continue;
     }
     if (e.framing)
-      count += gather_framed(e, offset, slices + count, max - count);
+      count += gather_framed(e, offset, size, slices + count, max - count);
     else
       slices[count++] = {e.line->data() + offset, size - offset};
     offset = 0;
@@ -56,12 +78,16 @@ std::size_t Outbox::gather(Slice* slices, std::size_t max, std::size_t skip) con
   return count;
 }
 
-std::size_t Outbox::gather_framed(const Entry& e, std::size_t offset, Slice* slices, std::size_t max) {
+// `end`: the entry's size as queued (a cut falls between pieces).
+std::size_t Outbox::gather_framed(const Entry& e, std::size_t offset, std::size_t end, Slice* slices,
+                                  std::size_t max) {
   std::size_t count = 0;
   const char* headers = e.framing->headers.data();
   const char* payload = e.line->data();
+  std::size_t start = 0;  // of the piece, in the entry
   for (const Framing::Piece& p : e.framing->pieces) {
-    if (count == max) break;
+    if (count == max || start >= end) break;
+    start += p.header_size + std::size_t{p.payload_size};
     if (offset >= p.header_size + std::size_t{p.payload_size}) {
       offset -= p.header_size + std::size_t{p.payload_size};
       continue;
@@ -83,26 +109,70 @@ void Outbox::consume(std::size_t n) {
   bytes_ -= n;
   while (n > 0) {
     const Entry& front = at(0);
-    const std::size_t left = front.size() - offset_;
+    const std::size_t size = size_at(0);
+    const std::size_t left = size - offset_;
+    const std::size_t to = n < left ? offset_ + n : size;
+    if (front.kind == Kind::event)
+      event_bytes_ -= line_pos(*front.line, front.framing.get(), to) - line_pos(*front.line, front.framing.get(), offset_);
     if (n < left) {
-      offset_ += n;
-      if (front.kind == Kind::event) event_bytes_ -= n;
+      offset_ = to;
       return;
     }
     n -= left;
-    if (front.kind == Kind::event) event_bytes_ -= left;
     pop_front();
   }
 }
 
-void Outbox::drop_unstarted() {
-  const std::size_t keep = offset_ > 0 ? 1 : 0;
+std::size_t Outbox::unit_end(const Entry& e, std::size_t offset) {
+  if (!e.framing) {
+    const std::size_t lf = e.line->find('\n', offset);
+    return lf == std::string::npos ? e.line->size() : lf + 1;
+  }
+  std::size_t end = 0;
+  for (const Framing::Piece& p : e.framing->pieces) {
+    end += p.header_size + std::size_t{p.payload_size};
+    if (end > offset) return end;
+  }
+  return end;
+}
+
+void Outbox::drop_unstarted(std::size_t started) {
+  // The entry holding the last started byte, and that byte's offset in it.
+  std::size_t keep = 0;
+  std::size_t last = 0;
+  for (std::size_t pos = offset_ + started; pos > 0 && keep < count_; ++keep) {
+    const std::size_t size = size_at(keep);
+    if (pos <= size) {
+      last = pos - 1;
+      ++keep;
+      break;
+    }
+    pos -= size;
+  }
   while (count_ > keep) {
     Entry& back = at(count_ - 1);
-    bytes_ -= back.size();
-    if (back.kind == Kind::event) event_bytes_ -= back.size();
+    const std::size_t size = size_at(count_ - 1);
+    const std::size_t from = count_ == 1 ? offset_ : 0;
+    bytes_ -= size - from;
+    if (back.kind == Kind::event)
+      event_bytes_ -= line_pos(*back.line, back.framing.get(), size) - line_pos(*back.line, back.framing.get(), from);
+    if (cut_end_ != 0 && slot(count_ - 1) == cut_slot_) cut_end_ = 0;
     back = {};
     --count_;
+  }
+  if (keep == 0) return;
+  const std::size_t i = keep - 1;
+  const Entry& e = at(i);
+  const std::size_t size = size_at(i);
+  const std::size_t end = std::min(unit_end(e, last), size);
+  bytes_ -= size - end;
+  if (e.kind == Kind::event)
+    event_bytes_ -= line_pos(*e.line, e.framing.get(), size) - line_pos(*e.line, e.framing.get(), end);
+  // Nothing left under way: the front's line (frame) ended where writing stopped.
+  if (i == 0 && end == offset_) return pop_front();
+  if (end < size) {
+    cut_slot_ = slot(i);
+    cut_end_ = end;
   }
 }
 

@@ -339,3 +339,94 @@ TEST_CASE("X-Forwarded-For names the client only from --trusted-proxy; --allowed
   CHECK(json::parse(read_text_frame(c.fd(), pending))["ok"] == true);
   CHECK(untrusting.log().find("203.0.113.7") == std::string::npos);
 }
+
+TEST_CASE("a client that sends pings and never reads costs bounded memory; others are served") {
+  if (sanitized_build()) return;
+  ServerProcess server;
+  Client tcp(server.address());
+  tcp.hello("tcp");
+  Client pinger = upgraded(server.address());
+  const int small = 4096;
+  setsockopt(pinger.fd(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  const long before = server.rss_kb();
+  // 200k masked pings of 125 bytes: 25 MB of pongs, had each been queued.
+  std::string ping = "\x89";
+  ping += static_cast<char>(0x80 | 125);
+  ping.append(4, '\0');  // a zero mask: the payload as it is
+  ping.append(125, 'p');
+  std::string burst;
+  for (int i = 0; i < 2000; ++i) burst += ping;
+  for (int i = 0; i < 100; ++i) pinger.send_raw(burst);
+  for (int i = 0; i < 5; ++i) check_served(tcp);
+  const long grown = server.rss_kb() - before;
+  MESSAGE("RSS grew " << grown << " KiB for 200000 unread pongs");
+  CHECK(grown < 8 * 1024);
+}
+
+TEST_CASE("a WebSocket slow consumer gets whole frames, then the error event slow_consumer and close 1008") {
+  ServerProcess server({"--max-pending", "65536", "--rate", "0", "--ws-close-timeout", "1"});
+  Client sleeper = upgraded(server.address());
+  std::string pending;
+  sleeper.send_raw(masked_text(R"({"cmd":"hello","nick":"sleeper"})"));
+  REQUIRE(json::parse(read_text_frame(sleeper.fd(), pending))["ok"] == true);
+  sleeper.send_raw(masked_text(R"({"cmd":"join","channel":"#flood"})"));
+  REQUIRE(json::parse(read_text_frame(sleeper.fd(), pending))["ok"] == true);
+  Client talker(server.address());
+  talker.enter("talker", "#flood");
+  // Odd-sized events, so the kernel's cut falls inside a frame. (No tiny receive
+  // buffer: on loopback its zero window would never reopen for the rest.)
+  const std::string text(3001, 'z');
+  bool dropped = false;
+  for (int batch = 0; batch < 500 && !dropped; ++batch) {
+    std::string lines;
+    for (int i = 0; i < 10; ++i) lines += R"({"cmd":"say","channel":"#flood","text":")" + text + "\"}\n";
+    talker.send_raw(lines);
+    for (int i = 0; i < 10; ++i) {
+      const json line = talker.next(10000);
+      if (line.value("event", "") == "quit") {
+        CHECK(line["reason"] == "slow_consumer");
+        dropped = true;
+        --i;
+      }
+    }
+  }
+  REQUIRE(dropped);
+  // Now it reads: every frame whole, the last text one the error event, then
+  // the close frame, then nothing.
+  std::string wire = pending + read_to_eof(sleeper.fd());
+  std::size_t at = 0;
+  std::string last_text;
+  bool closed = false;
+  int frames = 0;
+  while (at < wire.size()) {
+    REQUIRE_MESSAGE(!closed, "bytes after the close frame");
+    REQUIRE(wire.size() - at >= 2);
+    const auto op = static_cast<unsigned char>(wire[at]);
+    std::size_t len = static_cast<unsigned char>(wire[at + 1]) & 0x7F;
+    std::size_t head = 2;
+    if (len == 126) {
+      REQUIRE(wire.size() - at >= 4);
+      len = (static_cast<std::size_t>(static_cast<unsigned char>(wire[at + 2])) << 8) |
+            static_cast<unsigned char>(wire[at + 3]);
+      head = 4;
+    }
+    REQUIRE_MESSAGE(wire.size() - at >= head + len, "a cut frame at byte " << at << " of " << wire.size() << " after " << frames << " frames; log: " << server.log());
+    const std::string payload = wire.substr(at + head, len);
+    if (op == 0x81) {
+      CHECK(json::accept(payload));
+      last_text = payload;
+    } else {
+      REQUIRE(op == 0x88);
+      REQUIRE(payload.size() >= 2);
+      CHECK(((static_cast<unsigned char>(payload[0]) << 8) | static_cast<unsigned char>(payload[1])) == 1008);
+      closed = true;
+    }
+    at += head + len;
+    ++frames;
+  }
+  MESSAGE(frames << " frames, " << wire.size() << " bytes after the drop");
+  CHECK(closed);
+  const json error = json::parse(last_text);
+  CHECK(error["event"] == "error");
+  CHECK(error["code"] == "slow_consumer");
+}

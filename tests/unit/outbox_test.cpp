@@ -114,7 +114,7 @@ TEST_CASE("outbox: a framed entry gathers each header, then its line's slice of 
   Outbox box;
   box.push(batch, framing, Kind::event);
   CHECK(box.bytes() == 10);
-  CHECK(box.event_bytes() == 10);
+  CHECK(box.event_bytes() == 8);  // the lines' bytes, as on the line transport: not the headers
   Slice slices[8];
   REQUIRE(box.gather(slices, 8) == 4);
   CHECK(slices[1].data == batch->data());      // the payload is the shared buffer itself
@@ -126,10 +126,77 @@ TEST_CASE("outbox: a framed entry gathers each header, then its line's slice of 
   CHECK(gathered(box) == "BoneCDtwo");
   box.consume(4);
   CHECK(gathered(box) == "CDtwo");
+  CHECK(box.event_bytes() == 4);  // "two\n"
   box.push(line("plain\n"), Kind::reply);
   CHECK(gathered(box) == "CDtwoplain\n");
   CHECK(box.gather(slices, 1) == 1);  // a short slice array is never overrun
   box.consume(5);
   CHECK(box.event_bytes() == 0);
   CHECK(gathered(box) == "plain\n");
+}
+
+TEST_CASE("outbox: drop_unstarted cuts a batch to the rest of the line or frame under way") {
+  const Bytes batch = line("one\ntwo\nsix\n");
+  auto framing = std::make_shared<Framing>();
+  framing->headers = "AB" "CD" "EF";
+  framing->pieces = {{0, 2, 0, 3}, {2, 2, 4, 3}, {4, 2, 8, 3}};
+  framing->wire_size = 15;
+  {
+    Outbox box;
+    box.push(batch, framing, Kind::event);
+    box.push(line("later\n"), Kind::event);
+    box.consume(3);  // inside the first frame
+    box.drop_unstarted();
+    CHECK(gathered(box) == "ne");
+    CHECK(box.bytes() == 2);
+    CHECK(box.event_bytes() == 3);  // "ne\n", as on the line transport
+    box.push(line("bye"), Kind::reply);
+    CHECK(gathered(box) == "nebye");
+    box.consume(5);
+    CHECK(box.empty());
+    CHECK(box.event_bytes() == 0);
+  }
+  {
+    // A write in flight holds bytes 1-5 (up to the second frame's header):
+    // they stay, with the rest of that frame; the third frame goes.
+    Outbox box;
+    box.push(batch, framing, Kind::event);
+    box.consume(1);
+    box.drop_unstarted(5);
+    CHECK(gathered(box) == "BoneCDtwo");
+    CHECK(box.event_bytes() == 8);  // "one\ntwo\n": one header byte is no line byte
+    box.push(line("bye"), Kind::reply);
+    CHECK(gathered(box, 5) == "Dtwobye");
+    box.consume(9);
+    CHECK(gathered(box) == "bye");
+    CHECK(box.event_bytes() == 0);
+  }
+  {
+    // Lines: in flight into the second entry, cut after its line under way.
+    Outbox box;
+    box.push(line("a\n"), Kind::event);
+    box.push(line("bc\nde\n"), Kind::event);
+    box.drop_unstarted(3);
+    CHECK(gathered(box) == "a\nbc\n");
+    CHECK(box.bytes() == 5);
+    // Written up to a line's end: nothing is under way.
+    box.consume(5);
+    box.push(line("x\ny\n"), Kind::event);
+    box.consume(2);
+    box.drop_unstarted();
+    CHECK(box.empty());
+    CHECK(box.event_bytes() == 0);
+  }
+  {
+    // The cut entry keeps its cut when the ring grows under it.
+    Outbox box;
+    for (const char* text : {"a\n", "b\n", "c\n", "dd\nee\n"}) box.push(line(text), Kind::event);
+    box.consume(1);
+    box.drop_unstarted(6);
+    box.push(line("bye"), Kind::reply);  // a fifth entry: the ring of four grows
+    CHECK(gathered(box) == "\nb\nc\ndd\nbye");
+    CHECK(box.bytes() == 11);
+    box.consume(11);
+    CHECK(box.empty());
+  }
 }

@@ -76,12 +76,14 @@ class Session {
   // Called once, when the hub decided to close. With flushes_first(reason),
   // write what is queued, then close; otherwise close now. For a fatal
   // reason the `error` event is already queued, except for slow_consumer,
-  // whose queue is the problem: `farewell` is then that event, to be sent
-  // only if it can go out whole right away.
+  // whose queue is the problem: `farewell` is then that event, and the
+  // queue is cut to what a write has already started, ended at a line (or
+  // frame) boundary, with the farewell after it (abort()).
   virtual void close_transport(CloseReason reason, const Bytes& farewell) = 0;
   // A session already closing must stop now, whatever is still queued: a
-  // second signal while draining, or its queue passed --max-pending while
-  // it flushed. `farewell`, when set, goes out as for close_transport.
+  // second signal while draining (no `farewell`: closed at once), or its
+  // queue passed --max-pending (the farewell follows the cut queue, within
+  // --drain-timeout). Nothing is queued for it afterwards.
   virtual void abort(const Bytes& farewell) = 0;
 
  protected:
@@ -99,7 +101,7 @@ class Session {
   bool replies_only_ = false;  // ... with only replies queued so far (written last)
   bool input_held_ = false;    // on_line said stop; resume_input() when ready
   bool awaiting_ = false;      // a request is being answered outside this turn
-  bool cut_ = false;           // abort() was called: nothing more is queued
+  bool cut_ = false;           // abort() was called, or slow_consumer closed it: nothing more is queued
   bool close_when_answered_ = false;  // its drain slot came while awaiting_
   bool eof_when_answered_ = false;    // the client half-closed while awaiting_
   SessionStats stats_;

@@ -66,8 +66,12 @@ class Outbox {
   // `n` bytes were written: drop what is done, keep the offset into the rest.
   void consume(std::size_t n);
 
-  // Keeps only the front line if it is partly written; drops the rest.
-  void drop_unstarted();
+  // Drops everything no write has started: the first `started` unwritten
+  // bytes are handed to a write in flight. Of the entry written last only
+  // the rest of its line (or, framed, its frame) under way is kept, so that
+  // whatever is pushed next starts on the wire at a line or frame boundary.
+  // Once per connection, at its end: one entry at most is ever cut.
+  void drop_unstarted(std::size_t started = 0);
 
   std::size_t bytes() const { return bytes_; }
   std::size_t event_bytes() const { return event_bytes_; }
@@ -93,13 +97,23 @@ class Outbox {
   void pop_front();
   void add(Entry entry);
   // Slices of a framed entry from `offset` on; returns the count filled.
-  static std::size_t gather_framed(const Entry& e, std::size_t offset, Slice* slices, std::size_t max);
+  static std::size_t gather_framed(const Entry& e, std::size_t offset, std::size_t end, Slice* slices,
+                                   std::size_t max);
+  // The size of entry `i` as it is queued: one may be cut short.
+  std::size_t slot(std::size_t i) const { return (head_ + i) & (capacity_ - 1); }
+  std::size_t size_at(std::size_t i) const {
+    return cut_end_ != 0 && slot(i) == cut_slot_ ? cut_end_ : at(i).size();
+  }
+  // Where the line or frame that holds byte `offset` of `e` ends.
+  static std::size_t unit_end(const Entry& e, std::size_t offset);
 
   std::unique_ptr<Entry[]> ring_;
   std::size_t capacity_ = 0;     // a power of two, or 0
   std::size_t head_ = 0;         // index of the front entry
   std::size_t count_ = 0;        // entries queued
   std::size_t offset_ = 0;       // bytes of the front entry already written
+  std::size_t cut_slot_ = 0;     // drop_unstarted's cut: the ring slot of the entry cut short
+  std::size_t cut_end_ = 0;      // ... and where it now ends (0: none is cut)
   std::size_t bytes_ = 0;        // unwritten bytes in all entries
   std::size_t event_bytes_ = 0;  // the part of bytes_ that is events
 };

@@ -67,6 +67,13 @@ class Stream {
   // attempt at that rest and `farewell`. Only when no write is in flight
   // (its bytes would come first); the stream is closed next either way.
   void write_farewell(const Bytes& farewell);
+  // Cuts the queue down to what a write has started (the one in flight
+  // included) and the rest of the line or frame that ends it, then queues
+  // `last`: flushed as usual, it follows whole lines (frames) on the wire.
+  void cut_to(const Bytes& last) {
+    outbox_.drop_unstarted(in_flight_);
+    outbox_.push(last, OutputKind::reply);
+  }
 
   // The one timer (re)armed; `ms` from now.
   void start_timer(std::uint64_t ms);

@@ -214,9 +214,19 @@ void LineSession::close_transport(CloseReason reason, const Bytes& farewell) {
   abort(farewell);
 }
 
+// Without a farewell (a second signal while draining), now. With one
+// (slow_consumer), the queue is cut to what is already under way, which
+// still goes out with the farewell after it: a client must not see a line
+// or a WebSocket frame cut short, nor miss why it was dropped. That costs
+// the rest of one line or frame at most, and --drain-timeout bounds the time.
 void LineSession::abort(const Bytes& farewell) {
-  stream_.write_farewell(farewell ? wire_farewell(farewell) : farewell);
-  stream_.close();
+  const Bytes last = farewell ? wire_farewell(farewell) : farewell;
+  if (!last || stream_.closed()) return stream_.close();
+  stream_.stop_reading();
+  stream_.cut_to(last);
+  if (!flushing_to_close_) stream_.start_timer(options().drain_timeout_ms);
+  flushing_to_close_ = true;
+  hub().mark_dirty(*this);
 }
 
 // Everything owed is written: close. close() sends the FIN after whatever

@@ -191,8 +191,37 @@ bool WsSession::on_text(std::string_view piece, bool message_end) {
   return open() && !input_paused_;
 }
 
+// The pong is queued at the next flush, unless the last one is still unsent:
+// then it waits, and a later ping only replaces its payload.
 void WsSession::on_ping(std::string_view payload) {
-  if (open()) push_raw(ws::control_frame(ws::Opcode::pong, payload));
+  if (!open()) return;
+  pong_payload_.assign(payload);
+  pong_due_ = true;
+  hub().mark_dirty(*this);
+}
+
+// Queues the due pong when no earlier one is left in the outbox; true if it did.
+bool WsSession::queue_pong() {
+  if (!pong_due_ || !sent_pong_.expired()) return false;
+  pong_due_ = false;
+  if (stream_.closed() || close_sent_ || !open()) return false;
+  Bytes frame = shared(ws::control_frame(ws::Opcode::pong, pong_payload_));
+  std::string().swap(pong_payload_);
+  sent_pong_ = frame;
+  stream_.outbox().push(std::move(frame), OutputKind::reply);
+  return true;
+}
+
+void WsSession::flush() {
+  queue_pong();
+  LineSession::flush();
+  if (queue_pong()) LineSession::flush();  // the earlier pong was written just now
+}
+
+// A due pong that waited for the earlier one to be written needs a flush.
+void WsSession::on_stream_written() {
+  LineSession::on_stream_written();
+  if (pong_due_) hub().mark_dirty(*this);
 }
 
 // The client closes: like a half-close, its requests are answered first,
@@ -260,9 +289,12 @@ void WsSession::queue_goodbye(CloseReason reason) {
   close_sent_ = true;
 }
 
-// The one farewell is slow_consumer's `error` event: framed, then closed with 1008.
+// The one farewell is slow_consumer's `error` event: framed, then closed
+// with 1008. Nothing once our close frame is queued (nothing may follow it),
+// nor before the upgrade (an HTTP client reads no NDJSON).
 Bytes WsSession::wire_farewell(const Bytes& farewell) {
-  if (mode_ != Mode::websocket || close_sent_) return farewell;
+  if (mode_ == Mode::lines || mode_ == Mode::sniffing) return farewell;
+  if (mode_ == Mode::http || close_sent_) return {};
   std::string_view line = *farewell;
   if (!line.empty() && line.back() == '\n') line.remove_suffix(1);
   char header[ws::max_frame_header];

@@ -113,6 +113,7 @@ class LineSession : public Session, private Stream::Owner {
   // Stream::Owner (a derived transport may override and call these)
   void on_stream_eof() override;
   void on_stream_timer() override;
+  void on_stream_written() override;
 
   bool on_line(std::string_view line);
   void after_framing(LineFramer::Status status);
@@ -144,7 +145,6 @@ class LineSession : public Session, private Stream::Owner {
   // Stream::Owner
   void on_stream_data(std::string_view data) override;
   void on_stream_error(CloseReason reason) override;
-  void on_stream_written() override;
   void on_stream_closed() override;
   ReadBuffer& read_buffer() override { return context_.read_buffer; }
 

@@ -87,6 +87,7 @@ class WsSession final : public LineSession, private ws::MessageHandler {
 
   // Session
   void enqueue(const Bytes& bytes, OutputKind kind) override;
+  void flush() override;
   void resume_input() override;
 
  private:
@@ -105,6 +106,7 @@ class WsSession final : public LineSession, private ws::MessageHandler {
   void finish_close() override;
   void on_stream_eof() override;
   void on_stream_timer() override;
+  void on_stream_written() override;
 
   // ws::MessageHandler
   bool on_text(std::string_view piece, bool message_end) override;
@@ -120,12 +122,21 @@ class WsSession final : public LineSession, private ws::MessageHandler {
   void name_forwarded_peer(const ws::UpgradeRequest& request);
   void read_frames(std::string_view data);
   void push_raw(std::string bytes);
+  bool queue_pong();
 
   WsContext& ws_;
   ws::MessageLines lines_{framer_};
   std::unique_ptr<ws::UpgradeReader> request_;  // while the request is read
   std::unique_ptr<ws::MessageReader> reader_;   // once upgraded
   std::string held_;                 // bytes not yet read while input is paused
+  // Pongs: at most one is in the outbox (sent_pong_, until it is written
+  // or dropped), and at most one more waits here with the payload of the
+  // latest ping since (RFC 6455 5.5.3 lets us answer only the most recent).
+  // A client that pings and never reads thus costs two pongs, not one per
+  // ping.
+  std::weak_ptr<const std::string> sent_pong_;
+  std::string pong_payload_;
+  bool pong_due_ = false;
   std::uint16_t violation_code_ = 0;  // the close code of the client's violation
   std::uint16_t client_code_ = 0;     // the code of the client's close frame
   Mode mode_ = Mode::sniffing;

@@ -81,6 +81,11 @@ std::size_t Outbox::gather(Slice* slices, std::size_t max, std::size_t skip) con
 // `end`: the entry's size as queued (a cut falls between pieces).
 std::size_t Outbox::gather_framed(const Entry& e, std::size_t offset, std::size_t end, Slice* slices,
                                   std::size_t max) {
+  if (!e.framing->wire.empty()) {
+    if (max == 0 || offset >= end) return 0;
+    slices[0] = {e.framing->wire.data() + offset, end - offset};
+    return 1;
+  }
   std::size_t count = 0;
   const char* headers = e.framing->headers.data();
   const char* payload = e.line->data();

@@ -135,6 +135,34 @@ TEST_CASE("outbox: a framed entry gathers each header, then its line's slice of 
   CHECK(gathered(box) == "plain\n");
 }
 
+// A batch's frames laid out once (Framing::wire): one slice a write, and the
+// pieces still mark where each frame ends, whatever bytes its header holds
+// (0x0A, an LF, is the header byte of a 10-byte payload).
+TEST_CASE("outbox: a contiguously framed batch gathers one slice and is cut at its frames, not at LF bytes") {
+  const Bytes batch = line("0123456789\nabc\n");
+  auto framing = std::make_shared<Framing>();
+  framing->headers = std::string("\x81\x0a" "\x81\x03", 4);
+  framing->pieces = {{0, 2, 0, 10}, {2, 2, 11, 3}};
+  framing->wire_size = 17;
+  framing->wire = std::string("\x81\x0a" "0123456789" "\x81\x03" "abc", 17);
+  Outbox box;
+  box.push(batch, framing, Kind::event);
+  CHECK(box.bytes() == 17);
+  CHECK(box.event_bytes() == 15);  // the lines' bytes, as on TCP
+  Slice slices[8];
+  REQUIRE(box.gather(slices, 8) == 1);
+  CHECK(slices[0].data == framing->wire.data());
+  CHECK(slices[0].size == 17);
+  CHECK(gathered(box, 5) == framing->wire.substr(5));
+  box.consume(1);  // inside the first header, right before its 0x0A
+  box.drop_unstarted();
+  CHECK(gathered(box) == std::string("\x0a" "0123456789", 11));  // the rest of that frame, all of it
+  CHECK(box.event_bytes() == 11);
+  box.push(line("bye"), Kind::reply);
+  box.consume(11);
+  CHECK(gathered(box) == "bye");
+}
+
 TEST_CASE("outbox: drop_unstarted cuts a batch to the rest of the line or frame under way") {
   const Bytes batch = line("one\ntwo\nsix\n");
   auto framing = std::make_shared<Framing>();

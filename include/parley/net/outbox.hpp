@@ -45,6 +45,11 @@ struct Framing {
   std::string headers;
   std::vector<Piece> pieces;
   std::size_t wire_size = 0;  // every header and payload byte
+  // The pieces laid out once, contiguously (wire_size bytes), when the
+  // framer made them (transport/ws: for a buffer of several lines): then a
+  // write takes one slice of it instead of a header and a payload slice per
+  // piece. The pieces still say where each one ends.
+  std::string wire;
 };
 using FramingRef = std::shared_ptr<const Framing>;
 

@@ -41,27 +41,16 @@ FramingRef WsContext::framing_for(const Bytes& bytes) {
     }
     start = end + 1;
   }
+  if (framing->pieces.size() > 1) {
+    framing->wire.reserve(framing->wire_size);
+    for (const Framing::Piece& piece : framing->pieces) {
+      framing->wire.append(framing->headers, piece.header_offset, piece.header_size);
+      framing->wire.append(text, piece.payload_offset, piece.payload_size);
+    }
+  }
   framed_ = bytes;
   framing_ = std::move(framing);
   return framing_;
-}
-
-Bytes WsContext::contiguous_for(const Bytes& bytes) {
-  if (bytes == batched_) return contiguous_;
-  batched_ = bytes;
-  contiguous_.reset();
-  const std::string& text = *bytes;
-  const auto first_end = text.find('\n');
-  if (first_end == std::string::npos || first_end + 1 >= text.size()) return nullptr;  // one line
-  const FramingRef framing = framing_for(bytes);
-  std::string wire;
-  wire.reserve(framing->wire_size);
-  for (const Framing::Piece& piece : framing->pieces) {
-    wire.append(framing->headers, piece.header_offset, piece.header_size);
-    wire.append(text, piece.payload_offset, piece.payload_size);
-  }
-  contiguous_ = shared(std::move(wire));
-  return contiguous_;
 }
 
 void accept_chat_session(WsContext& context, int fd, TransportKind transport, std::string peer,
@@ -259,11 +248,7 @@ void WsSession::resume_input() {
 void WsSession::enqueue(const Bytes& bytes, OutputKind kind) {
   switch (mode_) {
     case Mode::websocket:
-      if (stream_.closed() || close_sent_) return;
-      if (Bytes frames = ws_.contiguous_for(bytes))
-        stream_.outbox().push(std::move(frames), kind);
-      else
-        stream_.outbox().push(bytes, ws_.framing_for(bytes), kind);
+      if (!stream_.closed() && !close_sent_) stream_.outbox().push(bytes, ws_.framing_for(bytes), kind);
       return;
     case Mode::http: return;  // nothing but the answer goes out before the upgrade
     case Mode::sniffing:

@@ -53,16 +53,13 @@ class WsContext {
   ws::FramePool& frames() { return frames_; }
   // The Framing of `bytes`: one text frame per line, LF left out. The hub
   // queues one buffer for every recipient in a row, so the last one is
-  // kept and built once per buffer, not per recipient.
+  // kept and built once per buffer, not per recipient. A buffer of several
+  // lines (a batch) also gets its frames laid out contiguously
+  // (Framing::wire), one copy per batch shared by every WebSocket
+  // recipient: a 2-byte header per ~150-byte line as its own iovec made the
+  // kernel's per-segment copy (_copy_from_iter) 44% of the CPU of a
+  // WebSocket fan-out.
   FramingRef framing_for(const Bytes& bytes);
-  // A buffer of several lines (the hub's batch for a recipient) as one
-  // contiguous run of frames, made once and shared by every WebSocket
-  // recipient; null for a single line, which goes out as header + payload
-  // slices of the shared bytes. Why a copy per batch: a 2-byte header per
-  // ~150-byte line as its own iovec made the kernel's per-segment copy
-  // (_copy_from_iter) 44% of the CPU of a WebSocket fan-out, against one
-  // memcpy of the batch paid once however many recipients share it.
-  Bytes contiguous_for(const Bytes& bytes);
 
  private:
   LineContext& lines_;
@@ -71,8 +68,6 @@ class WsContext {
   ws::FramePool frames_;
   Bytes framed_;  // the buffer framing_ is for (held, so its address cannot be reused)
   FramingRef framing_;
-  Bytes batched_;     // the buffer contiguous_ is for
-  Bytes contiguous_;  // its frames, or null for a single line
 };
 
 // As accept_line_session; a TCP connection with HTTP on becomes a

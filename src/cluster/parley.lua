@@ -168,8 +168,9 @@ local function say_one(k, name, entry, owner, history, head, middle, tail, ts, f
   end
   if not owned_by(entry, owner) then return {'gone'} end
   local seq = redis.call('HINCRBY', k, 'seq', 1)
-  redis.call('XADD', k .. ':log', 'MAXLEN', history, seq .. '-0', 'ts', ts, 'f', from, 't', text, 'o', owner, 'g', tag)
-  redis.call('PUBLISH', k, 'm ' .. seq .. ' ' .. owner .. ' ' .. tag .. '\n' .. head .. q(name) .. middle .. seq .. tail)
+  local s = tostring(seq)  -- once: Lua formats a number with sprintf at every concatenation
+  redis.call('XADD', k .. ':log', 'MAXLEN', history, s .. '-0', 'ts', ts, 'f', from, 't', text, 'o', owner, 'g', tag)
+  redis.call('PUBLISH', k, 'm ' .. s .. ' ' .. owner .. ' ' .. tag .. '\n' .. head .. q(name) .. middle .. s .. tail)
   return {'ok', seq, name}
 end
 

@@ -934,6 +934,7 @@ Outcome ClusterBackend::expire(std::int64_t now_ms) {
                             std::to_string(info_.resume_grace_ms), lost.head, lost.middle},
                            [this](const RedisReply& reply) {
                              expire_in_flight_ = false;
+                             if (reply.ok()) held_ = unsigned_of(reply.at(3));
                              if (const std::uint64_t nodes = unsigned_of(reply.at(2)))
                                log::warn("backplane: " + std::to_string(nodes) +
                                          " server(s) lost their lease; their sessions are held");
@@ -951,7 +952,7 @@ SessionView ClusterBackend::view(ConnId conn) const {
   return v;
 }
 
-ChatSizes ClusterBackend::sizes() const { return {by_key_.size(), channels_.size(), 0}; }
+ChatSizes ClusterBackend::sizes() const { return {by_key_.size(), channels_.size(), held_}; }
 
 std::string_view ClusterBackend::unready() const {
   if (!backplane_.ready()) return "backplane down";

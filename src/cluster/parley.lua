@@ -326,7 +326,8 @@ redis.register_function('parley_quit', function(_, a)
   return {'ok'}
 end)
 
--- expire: P NOW MAX GRACE LOST_HEAD LOST_MIDDLE -> ok, sessions ended, nodes found lost
+-- expire: P NOW MAX GRACE LOST_HEAD LOST_MIDDLE -> ok, sessions ended, nodes
+-- found lost, sessions held now (in the whole cluster)
 -- Sessions of a node whose lease is gone are held from now (their quit
 -- says "server lost"); held sessions whose grace is over end.
 redis.register_function('parley_expire', function(_, a)
@@ -349,7 +350,7 @@ redis.register_function('parley_expire', function(_, a)
   end
   local due = redis.call('ZRANGEBYSCORE', p .. ':held', '-inf', now, 'LIMIT', 0, max)
   for _, u in ipairs(due) do end_session(p, u, redis.call('HGET', usr(p, u), 'quit'), '-') end
-  return {'ok', #due, lost}
+  return {'ok', #due, lost, redis.call('ZCARD', p .. ':held')}
 end)
 
 -- lease: P NODE MS FIRST -> ok, "fresh" | "kept" | "lost" (the node had
@@ -376,8 +377,17 @@ redis.register_function('parley_reclaim', function(_, a)
   return {'ok'}
 end)
 
--- leave: P NODE: a node that drained away (or stops) gives up its lease
+-- leave: P NODE: a node that drained away (or stops) gives up its lease and
+-- leaves the node set, so that no sweep logs it lost. Unless a session still
+-- names it (a stop that could not hold them all): the next sweep then finds
+-- the node lost and holds those, as for a node that died.
 redis.register_function('parley_leave', function(_, a)
-  redis.call('DEL', a[1] .. ':lease:' .. a[2])
+  local p, node = a[1], a[2]
+  redis.call('DEL', p .. ':lease:' .. node)
+  for _, u in ipairs(redis.call('SMEMBERS', p .. ':node:' .. node .. ':users')) do
+    local owner = redis.call('HGET', usr(p, u), 'owner')
+    if owner and owner ~= '' and node_of(owner) == node then return {'ok'} end
+  end
+  redis.call('SREM', p .. ':nodes', node)
   return {'ok'}
 end)

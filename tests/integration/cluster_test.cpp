@@ -197,10 +197,17 @@ TEST_CASE("cluster: a session resumes on another server; the grace running out s
     watcher.wait_event("message");
     ann.reset();  // abrupt
   }
+  // Every server's /metrics counts the cluster's held sessions (from Redis).
+  const auto held_on = [&](std::size_t i) {
+    const auto r = http_get(cluster.servers[i]->admin_address(), "/metrics");
+    return r.status == 200 ? metric_value(r.body, "parley_sessions_held").value_or(-1) : -1;
+  };
+  CHECK(poll_until([&] { return held_on(1) == 1 && held_on(0) == 1; }, 5000));
   say(watcher, "#r", "while away");  // seq 2
   Client back(cluster.at(1));
   json resumed = back.call({{"cmd", "hello"}, {"nick", "ann"}, {"resume", welcome["session"]}});
   REQUIRE(resumed["ok"] == true);
+  CHECK(poll_until([&] { return held_on(0) == 0; }, 5000));
   CHECK(resumed["resumed"] == true);
   CHECK(resumed["server"]["node"] == "n1");
   CHECK(resumed["channels"] == json::array({{{"channel", "#r"}, {"seq", 2}, {"epoch", resumed["channels"][0]["epoch"]}}}));
@@ -282,6 +289,25 @@ TEST_CASE("cluster: a SIGTERM while the drained server says goodbye to a paused 
   REQUIRE(kill(server.pid(), SIGTERM) == 0);  // its leave is still waiting on Redis
   CHECK(server.wait_exit(5000) == 0);
   cluster.redis.resume();
+}
+
+// A drained server's sessions are held or resumed elsewhere before it says
+// goodbye: it leaves the node set at once, rather than staying until a
+// sweep finds its lease gone and logs it lost.
+TEST_CASE("cluster: a drained server leaves the node set; a killed one stays until found lost") {
+  Cluster cluster(3, {"--drain-grace", "0.2"});
+  Client a(cluster.at(0)), b(cluster.at(1));
+  a.enter("ann", "#r");
+  b.enter("bob", "#r");
+  REQUIRE(kill(cluster.servers[0]->pid(), SIGTERM) == 0);
+  CHECK(cluster.servers[0]->wait_exit(10000) == 0);
+  kill(cluster.servers[2]->pid(), SIGKILL);
+  cluster.servers[2]->wait_exit(5000);
+  // Members are NODE~INSTANCE, one per line.
+  const std::string nodes = "\n" + cluster.redis.command({"SMEMBERS", "t:nodes"});
+  CHECK(nodes.find("\nn0~") == std::string::npos);
+  CHECK(nodes.find("\nn1~") != std::string::npos);
+  CHECK(nodes.find("\nn2~") != std::string::npos);  // its lease runs out first
 }
 
 TEST_CASE("cluster: a killed subscriber connection loses nothing: the gap is repaired from history") {

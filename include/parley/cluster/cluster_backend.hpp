@@ -219,6 +219,7 @@ class ClusterBackend final : public Backend {
   ClusterStats stats_;
   std::uint64_t epoch_counter_ = 0;
   bool expire_in_flight_ = false;
+  std::size_t held_ = 0;  // sessions held in the whole cluster, as of the last sweep
   bool lease_first_ = true;
   bool lease_in_flight_ = false;
   std::int64_t lease_renewed_ = 0;  // loop time the last renewal was asked at

@@ -248,6 +248,16 @@ int ServerProcess::wait_exit(int timeout_ms) {
     if (!running()) break;
     if (left == 0) return -1;
   }
+  // It exited: what it wrote last is still in the pipe (more than one read,
+  // for --help's 5 KB), and the pipe is at EOF once that is read.
+  for (;;) {
+    pollfd p{stdout_fd_, POLLIN, 0};
+    if (poll(&p, 1, 0) <= 0) break;
+    char chunk[4096];
+    const ssize_t n = read(stdout_fd_, chunk, sizeof chunk);
+    if (n <= 0) break;
+    stdout_.append(chunk, static_cast<std::size_t>(n));
+  }
   return status_;
 }
 

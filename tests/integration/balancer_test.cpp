@@ -42,12 +42,6 @@ double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-// A gauge or counter of a server's /metrics; -1 when it cannot be read.
-double metric(const ServerProcess& server, const std::string& name) {
-  const HttpResponse r = http_get(server.admin_address(), "/metrics");
-  if (r.status != 200) return -1;
-  return metric_value(r.body, name).value_or(-1);
-}
 
 // Polls `done` every 20 ms until it holds or `seconds` pass (polling HTTP
 // APIs and HAProxy's stats: no event to await); returns whether it held.
@@ -143,22 +137,22 @@ TEST_CASE("two parleyd behind HAProxy: one drains under load, its clients come b
   ChildProcess idle({bench_path, "idle", "--conns", std::to_string(clients), "--reconnect", "--server",
                      balancer.address(), "--json", "--duration", "8", "--setup-timeout", "10", "--tag", "lb"},
                     "");
-  REQUIRE_MESSAGE(poll_until(10, [&] { return metric(a, "parley_users") + metric(b, "parley_users") == clients; }),
+  REQUIRE_MESSAGE(poll_until(10, [&] { return server_metric(a, "parley_users") + server_metric(b, "parley_users") == clients; }),
                   "the clients did not all register through HAProxy");
-  const double on_a = metric(a, "parley_users");
+  const double on_a = server_metric(a, "parley_users");
   CHECK(on_a > clients / 4);  // leastconn spread them
-  CHECK(metric(b, "parley_users") > clients / 4);
+  CHECK(server_metric(b, "parley_users") > clients / 4);
 
   // And connects arriving all through the drain: two connections that
   // connect, greet and leave over and over through HAProxy, told to come
   // back later when a drains under them (--reconnect).
-  const double a_accepted = metric(a, "parley_connections_accepted_total");
+  const double a_accepted = server_metric(a, "parley_connections_accepted_total");
   ChildProcess cycles({bench_path, "connect", "--conns", "2", "--reconnect", "--server", balancer.address(), "--json",
                        "--warmup", "0", "--duration", "3", "--tag", "lbc"},
                       "");
   // They reach a too (leastconn alternates between servers as loaded as
   // each other) before it is stopped.
-  REQUIRE_MESSAGE(poll_until(5, [&] { return metric(a, "parley_connections_accepted_total") >= a_accepted + 4; }),
+  REQUIRE_MESSAGE(poll_until(5, [&] { return server_metric(a, "parley_connections_accepted_total") >= a_accepted + 4; }),
                   "the connect cycles did not reach a");
 
   // SIGTERM a: its /readyz fails at once, and HAProxy takes it out of
@@ -195,8 +189,8 @@ TEST_CASE("two parleyd behind HAProxy: one drains under load, its clients come b
 
   // Every idle client came back, to b: HAProxy sent a no connection after
   // it marked it down, and b serves them all (the cycles are over).
-  CHECK_MESSAGE(poll_until(5, [&] { return metric(b, "parley_users") == clients; }),
-                "b has " << metric(b, "parley_users") << " of " << clients << " users");
+  CHECK_MESSAGE(poll_until(5, [&] { return server_metric(b, "parley_users") == clients; }),
+                "b has " << server_metric(b, "parley_users") << " of " << clients << " users");
   CHECK(balancer.server_stats("parley", "a")["stot"] == a_down["stot"]);
   {
     Client late(balancer.address());
@@ -239,18 +233,18 @@ TEST_CASE("two parleyd behind nginx's stream proxy: one drains, its clients come
                       "--server", nginx.address(), "--json", "--duration", "5", "--setup-timeout", "10",
                       "--tag", "ngx"},
                      "");
-  REQUIRE_MESSAGE(poll_until(10, [&] { return metric(a, "parley_users") + metric(b, "parley_users") == clients; }),
+  REQUIRE_MESSAGE(poll_until(10, [&] { return server_metric(a, "parley_users") + server_metric(b, "parley_users") == clients; }),
                   "the clients did not all register through nginx");
-  const double on_a = metric(a, "parley_users");
+  const double on_a = server_metric(a, "parley_users");
   CHECK(on_a > clients / 4);  // least_conn spread them
-  CHECK(metric(b, "parley_users") > clients / 4);
+  CHECK(server_metric(b, "parley_users") > clients / 4);
 
   const auto term = Clock::now();
   REQUIRE(kill(a.pid(), SIGTERM) == 0);
   CHECK(a.wait_exit(8000) == 0);
   MESSAGE("a drained and exited after " << seconds_since(term) << " s");
-  CHECK_MESSAGE(poll_until(5, [&] { return metric(b, "parley_users") == clients; }),
-                "b has " << metric(b, "parley_users") << " of " << clients << " users");
+  CHECK_MESSAGE(poll_until(5, [&] { return server_metric(b, "parley_users") == clients; }),
+                "b has " << server_metric(b, "parley_users") << " of " << clients << " users");
 
   const BenchRun run = finish_bench(bench, 30000);
   INFO(run.output);

@@ -182,11 +182,7 @@ TEST_CASE("bench --reconnect rides out a restart: told by `shutdown`, back at th
   const std::string path = temp_socket_path("reconnect");
   const std::vector<std::string> flags{"--listen", "unix:" + path, "--admin", "127.0.0.1:0",
                                        "--shutdown-retry-ms", "1500"};
-  auto metric = [](const ServerProcess& server, const char* name) {
-    const HttpResponse r = http_get(server.admin_address(), "/metrics");
-    return r.status == 200 ? metric_value(r.body, name).value_or(-1) : -1;
-  };
-  auto users = [&](const ServerProcess& server) { return metric(server, "parley_users"); };
+  auto users = [&](const ServerProcess& server) { return server_metric(server, "parley_users"); };
   auto poll_until = [](auto done) {  // polling the admin API and a path: no event to await
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     for (;;) {  // done() is asked once a round: what it said is the answer
@@ -203,12 +199,12 @@ TEST_CASE("bench --reconnect rides out a restart: told by `shutdown`, back at th
                      "--duration", "15", "--tag", "ri"},
                     "");
   REQUIRE(poll_until([&] { return users(*old_server) == 20; }));
-  const double accepted = metric(*old_server, "parley_connections_accepted_total");
+  const double accepted = server_metric(*old_server, "parley_connections_accepted_total");
   ChildProcess cycles({bench_path, "connect", "--conns", "2", "--connect-join", "--reconnect", "--server",
                        "unix:" + path, "--json", "--warmup", "0", "--duration", "3", "--tag", "rc"},
                       "");
   // The cycles are running.
-  REQUIRE(poll_until([&] { return metric(*old_server, "parley_connections_accepted_total") > accepted + 10; }));
+  REQUIRE(poll_until([&] { return server_metric(*old_server, "parley_connections_accepted_total") > accepted + 10; }));
 
   REQUIRE(kill(old_server->pid(), SIGTERM) == 0);
   REQUIRE(poll_until([&] { return access(path.c_str(), F_OK) != 0; }));  // the drain removed the socket file
@@ -243,10 +239,7 @@ TEST_CASE("bench fanout --reconnect: members cut off resume on the next server, 
   // acknowledged may be lost or seen twice, and no session may end.
   ServerProcess server({"--rate", "0", "--resume-grace", "30", "--history", "20000", "--admin", "127.0.0.1:0"});
   CutProxy first(server.address(), "bench-cut-first"), second(server.address(), "bench-cut-second");
-  auto held = [&] {
-    const HttpResponse r = http_get(server.admin_address(), "/metrics");
-    return r.status == 200 ? metric_value(r.body, "parley_sessions_held").value_or(-1) : -1;
-  };
+  auto held = [&] { return server_metric(server, "parley_sessions_held"); };
   constexpr int subscribers = 10, publishers = 2;
   // A watcher in the bench's channel (the bench does not count it) sees
   // the publishers' messages: the run is under way, and it goes on.
@@ -292,10 +285,7 @@ TEST_CASE("bench rooms --reconnect: every member talks, is cut off, resumes and 
   // half is away. The history they page holds their own messages too.
   ServerProcess server({"--rate", "0", "--resume-grace", "30", "--history", "20000", "--admin", "127.0.0.1:0"});
   CutProxy first(server.address(), "bench-rooms-first"), second(server.address(), "bench-rooms-second");
-  auto held = [&] {
-    const HttpResponse r = http_get(server.admin_address(), "/metrics");
-    return r.status == 200 ? metric_value(r.body, "parley_sessions_held").value_or(-1) : -1;
-  };
+  auto held = [&] { return server_metric(server, "parley_sessions_held"); };
   Client watcher(server.address());
   watcher.enter("watcher", "rcut-0");
   ChildProcess bench({program("PARLEY_BENCH"), "rooms", "--rooms", "3", "--members", "4", "--rate", "600",

@@ -105,11 +105,6 @@ std::size_t count_prefixed(const std::set<std::string>& nicks, const std::string
   return n;
 }
 
-// A gauge or counter of a server's /metrics; -1 when it cannot be read.
-double metric(const ServerProcess& server, const std::string& name) {
-  const HttpResponse r = http_get(server.admin_address(), "/metrics");
-  return r.status == 200 ? metric_value(r.body, name).value_or(-1) : -1;
-}
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
@@ -163,7 +158,7 @@ TEST_CASE("a cluster behind HAProxy: one instance drains under load, every clien
                       20000),
                   "the bench's members did not all connect through HAProxy");
   const std::string says = "parley_requests_total{command=\"say\",result=\"ok\"}";
-  REQUIRE(poll_until([&] { return metric(a, says) + metric(b, says) >= 20; }, 20000));
+  REQUIRE(poll_until([&] { return server_metric(a, says) + server_metric(b, says) >= 20; }, 20000));
   CHECK(bench_on_a > 0);
   CHECK(bench_on_a < subscribers + publishers);
   MESSAGE(bench_on_a << " members and " << people_on_a.size() << " people on a");

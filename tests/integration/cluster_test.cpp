@@ -198,10 +198,7 @@ TEST_CASE("cluster: a session resumes on another server; the grace running out s
     ann.reset();  // abrupt
   }
   // Every server's /metrics counts the cluster's held sessions (from Redis).
-  const auto held_on = [&](std::size_t i) {
-    const auto r = http_get(cluster.servers[i]->admin_address(), "/metrics");
-    return r.status == 200 ? metric_value(r.body, "parley_sessions_held").value_or(-1) : -1;
-  };
+  const auto held_on = [&](std::size_t i) { return server_metric(*cluster.servers[i], "parley_sessions_held"); };
   CHECK(poll_until([&] { return held_on(1) == 1 && held_on(0) == 1; }, 5000));
   say(watcher, "#r", "while away");  // seq 2
   Client back(cluster.at(1));

@@ -234,29 +234,27 @@ bool ServerProcess::running() {
   return true;
 }
 
+bool ServerProcess::read_stdout_chunk() {
+  char chunk[4096];
+  const ssize_t n = read(stdout_fd_, chunk, sizeof chunk);
+  if (n <= 0) return false;
+  stdout_.append(chunk, static_cast<std::size_t>(n));
+  return true;
+}
+
 int ServerProcess::wait_exit(int timeout_ms) {
   const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
   // Reading stdout until EOF doubles as the wait: the pipe closes at exit.
   while (!exited_) {
     pollfd p{stdout_fd_, POLLIN, 0};
     const int left = remaining_ms(deadline);
-    if (poll(&p, 1, std::min(left, 50)) > 0) {
-      char chunk[4096];
-      const ssize_t n = read(stdout_fd_, chunk, sizeof chunk);
-      if (n > 0) stdout_.append(chunk, static_cast<std::size_t>(n));
-    }
+    if (poll(&p, 1, std::min(left, 50)) > 0) read_stdout_chunk();
     if (!running()) break;
     if (left == 0) return -1;
   }
-  // It exited: what it wrote last is still in the pipe (more than one read,
-  // for --help's 5 KB), and the pipe is at EOF once that is read.
-  for (;;) {
-    pollfd p{stdout_fd_, POLLIN, 0};
-    if (poll(&p, 1, 0) <= 0) break;
-    char chunk[4096];
-    const ssize_t n = read(stdout_fd_, chunk, sizeof chunk);
-    if (n <= 0) break;
-    stdout_.append(chunk, static_cast<std::size_t>(n));
+  // It exited: what it wrote last may still be in the pipe (--help's 5 KB
+  // is two reads), and the pipe is at EOF once that is read.
+  for (pollfd p{stdout_fd_, POLLIN, 0}; poll(&p, 1, 0) > 0 && read_stdout_chunk();) {
   }
   return status_;
 }
@@ -455,8 +453,8 @@ Client::~Client() {
   if (fd_ >= 0) close(fd_);
 }
 
-void Client::send_raw(std::string_view bytes) {
-  const auto deadline = Clock::now() + std::chrono::milliseconds(default_timeout_ms);
+void Client::send_raw(std::string_view bytes, int timeout_ms) {
+  const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
   while (!bytes.empty()) {
     const ssize_t n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) {
@@ -709,6 +707,11 @@ HttpResponse http_get(const std::string& address, const std::string& target, int
   response.body = raw.substr(header_end + 4);
   if (headers.find("transfer-encoding: chunked") != std::string::npos) response.body = dechunk(response.body);
   return response;
+}
+
+double server_metric(const ServerProcess& server, const std::string& name) {
+  const HttpResponse r = http_get(server.admin_address(), "/metrics");
+  return r.status == 200 ? metric_value(r.body, name).value_or(-1) : -1;
 }
 
 void queue_unread(Client& stuck, Client& talker, const std::string& channel) {

@@ -89,6 +89,7 @@ class ServerProcess {
 
  private:
   void spawn(const std::vector<std::string>& argv);
+  bool read_stdout_chunk();  // one read into stdout_; false at EOF or on an error
 
   pid_t pid_ = -1;
   int stdout_fd_ = -1;
@@ -148,7 +149,8 @@ class Client {
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
-  void send_raw(std::string_view bytes);
+  // Fails the test unless all of `bytes` is taken within timeout_ms.
+  void send_raw(std::string_view bytes, int timeout_ms = default_timeout_ms);
   void send(const json& request) { send_raw(request.dump() + "\n"); }
 
   // The next line, raw; nullopt on timeout or EOF.
@@ -259,6 +261,10 @@ struct HttpResponse {
   std::string body;
 };
 HttpResponse http_get(const std::string& address, const std::string& target, int timeout_ms = default_timeout_ms);
+
+// A gauge or counter of a server's /metrics (its --admin listener); -1 when
+// the page cannot be read or has no such sample.
+double server_metric(const ServerProcess& server, const std::string& name);
 
 // Calls `done` until it returns true, sleeping a little (`interval_ms`)
 // between calls; false when `timeout_ms` passes first. Only for what has

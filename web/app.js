@@ -367,7 +367,8 @@ async function resumeChannels(channels) {
   const rooms = channels.map((c) => room(lower(c.channel)) || addChannelRoom(c.channel));
   for (const r of rooms) r.catching = true;
   for (const [i, c] of channels.entries()) await catchUp(rooms[i], c.seq, c.epoch, 'Missed while you were away');
-  // Channels we had that the session no longer has (should not happen): join again.
+  // Channels we had that the session does not (a join answered `unavailable`,
+  // or one whose reply the lost connection took): join them again.
   for (const r of state.rooms.values()) {
     if (r.kind === 'channel' && r.joined && !theirs.has(r.key)) await joinChannel(r.name, { again: true });
   }

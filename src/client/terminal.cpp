@@ -376,14 +376,27 @@ class Terminal {
 
   void resume(const json& channels, std::time_t now) {
     note("* reconnected as " + session_.nick + ", session resumed");
+    const auto wanted = std::move(session_.joined);
     session_.joined.clear();
     if (channels.is_array())
       for (const json& c : channels)
         if (!field_text(c, "channel").empty()) session_.joined.insert(field_text(c, "channel"));
+    // A rejoin answered `unavailable`, or a join whose reply the lost
+    // connection took, left the session outside channels the user is in:
+    // they stay the user's, and are joined again.
+    std::vector<std::string> missing;
+    for (const std::string& channel : wanted)
+      if (!session_.joined.contains(channel)) missing.push_back(channel);
+    session_.joined.insert(missing.begin(), missing.end());
+    rejoin_current_ = session_.channel;
     if (!session_.joined.contains(session_.channel))
       session_.channel = session_.joined.empty() ? "" : *session_.joined.begin();
     catchup_.start(channels, marks_);
     continue_catchup(now);
+    for (const std::string& channel : missing) {
+      note("* not in " + channel + " any more; joining it again");
+      request({{"cmd", "join"}, {"channel", channel}}, Kind::rejoin);
+    }
   }
 
   void continue_catchup(std::time_t now) {
@@ -404,8 +417,12 @@ class Terminal {
   }
 
   void on_rejoin(const json& request, const json& reply, std::time_t now) {
-    if (!field_is_true(reply, "ok")) session_.joined.erase(field_text(request, "channel"));
     if (!options_.json_mode) out(render_reply(request, reply, session_, now));
+    if (field_text(field(reply, "error"), "code") == "unavailable") {
+      broken_ = true;  // still in it for the user: reconnect, back off, and the resume joins it again
+      return;
+    }
+    if (!field_is_true(reply, "ok")) session_.joined.erase(field_text(request, "channel"));
     if (field_is_true(reply, "ok")) marks_.joined(reply);
     if (session_.joined.contains(rejoin_current_)) session_.channel = rejoin_current_;
   }

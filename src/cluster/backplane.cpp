@@ -2,6 +2,8 @@
 
 #include "parley/log/log.hpp"
 
+#include <utility>
+
 namespace parley::cluster {
 namespace {
 
@@ -62,8 +64,12 @@ void Backplane::load_library() {
 
 void Backplane::subscribe_base() {
   for (const std::string& channel : base_) {
-    sub_.subscribe(channel, [this](const RedisReply& reply) {
-      if (!reply.ok()) return;
+    sub_.subscribe(channel, [this, channel](const RedisReply& reply) {
+      if (!reply.ok()) {  // an ACL without SUBSCRIBE, say: not ready until a reconnect manages it
+        if (!std::exchange(subscribe_failure_logged_, true))
+          log::write(LogLevel::error, 0, "", "backplane: subscribing to " + channel + " failed: " + reply.str);
+        return;
+      }
       ++base_subscribed_;
       update();
     });
@@ -74,6 +80,7 @@ void Backplane::update() {
   const bool now = cmd_.up() && sub_.up() && loaded_ && base_subscribed_ == base_.size();
   if (now == ready_) return;
   ready_ = now;
+  if (now) subscribe_failure_logged_ = false;
   if (now && hooks_.ready) hooks_.ready();
 }
 

@@ -234,7 +234,7 @@ std::optional<Outcome> ClusterBackend::handle(ConnId conn, ChatRequest request, 
     out.close = true;
     return out;  // unregistered, or nothing to tell Redis now: disconnect() remembers it
   }
-  if (!backplane_.can_call() || lease_stale_) return unavailable();
+  if (!served_ || !backplane_.can_call() || lease_stale_) return unavailable();
   // Its says still waiting for the end of the turn go first: Redis runs a
   // session's requests in the order they came.
   if (!std::holds_alternative<Say>(command)) send_says_of(conn);
@@ -1080,7 +1080,8 @@ void ClusterBackend::on_node_message(std::string_view payload) {
 void ClusterBackend::on_ready() {
   log::info("backplane: up (" + config_.redis.address.to_string() + ")");
   lease_stale_ = false;
-  renew_lease();
+  renew_lease();  // before any request: the first lease call goes out ahead of every hello
+  served_ = true;
   resubscribe_all();
   retry_repairs();
   std::vector<Orphan> orphans;

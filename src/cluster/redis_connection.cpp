@@ -41,6 +41,10 @@
 namespace parley::cluster {
 namespace {
 
+// How long a connection must have been up for its loss to count as a new
+// outage (the backoff starts over) rather than one more failed attempt.
+constexpr std::uint64_t stable_ms = 1000;
+
 // What a sent command waits for. Redis answers in the order it was sent,
 // so the FIFO's front is always the next reply's owner.
 struct InFlight {
@@ -147,7 +151,8 @@ struct RedisConnection::Impl {
   std::vector<std::string> candidates_;  // numeric addresses, or the unix path
   std::size_t next_candidate_ = 0;
   bool timed_out_ = false;               // this attempt's connect deadline passed
-  unsigned failures_ = 0;                // attempts in a row that did not come up
+  unsigned failures_ = 0;                // attempts in a row that did not come up (or not for long)
+  std::uint64_t up_at_ = 0;              // loop time of the last handshake
   std::minstd_rand random_;
 
   std::deque<InFlight> in_flight_;
@@ -406,7 +411,7 @@ struct RedisConnection::Impl {
     uv_timer_stop(&self.timer_);  // the connect deadline
     self.state_ = State::up;
     self.was_up_ = true;
-    self.failures_ = 0;
+    self.up_at_ = uv_now(self.loop_);
     ++self.stats_.connects;
     if (self.owner_wants(self.on_up_)) self.on_up_();
   }
@@ -567,6 +572,10 @@ struct RedisConnection::Impl {
       return;
     }
     if (was_up) {
+      // Only a connection that lasted starts the backoff over: one that
+      // Redis drops at once each time (an ACL refusing SUBSCRIBE, say)
+      // must not be retried ten times a second for ever.
+      if (uv_now(loop_) - up_at_ >= stable_ms) failures_ = 0;
       schedule_retry();
       return;
     }

@@ -506,6 +506,120 @@ TEST_CASE("cluster: the Node example client rides out the backplane being away")
   example_rides_out_outage({"node", program("EXAMPLES_DIR") + "/client.mjs"}, "node");
 }
 
+TEST_CASE("cluster: until its subscriber is up a server answers unavailable, even with commands going through") {
+  RedisServer redis;
+  redis.command({"ACL", "SETUSER", "default", "-subscribe"});  // the command connection works, SUBSCRIBE not
+  ServerProcess server({"--cluster", redis.unix_url(), "--cluster-prefix", "t", "--admin", "127.0.0.1:0"});
+  REQUIRE(server.wait_log("backplane: subscribing to", 1, 10000));
+  Client c(server.address());
+  const json refused = c.call({{"cmd", "hello"}, {"nick", "ann"}});
+  CHECK(refused["error"]["code"] == "unavailable");
+  CHECK(refused["error"]["retry_ms"].is_number());
+  CHECK(http_get(server.admin_address(), "/readyz").status == 503);
+  redis.command({"ACL", "SETUSER", "default", "+subscribe"});
+  redis.command({"CLIENT", "KILL", "TYPE", "pubsub"});  // its reconnect subscribes
+  REQUIRE(server.wait_log("backplane: up", 1, 10000));
+  c.hello("ann");
+  CHECK(c.join("#r")["members"] == json::array({"ann"}));
+}
+
+namespace {
+
+// Takes SUBSCRIBE away from Redis's user and cuts every subscriber: each
+// server reconnects, cannot subscribe, and answers a join of a channel it
+// has no members in `unavailable`. restore_subscribe() undoes it.
+void break_subscribe(Cluster& cluster) {
+  cluster.redis.command({"ACL", "SETUSER", "default", "-subscribe"});
+  cluster.redis.command({"CLIENT", "KILL", "TYPE", "pubsub"});
+  for (auto& server : cluster.servers) REQUIRE(server->wait_log("backplane: subscribing to", 1, 10000));
+}
+
+void restore_subscribe(Cluster& cluster) {
+  cluster.redis.command({"ACL", "SETUSER", "default", "+subscribe"});
+  cluster.redis.command({"CLIENT", "KILL", "TYPE", "pubsub"});
+  for (auto& server : cluster.servers) REQUIRE(server->wait_log("backplane: up", 2, 10000));
+}
+
+// `watcher` enters `channel` as "host" and sees `nick` there: in the members its join
+// answers, or by the join event that follows.
+void wait_member(Client& watcher, const std::string& channel, const std::string& nick) {
+  const json members = watcher.enter("host", channel)["members"];
+  if (std::find(members.begin(), members.end(), json(nick)) == members.end())
+    REQUIRE(watcher.wait_event("join", 15000)["nick"] == nick);
+}
+
+// The one way a session comes back in no channel: cut off while the server
+// cannot subscribe, its client waits out the grace (the proxy refuses it),
+// registers anew, and has its join answered `unavailable`; it reconnects in
+// time to resume that new session, which is in no channel. A client must
+// then join again rather than wait for ever in no channel.
+constexpr const char* join_again_grace = "4";
+
+// Cuts the client off until its session, held meanwhile, has ended.
+void cut_past_grace(Cluster& cluster, CutProxy& proxy) {
+  ServerProcess& server = *cluster.servers.at(0);
+  proxy.cut();
+  REQUIRE(poll_until([&] { return server_metric(server, "parley_sessions_held") == 1; }, 10000));
+  REQUIRE(poll_until([&] { return server_metric(server, "parley_sessions_held") == 0; }, 15000));
+  proxy.restore();
+}
+
+void example_joins_again(const std::vector<std::string>& command_prefix, const std::string& nick) {
+  Cluster cluster(1, {"--resume-grace", join_again_grace});
+  CutProxy proxy(cluster.at(0), "cluster-example-join-" + nick);
+  std::vector<std::string> argv = command_prefix;
+  argv.insert(argv.end(), {proxy.address(), nick, "#ex", "hello from " + nick, "1"});
+  Client first(cluster.at(0));
+  first.enter("first", "#ex");
+  ChildProcess example(argv, "");
+  REQUIRE(first.wait_event("message", 10000)["text"] == "hello from " + nick);
+  // Once its quit is answered the example is the channel's one member here:
+  // with it cut off, the server unsubscribes.
+  REQUIRE(first.call({{"cmd", "quit"}})["ok"] == true);
+  break_subscribe(cluster);
+  cut_past_grace(cluster, proxy);
+  REQUIRE(example.wait_output("new session; joining #ex again", 1, 20000));
+  REQUIRE(example.wait_output("not in #ex; joining it again", 1, 10000));
+  restore_subscribe(cluster);
+  Client host(cluster.at(0));
+  wait_member(host, "#ex", nick);
+  say(host, "#ex", "two");
+  CHECK(example.wait() == 0);
+  CHECK(count_of(example.output(), "<host> two\n") == 1);
+}
+
+}  // namespace
+
+TEST_CASE("cluster: the Python example client joins again when its join was unavailable") {
+  example_joins_again({"python3", program("EXAMPLES_DIR") + "/client.py"}, "py");
+}
+
+TEST_CASE("cluster: the Node example client joins again when its join was unavailable") {
+  example_joins_again({"node", program("EXAMPLES_DIR") + "/client.mjs"}, "node");
+}
+
+TEST_CASE("cluster: the parley client joins again when its join was unavailable") {
+  Cluster cluster(1, {"--resume-grace", join_again_grace});
+  CutProxy proxy(cluster.at(0), "cluster-client-join");
+  INFO(cluster.servers[0]->log());
+  ChildProcess parley({program("PARLEY"), "--nick", "alice", proxy.address()}, "", true);
+  parley.write_input("/join #t\n");
+  REQUIRE(parley.wait_output("] * joined #t (alice)\n"));
+  break_subscribe(cluster);
+  cut_past_grace(cluster, proxy);
+  REQUIRE(parley.wait_output("as a new session; joining #t again", 1, 20000));
+  REQUIRE(parley.wait_output("not in #t any more; joining it again", 1, 10000));
+  restore_subscribe(cluster);
+  INFO(parley.output());
+  Client host(cluster.at(0));
+  wait_member(host, "#t", "alice");
+  say(host, "#t", "welcome back");
+  REQUIRE(parley.wait_output("] <host> welcome back\n"));
+  parley.write_input("/quit\n");
+  parley.close_input();
+  CHECK(parley.wait() == 0);
+}
+
 TEST_CASE("cluster: a join racing a busy channel gets every message above its head, from the next one on") {
   Cluster cluster(2, {"--rate", "0"});
   Client publisher(cluster.at(0)), stayer(cluster.at(1));

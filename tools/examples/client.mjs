@@ -150,8 +150,16 @@ async function resume() {
     return [];
   }
   note('session resumed');
+  const channels = reply.channels ?? [];
+  if (!channels.some((c) => same(c.channel, channel))) {
+    // A join answered `unavailable` (or lost with the connection) left the
+    // session outside the channel: join it now.
+    note(`not in ${channel}; joining it again`);
+    await join();
+    return [];
+  }
   const missed = [];
-  for (const c of reply.channels ?? []) {
+  for (const c of channels) {
     if (!same(c.channel, channel)) continue;
     if (c.epoch !== chat.epoch) { chat.seq = 0; chat.epoch = c.epoch; }  // old numbers mean nothing now
     while (chat.seq < c.seq) {

@@ -173,8 +173,15 @@ class Chat:
             self.joined(self.client.call(cmd="join", channel=self.channel))
             return []
         note("session resumed")
+        channels = reply.get("channels", [])
+        if not any(c["channel"].lower() == self.channel.lower() for c in channels):
+            # A join answered `unavailable` (or lost with the connection)
+            # left the session outside the channel: join it now.
+            note(f"not in {self.channel}; joining it again")
+            self.joined(self.client.call(cmd="join", channel=self.channel))
+            return []
         missed = []
-        for c in reply.get("channels", []):
+        for c in channels:
             if c["channel"].lower() != self.channel.lower():
                 continue
             if c["epoch"] != self.epoch:

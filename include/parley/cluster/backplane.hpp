@@ -63,6 +63,7 @@ class Backplane {
   Hooks hooks_;
   bool loaded_ = false;          // the library is loaded on this command connection
   std::size_t base_subscribed_ = 0;
+  bool subscribe_failure_logged_ = false;  // once per outage, not once per reconnect
   bool ready_ = false;
   std::vector<std::string_view> argv_;  // reused by call(): no allocation per command once grown
 };

@@ -224,6 +224,11 @@ class ClusterBackend final : public Backend {
   bool lease_in_flight_ = false;
   std::int64_t lease_renewed_ = 0;  // loop time the last renewal was asked at
   bool lease_stale_ = false;        // not renewed for 2/3 of the lease: not speaking for anyone
+  // Set by the first on_ready. Until then the server answers everything
+  // unavailable: a hello taken while only the command connection is up
+  // would leave a session its joins cannot serve (no subscriber yet), and
+  // one taken before the first lease call would name a node with no lease.
+  bool served_ = false;
   std::unique_ptr<uv_timer_s> lease_timer_;
   // Says waiting for the end of the turn. The check handle sends them after
   // the poll phase; the idle handle, started with it, keeps that poll from

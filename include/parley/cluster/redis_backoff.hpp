@@ -7,7 +7,7 @@
 namespace parley::cluster {
 
 // After `failures` attempts in a row that did not come up (0 right after a
-// connection that was up went down): min_ms doubled that many times, never
+// connection that had been up for a while went down): min_ms doubled that many times, never
 // more than max_ms, then drawn between half of it and all of it (`random` in
 // [0, 1)), so that the servers that lost one Redis together do not all come
 // back in the same millisecond. At least 1 ms.

@@ -25,6 +25,8 @@ struct RedisReply {
   const RedisReply& at(std::size_t i) const;
   // An integer reply, or a string holding one.
   std::optional<std::int64_t> as_integer() const;
+  // The same tree: type, value and elements.
+  bool operator==(const RedisReply&) const = default;
 
   static RedisReply failed(std::string why) {
     RedisReply r;

@@ -13,7 +13,9 @@
 // while the server cannot be reached. It resumes its session (`hello` with
 // `resume`); when the server kept it, it pages `history` after the last seq
 // it saw and prints what it missed under "-- missed while disconnected --",
-// never twice; otherwise it joins the channel again. Notes go to stderr.
+// never twice; otherwise, or when the session it resumed is not in the
+// channel (a join answered `unavailable`), it joins the channel again.
+// Notes go to stderr.
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 

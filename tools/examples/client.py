@@ -15,8 +15,9 @@ for a lost connection after a short delay, backing off from 0.5 s to 30 s
 while the server cannot be reached. It resumes its session (`hello` with
 `resume`); when the server kept it, it pages `history` after the last seq
 it saw in the channel and prints what it missed under a
-"-- missed while disconnected --" line, never twice; otherwise it joins the
-channel again. Notes about all that go to stderr.
+"-- missed while disconnected --" line, never twice; otherwise, or when the
+session it resumed is not in the channel (a join answered `unavailable`),
+it joins the channel again. Notes about all that go to stderr.
 """
 import json
 import random

@@ -422,8 +422,10 @@ class Terminal {
       broken_ = true;  // still in it for the user: reconnect, back off, and the resume joins it again
       return;
     }
-    if (!field_is_true(reply, "ok")) session_.joined.erase(field_text(request, "channel"));
-    if (field_is_true(reply, "ok")) marks_.joined(reply);
+    if (field_is_true(reply, "ok"))
+      marks_.joined(reply);
+    else
+      session_.joined.erase(field_text(request, "channel"));
     if (session_.joined.contains(rejoin_current_)) session_.channel = rejoin_current_;
   }
 

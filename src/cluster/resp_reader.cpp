@@ -1,6 +1,8 @@
 #include "parley/cluster/resp_reader.hpp"
 
+#include <algorithm>
 #include <charconv>
+#include <cstdint>
 #include <cstring>
 
 namespace parley::cluster {
@@ -23,7 +25,10 @@ std::uint64_t elements_of(char type, std::int64_t count) {
 
 }  // namespace
 
-RespReader::RespReader(RespLimits limits) : limits_(limits) {}
+RespReader::RespReader(RespLimits limits) : limits_(limits) {
+  // A node counts its elements and its subtree's end in 32 bits.
+  limits_.max_elements = std::min<std::size_t>(limits_.max_elements, UINT32_MAX - 1);
+}
 
 void RespReader::feed(std::string_view bytes) {
   forget_value();

@@ -603,6 +603,7 @@ TEST_CASE("cluster: the parley client joins again when its join was unavailable"
   CutProxy proxy(cluster.at(0), "cluster-client-join");
   INFO(cluster.servers[0]->log());
   ChildProcess parley({program("PARLEY"), "--nick", "alice", proxy.address()}, "", true);
+  INFO(parley.output());
   parley.write_input("/join #t\n");
   REQUIRE(parley.wait_output("] * joined #t (alice)\n"));
   break_subscribe(cluster);
@@ -610,7 +611,6 @@ TEST_CASE("cluster: the parley client joins again when its join was unavailable"
   REQUIRE(parley.wait_output("as a new session; joining #t again", 1, 20000));
   REQUIRE(parley.wait_output("not in #t any more; joining it again", 1, 10000));
   restore_subscribe(cluster);
-  INFO(parley.output());
   Client host(cluster.at(0));
   wait_member(host, "#t", "alice");
   say(host, "#t", "welcome back");

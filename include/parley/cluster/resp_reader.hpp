@@ -26,7 +26,7 @@ namespace parley::cluster {
 
 struct RespLimits {
   std::size_t max_depth = 8;            // nested aggregates, the root one being 1
-  std::size_t max_elements = 1u << 20;  // elements of one reply, over its whole tree
+  std::size_t max_elements = 1u << 20;  // elements of one reply, over its whole tree (below 2^32)
   std::size_t max_bytes = 64u << 20;    // one reply on the wire, headers included
 };
 

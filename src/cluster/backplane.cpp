@@ -5,54 +5,32 @@
 #include <utility>
 
 namespace parley::cluster {
-namespace {
-
-RedisOptions named(RedisOptions options, std::string_view role) {
-  options.client_name = options.client_name.empty() ? std::string(role) : options.client_name + "-" + std::string(role);
-  return options;
-}
-
-}  // namespace
 
 Backplane::Backplane(uv_loop_s* loop, const RedisOptions& options, std::vector<std::string> base, Hooks hooks)
-    : cmd_(loop, named(options, "cmd")),
-      sub_(loop, named(options, "sub")),
-      base_(std::move(base)),
-      hooks_(std::move(hooks)) {
-  cmd_.on_up([this] { load_library(); });
-  cmd_.on_down([this](std::string_view why) {
-    loaded_ = false;
-    lost(why);
+    : conn_(loop, options), base_(std::move(base)), hooks_(std::move(hooks)) {
+  conn_.on_up([this] {
+    load_library();
+    subscribe_base();
   });
-  sub_.on_up([this] { subscribe_base(); });
-  sub_.on_down([this](std::string_view why) {
+  conn_.on_down([this](std::string_view why) {
+    loaded_ = false;
     base_subscribed_ = 0;
     lost(why);
   });
-  sub_.on_message([this](std::string_view channel, std::string_view payload) {
+  conn_.on_message([this](std::string_view channel, std::string_view payload) {
     if (hooks_.message) hooks_.message(channel, payload);
   });
 }
 
-void Backplane::start() {
-  cmd_.start();
-  sub_.start();
-}
+void Backplane::start() { conn_.start(); }
 
-void Backplane::stop(std::function<void()> on_closed) {
-  auto left = std::make_shared<int>(2);
-  auto done = [left, on_closed = std::move(on_closed)] {
-    if (--*left == 0 && on_closed) on_closed();
-  };
-  cmd_.stop(done);
-  sub_.stop(done);
-}
+void Backplane::stop(std::function<void()> on_closed) { conn_.stop(std::move(on_closed)); }
 
 // FUNCTION LOAD REPLACE on every connect: a Redis restarted without
 // persistence has forgotten the library, and an upgraded server brings a
 // new one (the library is versioned by its text, not by a name).
 void Backplane::load_library() {
-  cmd_.command({"FUNCTION", "LOAD", "REPLACE", functions_library}, [this](const RedisReply& reply) {
+  conn_.command({"FUNCTION", "LOAD", "REPLACE", functions_library}, [this](const RedisReply& reply) {
     if (!reply.ok()) {
       log::write(LogLevel::error, 0, "", "backplane: loading the functions failed: " + reply.str);
       return;  // the connection stays up but not ready; the next reconnect tries again
@@ -64,10 +42,14 @@ void Backplane::load_library() {
 
 void Backplane::subscribe_base() {
   for (const std::string& channel : base_) {
-    sub_.subscribe(channel, [this, channel](const RedisReply& reply) {
-      if (!reply.ok()) {  // an ACL without SUBSCRIBE, say: not ready until a reconnect manages it
+    conn_.subscribe(channel, [this, channel](const RedisReply& reply) {
+      if (reply.type == RedisReply::Type::failure) return;  // the connection dropped: on_down said so
+      if (!reply.ok()) {
+        // An ACL without SUBSCRIBE, say: not ready until a reconnect (after
+        // the backoff: the connection did not last) manages it.
         if (!std::exchange(subscribe_failure_logged_, true))
           log::write(LogLevel::error, 0, "", "backplane: subscribing to " + channel + " failed: " + reply.str);
+        conn_.reconnect("subscribing to " + channel + " refused: " + reply.str);
         return;
       }
       ++base_subscribed_;
@@ -77,7 +59,7 @@ void Backplane::subscribe_base() {
 }
 
 void Backplane::update() {
-  const bool now = cmd_.up() && sub_.up() && loaded_ && base_subscribed_ == base_.size();
+  const bool now = conn_.up() && loaded_ && base_subscribed_ == base_.size();
   if (now == ready_) return;
   ready_ = now;
   if (now) subscribe_failure_logged_ = false;
@@ -98,7 +80,7 @@ bool Backplane::call(std::string_view function, const std::vector<std::string_vi
   argv_.push_back(function);
   argv_.push_back("0");
   argv_.insert(argv_.end(), args.begin(), args.end());
-  return cmd_.command(argv_, std::move(done));
+  return conn_.command(argv_, std::move(done));
 }
 
 }  // namespace parley::cluster

@@ -113,6 +113,17 @@ class ClusterBackend::FeedSink final : public ChannelFeed::Sink {
   LocalChannel& channel_;
 };
 
+namespace {
+
+// The connection's name in CLIENT LIST says which server it is:
+// "parleyd-NODE~INSTANCE".
+RedisOptions named_for(RedisOptions options, const std::string& node) {
+  options.client_name += (options.client_name.empty() ? "" : "-") + node;
+  return options;
+}
+
+}  // namespace
+
 ClusterBackend::ClusterBackend(uv_loop_s* loop, ClusterConfig config, Limits limits, ServerInfo info)
     : config_(std::move(config)),
       limits_(limits),
@@ -121,7 +132,7 @@ ClusterBackend::ClusterBackend(uv_loop_s* loop, ClusterConfig config, Limits lim
       users_channel_(config_.prefix + ":users"),
       node_channel_(config_.prefix + ":to:" + node_),
       channel_prefix_(config_.prefix + ":{c:"),
-      backplane_(loop, config_.redis, {users_channel_, node_channel_},
+      backplane_(loop, named_for(config_.redis, node_), {users_channel_, node_channel_},
                  {[this] { on_ready(); }, [this](std::string_view why) { on_unready(why); },
                   [this](std::string_view channel, std::string_view payload) { on_message(channel, payload); }}),
       lease_timer_(std::make_unique<uv_timer_t>()),
@@ -1126,26 +1137,38 @@ void ClusterBackend::read_heads(const std::vector<std::string>& keys) {
 
 void ClusterBackend::repair(const std::string& key, std::uint64_t from, std::uint64_t to) {
   ++stats_.gap_repairs;
-  auto done = [this, key, from, to](const RedisReply& reply) {
+  read_repair_page(key, from, to, from, std::make_shared<std::vector<ChannelFeed::Repaired>>());
+}
+
+// One page of a repair's range, `next`..to; the feed hears of the whole
+// range at once, after its last page. Pages keep each reply small: Redis
+// counts a reply against the connection's pub/sub output limit, which
+// would cut the connection (and with it the repair) over one long hole.
+void ClusterBackend::read_repair_page(const std::string& key, std::uint64_t from, std::uint64_t to,
+                                      std::uint64_t next, std::shared_ptr<std::vector<ChannelFeed::Repaired>> found) {
+  auto done = [this, key, from, to, found](const RedisReply& reply) {
     auto it = channels_.find(key);
     if (it == channels_.end()) return;
     LocalChannel& ch = it->second;
-    std::optional<std::vector<ChannelFeed::Repaired>> found;
-    if (reply.ok() && reply.at(0).str == "ok") {
-      found.emplace();
-      for (const RedisReply& entry : reply.at(3).elements) {
+    const bool ok = reply.ok() && reply.at(0).str == "ok";
+    if (ok) {
+      const std::vector<RedisReply>& page = reply.at(3).elements;
+      for (const RedisReply& entry : page) {
         const LoggedMessage m = logged(entry);
         found->push_back({m.seq, entry_field(entry, "o") + " " + entry_field(entry, "g"),
                           *encode_event(ChatMessage{ch.name, m.from, {}, m.text, m.seq, m.ts})});
       }
+      if (page.size() == repair_page && !found->empty() && found->back().seq < to)
+        return read_repair_page(key, from, to, found->back().seq + 1, found);
     }
     FeedSink sink(*this, ch);
-    ch.feed().repaired(from, to, found, sink);
+    ch.feed().repaired(from, to, ok ? std::optional(std::move(*found)) : std::nullopt, sink);
     if (ch.empty()) maybe_unsubscribe(key);
   };
-  // Not sent: tried again once the backplane is back (the feed holds what
-  // comes meanwhile, within its bound).
-  if (!call("parley_range", {config_.prefix, key, std::to_string(from), std::to_string(to)}, done))
+  // Not sent: tried again, whole, once the backplane is back (the feed
+  // holds what comes meanwhile, within its bound).
+  if (!call("parley_range", {config_.prefix, key, std::to_string(next), std::to_string(to), std::to_string(repair_page)},
+            done))
     repairs_later_.push_back({key, from, to});
 }
 

@@ -287,12 +287,14 @@ redis.register_function('parley_history', function(_, a)
   return {'ok', meta[1], meta[3], latest, oldest, entries}
 end)
 
--- range: P C FROM TO -> ok, name, epoch, entries FROM..TO (for gap repair)
+-- range: P C FROM TO COUNT -> ok, name, epoch, at most COUNT entries of
+-- FROM..TO (for gap repair, a page at a time: one reply stays well below
+-- Redis's output limit and our reader's bound however long the hole)
 redis.register_function('parley_range', function(_, a)
   local k = ch(a[1], a[2])
   local meta = redis.call('HMGET', k, 'name', 'epoch')
   if not meta[1] then return {'no_such_channel'} end
-  return {'ok', meta[1], meta[2], redis.call('XRANGE', k .. ':log', a[3] .. '-0', a[4] .. '-0')}
+  return {'ok', meta[1], meta[2], redis.call('XRANGE', k .. ':log', a[3] .. '-0', a[4] .. '-0', 'COUNT', a[5])}
 end)
 
 -- heads: P C... -> for each channel: name (or false), seq, epoch

@@ -1,41 +1,32 @@
-// The connection: hiredis's async context for the protocol, our own glue on
-// a uv_poll_t for the socket, one uv_timer_t for whichever deadline the
-// current state has.
+// The connection: a libuv stream (TCP or a unix socket) speaking RESP3,
+// our own command writer and RespReader, one uv_timer_t for whichever
+// deadline the current state has.
 //
-// Ownership, the part hiredis makes subtle. hiredis frees its context
-// itself when the socket fails (inside redisAsyncHandleRead/Write), and when
-// we call redisAsyncFree (at once, or, inside one of its callbacks, right
-// after that callback returns). Every one of those paths runs the pending
-// callbacks with a NULL reply and then ev.cleanup, exactly once. So:
-//   - our hiredis callbacks ignore NULL replies: we keep our own FIFO of
-//     what is in flight and fail it ourselves, so no user callback runs
-//     twice, and none runs from inside hiredis's free;
-//   - ev.cleanup (on_cleanup) is the one place that learns the context is
-//     gone: it forgets the pointer and closes the poll handle (before
-//     hiredis closes the descriptor);
-//   - the poll handle's close callback (end_connection) is the one place
-//     that tells the owner: failures, on_down, then the next attempt. It
-//     runs from the loop, never from inside hiredis or from our own calls.
+// Why not hiredis: one connection carries both the commands and the
+// pub/sub messages, which needs RESP3 (`HELLO 3`: messages come as pushes
+// between the replies, in the order Redis ran them), and hiredis 0.14
+// reads only RESP2 (docs/cluster.md, "One connection").
+//
+// Ownership is simple because everything is ours: the stream handle is
+// the one resource of a connection; drop() closes it, and its close
+// callback (end_connection) is the one place that tells the owner:
+// failures, on_down, then the next attempt. It runs from the loop, never
+// from inside our own calls or a reply's callback.
 #include "parley/cluster/redis_connection.hpp"
 
-#include <hiredis/async.h>
-#include <hiredis/hiredis.h>
-#include <netdb.h>
 #include <strings.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
 #include <uv.h>
 
 #include <array>
-#include <cstring>
+#include <charconv>
 #include <deque>
 #include <optional>
 #include <random>
 #include <set>
 #include <utility>
 
-#include "parley/cluster/hiredis_reader.hpp"
 #include "parley/cluster/redis_backoff.hpp"
+#include "parley/cluster/resp_reader.hpp"
 #include "parley/socket/address.hpp"
 
 namespace parley::cluster {
@@ -45,12 +36,18 @@ namespace {
 // outage (the backoff starts over) rather than one more failed attempt.
 constexpr std::uint64_t stable_ms = 1000;
 
+// What one read asks the kernel for. libuv reads again at once while a
+// read fills it (up to 32 times), so a burst of messages is read, and
+// handed to the hub, within one loop turn.
+constexpr std::size_t read_size = 64 * 1024;
+
 // What a sent command waits for. Redis answers in the order it was sent,
-// so the FIFO's front is always the next reply's owner.
+// so the FIFO's front is always the next reply's owner; pushes (messages,
+// and in RESP3 the subscribe confirmations) are told apart by their type.
 struct InFlight {
-  enum class Kind { command, subscribe, unsubscribe };
+  enum class Kind { handshake, command, subscribe, unsubscribe };
   Kind kind = Kind::command;
-  RedisConnection::Callback done;  // empty for unsubscribe
+  RedisConnection::Callback done;  // empty for handshake and unsubscribe
   std::string channel;             // subscribe and unsubscribe
   std::uint64_t sent_ns = 0;       // uv_hrtime(), for the latency
   std::uint64_t deadline_ms = 0;   // uv_now() + command_timeout_ms
@@ -60,14 +57,14 @@ enum class State {
   idle,        // start() not called yet
   waiting,     // the timer runs until the next attempt
   resolving,   // uv_getaddrinfo in flight
-  connecting,  // a context; the handshake not answered yet
+  connecting,  // a stream: its connect or the handshake not answered yet
   up,          // the handshake answered: commands are taken
-  closing,     // the context is gone or going; the poll handle is closing
+  closing,     // the stream is closing
   stopped,     // stop() is done
 };
 
-// Commands whose replies hiredis 0.14 routes to its pub/sub table (or that
-// change what the connection answers), so our FIFO would lose track.
+// Commands whose replies do not come one per command in the FIFO's order
+// (pushes, or none), or that change what the connection speaks.
 bool routed_apart(std::string_view name) {
   static constexpr std::array<std::string_view, 9> names = {
       "subscribe", "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe", "sunsubscribe",
@@ -75,10 +72,6 @@ bool routed_apart(std::string_view name) {
   for (std::string_view n : names)
     if (n.size() == name.size() && strncasecmp(n.data(), name.data(), n.size()) == 0) return true;
   return false;
-}
-
-std::string_view text_of(const redisReply* r) {
-  return r && r->str ? std::string_view(r->str, r->len) : std::string_view();
 }
 
 bool is_numeric_host(const std::string& host) {
@@ -100,19 +93,38 @@ std::vector<std::string> numeric_addresses(const addrinfo* list) {
   return out;
 }
 
-// The pending error of a socket poll reported as failed; "" when none.
-std::string socket_error(int fd) {
-  int error = 0;
-  socklen_t length = sizeof error;
-  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) != 0 || error == 0) return {};
-  return std::strerror(error);
+// RESP's request form, appended to `out`: `*N`, then `$len` and the bytes
+// of each argument. The one copy a command's arguments get on their way to
+// the kernel.
+void append_number(std::string& out, char type, std::size_t n) {
+  char digits[24];
+  digits[0] = type;
+  const auto end = std::to_chars(digits + 1, digits + sizeof digits - 2, n).ptr;
+  end[0] = '\r';
+  end[1] = '\n';
+  out.append(digits, static_cast<std::size_t>(end + 2 - digits));
+}
+
+void append_command(std::string& out, const std::vector<std::string_view>& argv) {
+  append_number(out, '*', argv.size());
+  for (std::string_view arg : argv) {
+    append_number(out, '$', arg.size());
+    out.append(arg);
+    out.append("\r\n");
+  }
+}
+
+// A push's element `k` (leaves only: a pub/sub push is an array of
+// strings and integers).
+std::string_view push_text(const std::vector<RespNode>& nodes, std::size_t k) {
+  return k + 1 < nodes.size() ? nodes[k + 1].text : std::string_view();
 }
 
 }  // namespace
 
 struct RedisConnection::Impl {
-  Impl(uv_loop_t* loop, RedisOptions options) : loop_(loop), options_(std::move(options)) {
-    budget_.max_elements = options_.reply_limits.max_elements;
+  Impl(uv_loop_t* loop, RedisOptions options)
+      : loop_(loop), options_(std::move(options)), reader_(options_.reply_limits), read_buffer_(read_size) {
     random_.seed(static_cast<std::uint_fast32_t>(uv_hrtime()));
   }
 
@@ -128,25 +140,34 @@ struct RedisConnection::Impl {
 
   State state_ = State::idle;
   bool stopping_ = false;
-  bool was_up_ = false;     // this context completed its handshake
+  bool was_up_ = false;     // this stream completed its handshake
   bool abandoned_ = false;  // the owner destroyed us: call nothing of theirs
 
   uv_timer_t timer_{};  // the connect deadline, the oldest command's, or the backoff
   bool timer_open_ = false;
-  uv_poll_t poll_{};    // the context's socket: one per context
-  bool poll_open_ = false;
-  int poll_events_ = 0;
-  uv_idle_t soon_{};           // writes the turn's commands (want_write)
+  uv_idle_t soon_{};    // writes the turn's commands
   bool soon_open_ = false;
-  bool write_wanted_ = false;  // hiredis has bytes to send
-  bool flushing_ = false;      // inside on_soon's redisAsyncHandleWrite
   uv_getaddrinfo_t resolve_{};
   bool resolving_ = false;
 
-  redisAsyncContext* ac_ = nullptr;
-  bool freeing_ = false;  // redisAsyncFree called, its cleanup still to come
-  ReaderBudget budget_;
-  std::string why_;       // why the current context ends: the first reason wins
+  // The attempt's stream: one per attempt, initialised again only after
+  // its close callback ran.
+  union {
+    uv_handle_t handle;
+    uv_stream_t stream;
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+  } stream_{};
+  bool stream_open_ = false;   // initialised, its close callback not run yet
+  bool stream_closing_ = false;
+  uv_connect_t connect_{};
+  uv_write_t write_{};
+  bool writing_ = false;       // write_ holds written_ until its callback
+  std::string out_;            // commands not yet handed to the kernel
+  std::string written_;        // what the kernel did not take at once, in uv_write's hands
+  RespReader reader_;
+  std::vector<char> read_buffer_;
+  std::string why_;            // why the current stream ends: the first reason wins
 
   std::vector<std::string> candidates_;  // numeric addresses, or the unix path
   std::size_t next_candidate_ = 0;
@@ -156,8 +177,7 @@ struct RedisConnection::Impl {
   std::minstd_rand random_;
 
   std::deque<InFlight> in_flight_;
-  bool subscriber_ = false;                        // subscribed since it came up
-  std::set<std::string, std::less<>> channels_;   // subscribed, or being subscribed
+  std::set<std::string, std::less<>> channels_;  // subscribed, or being subscribed
 
   // ---- lifecycle ------------------------------------------------------------
 
@@ -185,7 +205,7 @@ struct RedisConnection::Impl {
       return;
     }
     if (resolving_) uv_cancel(reinterpret_cast<uv_req_t*>(&resolve_));  // its callback still runs
-    if (ac_) drop("stopped");
+    drop("stopped");
     if (timer_open_ && !uv_is_closing(reinterpret_cast<uv_handle_t*>(&timer_)))
       uv_close(reinterpret_cast<uv_handle_t*>(&timer_), on_timer_closed);
     if (soon_open_ && !uv_is_closing(reinterpret_cast<uv_handle_t*>(&soon_)))
@@ -212,7 +232,7 @@ struct RedisConnection::Impl {
   // must touch nothing after it: on_closed may destroy us.
   void maybe_finish_stop() {
     if (!stopping_ || state_ == State::stopped) return;
-    if (resolving_ || poll_open_ || ac_ || timer_open_ || soon_open_) return;
+    if (resolving_ || stream_open_ || timer_open_ || soon_open_) return;
     state_ = State::stopped;
     finish_stop();
   }
@@ -338,11 +358,9 @@ struct RedisConnection::Impl {
   // Tries the attempt's next address; when none is left, the attempt failed
   // (with the last address's reason).
   void connect_next(std::string last_error) {
-    while (next_candidate_ < candidates_.size()) {
-      const std::string where = candidates_[next_candidate_++];
-      std::string error;
-      if (open_context(where, error)) return;
-      last_error = std::move(error);
+    if (next_candidate_ < candidates_.size()) {
+      open_stream(candidates_[next_candidate_++]);
+      return;
     }
     attempt_failed(last_error.empty() ? "no address to connect to" : last_error);
   }
@@ -351,69 +369,71 @@ struct RedisConnection::Impl {
     return options_.address.unix_socket ? where : join_host_port(where, options_.address.port);
   }
 
-  // A context for `where`, watched by the poll handle, the handshake queued
-  // (hiredis sends it once the socket is writable, i.e. connected).
-  bool open_context(const std::string& where, std::string& error) {
-    redisAsyncContext* ac = options_.address.unix_socket
-                                ? redisAsyncConnectUnix(where.c_str())
-                                : redisAsyncConnect(where.c_str(), options_.address.port);
-    if (ac == nullptr) {
-      error = "cannot connect to " + describe(where) + ": out of memory";
-      return false;
-    }
-    if (ac->err) {
-      error = "cannot connect to " + describe(where) + ": " + ac->errstr;
-      redisAsyncFree(ac);  // no hooks set yet: nothing of ours runs
-      return false;
-    }
-    const int rc = uv_poll_init(loop_, &poll_, ac->c.fd);
-    if (rc != 0) {
-      error = "cannot connect to " + describe(where) + ": " + uv_strerror(rc);
-      redisAsyncFree(ac);
-      return false;
-    }
-    poll_.data = this;
-    poll_open_ = true;
-    poll_events_ = 0;
-    write_wanted_ = false;
-    ac_ = ac;
-    freeing_ = false;
+  // A stream connecting to `where`. Whatever goes wrong from here on goes
+  // through drop() and the close callback, which tries the next address.
+  void open_stream(const std::string& where) {
+    stream_closing_ = false;
     why_.clear();
-    limit_reader(ac->c.reader, &budget_);
-    ac->ev.data = this;
-    ac->ev.addRead = [](void* data) { static_cast<Impl*>(data)->watch(UV_READABLE, true); };
-    ac->ev.delRead = [](void* data) { static_cast<Impl*>(data)->watch(UV_READABLE, false); };
-    ac->ev.addWrite = [](void* data) { static_cast<Impl*>(data)->want_write(true); };
-    ac->ev.delWrite = [](void* data) { static_cast<Impl*>(data)->want_write(false); };
-    ac->ev.cleanup = on_cleanup;
+    reader_ = RespReader(options_.reply_limits);
     state_ = State::connecting;
-    send_handshake();
-    return true;
+    stream_open_ = true;
+    connect_.data = this;
+    int rc = 0;
+    if (options_.address.unix_socket) {
+      uv_pipe_init(loop_, &stream_.pipe, 0);  // cannot fail: no descriptor yet
+      stream_.handle.data = this;
+      uv_pipe_connect(&connect_, &stream_.pipe, where.c_str(), on_connected);  // errors come to on_connected
+    } else {
+      uv_tcp_init(loop_, &stream_.tcp);  // cannot fail: no descriptor yet
+      stream_.handle.data = this;
+      sockaddr_storage address{};
+      rc = where.find(':') == std::string::npos
+               ? uv_ip4_addr(where.c_str(), options_.address.port, reinterpret_cast<sockaddr_in*>(&address))
+               : uv_ip6_addr(where.c_str(), options_.address.port, reinterpret_cast<sockaddr_in6*>(&address));
+      if (rc == 0)
+        rc = uv_tcp_connect(&connect_, &stream_.tcp, reinterpret_cast<const sockaddr*>(&address), on_connected);
+    }
+    if (rc != 0) drop(ending(uv_strerror(rc)));
   }
 
-  // CLIENT SETNAME when there is a name, PING otherwise: either way the
-  // connection is up only once Redis answered (not merely accepted: a
-  // loading or paused Redis accepts and answers nothing).
-  void send_handshake() {
-    std::vector<std::string_view> argv{"PING"};
-    if (!options_.client_name.empty()) argv = {"CLIENT", "SETNAME", options_.client_name};
-    if (!send(argv, on_handshake_reply)) drop("cannot send the handshake");
-  }
-
-  static void on_handshake_reply(redisAsyncContext*, void* reply, void* data) {
-    Impl& self = *static_cast<Impl*>(data);
-    if (reply == nullptr || self.freeing_) return;  // the context is being freed
-    const auto& r = *static_cast<const redisReply*>(reply);
-    if (r.type == REDIS_REPLY_ERROR) {
-      self.drop("handshake refused: " + std::string(text_of(&r)));
+  static void on_connected(uv_connect_t* request, int status) {
+    Impl& self = *static_cast<Impl*>(request->data);
+    if (self.stream_closing_) return;  // dropped meanwhile (UV_ECANCELED): the close callback goes on
+    if (status < 0) {
+      self.drop(self.ending(uv_strerror(status)));
       return;
     }
-    uv_timer_stop(&self.timer_);  // the connect deadline
-    self.state_ = State::up;
-    self.was_up_ = true;
-    self.up_at_ = uv_now(self.loop_);
-    ++self.stats_.connects;
-    if (self.owner_wants(self.on_up_)) self.on_up_();
+    if (!self.options_.address.unix_socket) uv_tcp_nodelay(&self.stream_.tcp, 1);
+    const int rc = uv_read_start(&self.stream_.stream, on_alloc, on_read);
+    if (rc != 0) {
+      self.drop(self.ending(uv_strerror(rc)));
+      return;
+    }
+    self.send_handshake();
+  }
+
+  // HELLO 3 (with the client name, for CLIENT LIST): RESP3 from here on,
+  // and the connection is up only once Redis answered (not merely
+  // accepted: a loading or paused Redis accepts and answers nothing).
+  void send_handshake() {
+    std::vector<std::string_view> argv{"HELLO", "3"};
+    if (!options_.client_name.empty()) argv.insert(argv.end(), {"SETNAME", options_.client_name});
+    append_command(out_, argv);
+    track(InFlight::Kind::handshake, {}, {});
+    flush();
+  }
+
+  void handshake_answered(const RespNode& reply) {
+    if (reply.type == RespNode::Type::error) {
+      drop("handshake refused: " + std::string(reply.text));
+      return;
+    }
+    uv_timer_stop(&timer_);  // the connect deadline
+    state_ = State::up;
+    was_up_ = true;
+    up_at_ = uv_now(loop_);
+    ++stats_.connects;
+    if (owner_wants(on_up_)) on_up_();
   }
 
   // The attempt is over without coming up: wait, then try again.
@@ -432,133 +452,193 @@ struct RedisConnection::Impl {
     return delay;
   }
 
-  // ---- the socket -----------------------------------------------------------------
+  // ---- writing ----------------------------------------------------------------------
 
-  // The poll's events, for hiredis's addRead/delRead and want_write:
-  // idempotent, as hiredis requires. (uv_poll_start cannot fail on an
-  // initialised handle.)
-  void watch(int event, bool on) {
-    const int events = on ? (poll_events_ | event) : (poll_events_ & ~event);
-    if (events == poll_events_ || !poll_open_) return;
-    poll_events_ = events;
-    if (events != 0) uv_poll_start(&poll_, events, on_poll);
-    else uv_poll_stop(&poll_);
-  }
-
-  // hiredis's addWrite/delWrite. Once up, the commands of a loop turn are
-  // written at the start of the next turn's idle phase, before the loop
-  // polls again: all in one write, without asking epoll first. (Changing a
-  // uv_poll's events costs libuv an EPOLL_CTL_DEL and an ADD, and the
-  // writable event one more epoll_wait: measured, four epoll_ctl for each
-  // command sent alone, as a rooms load's says are.) An idle handle rather
-  // than a prepare handle: a command queued while the loop runs its prepare
-  // handles (the hub's end of turn) still goes out before the loop blocks,
-  // since an active idle handle makes that poll return at once. The socket
-  // is watched for writability only while connecting (the handshake) and
-  // after a write the kernel took only part of.
-  void want_write(bool on) {
-    write_wanted_ = on;
-    if (!on) {
-      watch(UV_WRITABLE, false);
-    } else if (state_ != State::up || flushing_ || (poll_events_ & UV_WRITABLE)) {
-      watch(UV_WRITABLE, true);
-    } else {
-      uv_idle_start(&soon_, on_soon);
-    }
+  // The commands of a loop turn are written at the start of the next turn's
+  // idle phase, before the loop polls again: all in one write. An idle
+  // handle rather than a prepare handle: a command queued while the loop
+  // runs its prepare handles (the hub's end of turn) still goes out before
+  // the loop blocks, since an active idle handle makes that poll return at
+  // once.
+  void write_soon() {
+    if (state_ == State::up && !writing_) uv_idle_start(&soon_, on_soon);
   }
 
   static void on_soon(uv_idle_t* handle) {
-    Impl& self = *static_cast<Impl*>(handle->data);
     uv_idle_stop(handle);
-    if (!self.write_wanted_ || self.ac_ == nullptr || self.freeing_ || (self.poll_events_ & UV_WRITABLE)) return;
-    self.flushing_ = true;
-    redisAsyncHandleWrite(self.ac_);  // may free the context; on a partial write, addWrite again
-    self.flushing_ = false;
+    static_cast<Impl*>(handle->data)->flush();
   }
 
-  static void on_poll(uv_poll_t* handle, int status, int events) {
-    Impl& self = *static_cast<Impl*>(handle->data);
-    if (self.ac_ == nullptr || self.freeing_) return;
-    if (status < 0) {
-      // libuv reports a socket error (POLLERR) as a poll error: say which.
-      const std::string error = socket_error(self.ac_->c.fd);
-      self.drop(self.ending(error.empty() ? std::string("poll failed: ") + uv_strerror(status) : error));
+  // Hands out_ to the kernel: uv_try_write first (no request, no callback,
+  // no epoll change when the socket takes it all, as it nearly always
+  // does), and only what it did not take to uv_write, which watches the
+  // socket for writability until it is gone. One write in flight at a time;
+  // commands queued meanwhile follow from its callback.
+  void flush() {
+    if (writing_ || out_.empty() || !stream_open_ || stream_closing_) return;
+    uv_buf_t buffer = uv_buf_init(out_.data(), static_cast<unsigned>(out_.size()));
+    int n = uv_try_write(&stream_.stream, &buffer, 1);
+    if (n == UV_EAGAIN) n = 0;
+    if (n < 0) {
+      drop(ending(uv_strerror(n)));
       return;
     }
-    if (events & UV_READABLE) self.read_available();
-    if ((events & UV_WRITABLE) && self.ac_ && !self.freeing_) redisAsyncHandleWrite(self.ac_);
-  }
-
-  // One readable event reads until the socket is empty, up to
-  // max_reads_per_event of hiredis's 16 KiB reads. A burst of pub/sub
-  // messages bigger than one read (a publisher's 64 pipelined says come back
-  // as ~16 KiB) then reaches the hub in one loop turn and goes out to each
-  // recipient in one write, instead of one flush to everyone per 16 KiB.
-  // Bounded so that a firehose cannot keep the rest of the loop waiting.
-  // Asking the socket what is left costs a system call, so it is asked only
-  // after a read whose messages came near hiredis's 16 KiB (a quiet
-  // channel's one message a read asks nothing).
-  void read_available() {
-    for (int i = 0; i < max_reads_per_event; ++i) {
-      message_bytes_ = 0;
-      redisAsyncHandleRead(ac_);  // may free the context
-      if (ac_ == nullptr || freeing_ || message_bytes_ < read_nearly_full) return;
-      int unread = 0;
-      if (ioctl(ac_->c.fd, FIONREAD, &unread) != 0 || unread <= 0) return;
+    if (static_cast<std::size_t>(n) == out_.size()) {
+      out_.clear();  // keeps its capacity: no allocation per command once grown
+      return;
+    }
+    written_.assign(out_, static_cast<std::size_t>(n));
+    out_.clear();
+    buffer = uv_buf_init(written_.data(), static_cast<unsigned>(written_.size()));
+    write_.data = this;
+    writing_ = true;
+    const int rc = uv_write(&write_, &stream_.stream, &buffer, 1, on_written);
+    if (rc != 0) {
+      writing_ = false;
+      drop(ending(uv_strerror(rc)));
     }
   }
-  static constexpr int max_reads_per_event = 8;
-  static constexpr std::size_t read_nearly_full = 12 * 1024;
-  std::size_t message_bytes_ = 0;  // of the pub/sub messages the current read held
 
-  // Ends the current context with `why` (unless a reason came first). Safe
-  // anywhere, inside hiredis's callbacks included: redisAsyncFree waits for
-  // the callback to return. The owner hears of it from end_connection.
+  static void on_written(uv_write_t* request, int status) {
+    Impl& self = *static_cast<Impl*>(request->data);
+    self.writing_ = false;
+    if (status < 0) {  // UV_ECANCELED when closing: the close callback goes on
+      self.drop(self.ending(uv_strerror(status)));
+      return;
+    }
+    self.written_.clear();
+    self.flush();
+  }
+
+  // ---- reading ----------------------------------------------------------------------
+
+  static void on_alloc(uv_handle_t* handle, std::size_t, uv_buf_t* buffer) {
+    Impl& self = *static_cast<Impl*>(handle->data);
+    *buffer = uv_buf_init(self.read_buffer_.data(), static_cast<unsigned>(self.read_buffer_.size()));
+  }
+
+  static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t*) {
+    Impl& self = *static_cast<Impl*>(stream->data);
+    if (nread == 0 || self.stream_closing_) return;
+    if (nread < 0) {
+      self.drop(self.ending(nread == UV_EOF ? "connection closed" : uv_strerror(static_cast<int>(nread))));
+      return;
+    }
+    self.reader_.feed(std::string_view(self.read_buffer_.data(), static_cast<std::size_t>(nread)));
+    self.dispatch();
+  }
+
+  // Every whole value read so far, in order, until the stream ends: a
+  // callback may drop the connection or stop it (then nothing more is
+  // handed over; the close callback fails what waited).
+  void dispatch() {
+    while (!stream_closing_) {
+      const RespReader::Status status = reader_.next();
+      if (status == RespReader::Status::incomplete) return;
+      if (status == RespReader::Status::broken) {
+        // A reply over the bounds, or bytes that are not RESP: nothing after
+        // it can be matched to its command.
+        drop("unreadable reply: " + reader_.why());
+        return;
+      }
+      if (reader_.push()) on_push(reader_.nodes());
+      else on_reply();
+    }
+  }
+
+  // A push: a message, or the confirmation of a (un)subscribe, which
+  // answers the FIFO's front. Other pushes (never asked for) are ignored.
+  void on_push(const std::vector<RespNode>& nodes) {
+    if (nodes.empty() || nodes[0].type != RespNode::Type::array || nodes[0].size < 3) return;
+    const std::string_view kind = push_text(nodes, 0);
+    const std::string_view channel = push_text(nodes, 1);
+    if (kind == "message") {
+      if (owner_wants(on_message_) && channels_.contains(channel)) on_message_(channel, push_text(nodes, 2));
+      return;
+    }
+    const auto expected = kind == "subscribe"     ? InFlight::Kind::subscribe
+                          : kind == "unsubscribe" ? InFlight::Kind::unsubscribe
+                                                  : InFlight::Kind::command;
+    if (expected == InFlight::Kind::command) return;
+    std::optional<InFlight> entry = take_front(expected, channel);
+    if (entry && owner_wants(entry->done)) entry->done(reader_.reply());
+  }
+
+  // An ordinary reply: the FIFO's front's. In RESP3 a (un)subscribe is
+  // confirmed by a push, so an ordinary reply to one is its refusal (an
+  // ACL without SUBSCRIBE, say).
+  void on_reply() {
+    if (in_flight_.empty()) {
+      drop("a reply that no command waits for");
+      return;
+    }
+    const InFlight::Kind kind = in_flight_.front().kind;
+    if (kind == InFlight::Kind::handshake) {
+      in_flight_.pop_front();
+      handshake_answered(reader_.nodes()[0]);
+      return;
+    }
+    const bool is_error = reader_.nodes()[0].type == RespNode::Type::error;
+    if (kind != InFlight::Kind::command && !is_error) {
+      drop("a reply that no command waits for");
+      return;
+    }
+    std::optional<InFlight> entry = take_front(kind, in_flight_.front().channel);
+    if (entry && owner_wants(entry->done)) entry->done(reader_.reply());
+  }
+
+  // The FIFO's front, taken for a reply of `kind` (and `channel`); null, with
+  // the connection dropped, when the reply is not what the front waits for:
+  // past that, no reply could be matched to its command.
+  std::optional<InFlight> take_front(InFlight::Kind kind, std::string_view channel) {
+    if (in_flight_.empty() || in_flight_.front().kind != kind || in_flight_.front().channel != channel) {
+      drop("a reply that no command waits for");
+      return std::nullopt;
+    }
+    std::optional<InFlight> entry(std::move(in_flight_.front()));
+    in_flight_.pop_front();
+    if (owner_wants(on_latency_)) on_latency_(static_cast<std::int64_t>((uv_hrtime() - entry->sent_ns) / 1000));
+    return entry;
+  }
+
+  // ---- ending -------------------------------------------------------------------------
+
+  // Ends the current stream with `why` (unless a reason came first). Safe
+  // anywhere, inside our callbacks included. The owner hears of it from
+  // end_connection.
   void drop(const std::string& why) {
     if (why_.empty()) why_ = why;
-    if (ac_ == nullptr || freeing_) return;
-    freeing_ = true;
-    redisAsyncFree(ac_);
+    if (!stream_open_ || stream_closing_) return;
+    stream_closing_ = true;
+    if (was_up_) uv_timer_stop(&timer_);  // the oldest command's deadline no longer matters
+    uv_idle_stop(&soon_);
+    state_ = State::closing;
+    uv_close(&stream_.handle, on_stream_closed);  // cancels the connect and the write, if any
   }
 
-  // hiredis's ev.cleanup: the context is being freed (by us or by hiredis);
-  // its descriptor closes right after this returns.
-  static void on_cleanup(void* data) {
-    Impl& self = *static_cast<Impl*>(data);
-    if (self.why_.empty()) self.why_ = self.hiredis_reason();
-    if (self.was_up_) uv_timer_stop(&self.timer_);  // the oldest command's deadline no longer matters
-    self.ac_ = nullptr;
-    self.freeing_ = false;
-    self.write_wanted_ = false;
-    uv_idle_stop(&self.soon_);
-    self.state_ = State::closing;
-    uv_close(reinterpret_cast<uv_handle_t*>(&self.poll_), on_poll_closed);  // stops polling first
-  }
+  void reconnect(std::string_view why) { drop("reconnecting: " + std::string(why)); }
 
-  // Why hiredis itself ended the context (a read or write error, EOF, a
-  // failed connect, a reader error).
-  std::string hiredis_reason() const { return ending(ac_->c.errstr[0] ? ac_->c.errstr : "connection closed"); }
-
-  // Why the context ends, from what the socket said.
+  // Why the stream ends, from what the socket said.
   std::string ending(const std::string& detail) const {
-    if (state_ == State::connecting)
+    if (!was_up_ && next_candidate_ > 0)
       return "cannot connect to " + describe(candidates_[next_candidate_ - 1]) + ": " + detail;
     return "connection lost: " + detail;
   }
 
-  static void on_poll_closed(uv_handle_t* handle) {
+  static void on_stream_closed(uv_handle_t* handle) {
     Impl& self = *static_cast<Impl*>(handle->data);
-    self.poll_open_ = false;
+    self.stream_open_ = false;
     self.end_connection();
   }
 
-  // The context is gone and its handle closed: fail what waited, tell the
-  // owner, and go on (the next address, a retry, or finishing stop()).
+  // The stream is closed: fail what waited, tell the owner, and go on (the
+  // next address, a retry, or finishing stop()).
   void end_connection() {
     const std::string why = std::exchange(why_, {});
     const bool was_up = std::exchange(was_up_, false);
-    subscriber_ = false;
     channels_.clear();
+    out_.clear();
+    written_.clear();
     std::deque<InFlight> waited;
     waited.swap(in_flight_);
     if (was_up) {
@@ -573,7 +653,7 @@ struct RedisConnection::Impl {
     }
     if (was_up) {
       // Only a connection that lasted starts the backoff over: one that
-      // Redis drops at once each time (an ACL refusing SUBSCRIBE, say)
+      // is dropped at once each time (an ACL refusing SUBSCRIBE, say)
       // must not be retried ten times a second for ever.
       if (uv_now(loop_) - up_at_ >= stable_ms) failures_ = 0;
       schedule_retry();
@@ -588,30 +668,7 @@ struct RedisConnection::Impl {
 
   // ---- commands ---------------------------------------------------------------------
 
-  bool up() const { return state_ == State::up && !freeing_; }
-
-  bool send(const std::vector<std::string_view>& argv, redisCallbackFn* fn) {
-    // Most commands have a dozen arguments or fewer: point at them from the
-    // stack (a batch of says has hundreds, and is one command per batch).
-    constexpr std::size_t inline_args = 16;
-    std::array<const char*, inline_args> inline_pointers;
-    std::array<std::size_t, inline_args> inline_lengths;
-    std::vector<const char*> heap_pointers;
-    std::vector<std::size_t> heap_lengths;
-    const char** pointers = inline_pointers.data();
-    std::size_t* lengths = inline_lengths.data();
-    if (argv.size() > inline_args) {
-      heap_pointers.resize(argv.size());
-      heap_lengths.resize(argv.size());
-      pointers = heap_pointers.data();
-      lengths = heap_lengths.data();
-    }
-    for (std::size_t i = 0; i < argv.size(); ++i) {
-      pointers[i] = argv[i].data();
-      lengths[i] = argv[i].size();
-    }
-    return redisAsyncCommandArgv(ac_, fn, this, static_cast<int>(argv.size()), pointers, lengths) == REDIS_OK;
-  }
+  bool up() const { return state_ == State::up; }
 
   // The checks command(), subscribe() and unsubscribe() share.
   bool can_send() {
@@ -632,91 +689,35 @@ struct RedisConnection::Impl {
       arm(static_cast<std::uint64_t>(options_.command_timeout_ms));
   }
 
+  void send(const std::vector<std::string_view>& argv, InFlight::Kind kind, Callback done, std::string_view channel) {
+    append_command(out_, argv);
+    track(kind, std::move(done), channel);
+    write_soon();
+  }
+
   bool command(const std::vector<std::string_view>& argv, Callback done) {
-    if (argv.empty() || routed_apart(argv[0]) || subscriber_) {
+    if (argv.empty() || routed_apart(argv[0])) {
       ++stats_.refused;
       return false;
     }
     if (!can_send()) return false;
-    if (!send(argv, on_command_reply)) {
-      ++stats_.refused;
-      return false;
-    }
-    track(InFlight::Kind::command, std::move(done), {});
+    send(argv, InFlight::Kind::command, std::move(done), {});
     return true;
   }
 
   bool subscribe(std::string_view channel, Callback done) {
     if (!can_send()) return false;
-    if (!send({"SUBSCRIBE", channel}, on_pubsub_reply)) {
-      ++stats_.refused;
-      return false;
-    }
-    subscriber_ = true;
+    send({"SUBSCRIBE", channel}, InFlight::Kind::subscribe, std::move(done), channel);
     channels_.emplace(channel);
-    track(InFlight::Kind::subscribe, std::move(done), channel);
     return true;
   }
 
   bool unsubscribe(std::string_view channel) {
     const auto found = channels_.find(channel);
     if (found == channels_.end() || !can_send()) return false;
-    if (!send({"UNSUBSCRIBE", channel}, on_pubsub_reply)) {
-      ++stats_.refused;
-      return false;
-    }
     channels_.erase(found);
-    track(InFlight::Kind::unsubscribe, {}, channel);
+    send({"UNSUBSCRIBE", channel}, InFlight::Kind::unsubscribe, {}, channel);
     return true;
-  }
-
-  // The FIFO's front, taken for a reply of `kind` (and `channel`); null, with
-  // the connection dropped, when the reply is not what the front waits for:
-  // past that, no reply could be matched to its command.
-  std::optional<InFlight> take_front(InFlight::Kind kind, std::string_view channel) {
-    if (in_flight_.empty() || in_flight_.front().kind != kind || in_flight_.front().channel != channel) {
-      drop("a reply that no command waits for");
-      return std::nullopt;
-    }
-    std::optional<InFlight> entry(std::move(in_flight_.front()));
-    in_flight_.pop_front();
-    if (owner_wants(on_latency_)) on_latency_(static_cast<std::int64_t>((uv_hrtime() - entry->sent_ns) / 1000));
-    return entry;
-  }
-
-  RedisReply copy(const redisReply* reply) const {
-    return copy_read_reply(reply, budget_, options_.reply_limits);
-  }
-
-  static void on_command_reply(redisAsyncContext*, void* reply, void* data) {
-    Impl& self = *static_cast<Impl*>(data);
-    if (reply == nullptr || self.freeing_) return;  // being freed: end_connection fails it
-    const auto* r = static_cast<const redisReply*>(reply);
-    std::optional<InFlight> entry = self.take_front(InFlight::Kind::command, {});
-    if (entry && self.owner_wants(entry->done)) entry->done(self.copy(r));
-  }
-
-  // Every reply hiredis routes by channel: our subscribe and unsubscribe
-  // confirmations, and the messages. Messages are handed over as views into
-  // hiredis's reply, never copied.
-  static void on_pubsub_reply(redisAsyncContext*, void* reply, void* data) {
-    Impl& self = *static_cast<Impl*>(data);
-    if (reply == nullptr || self.freeing_) return;
-    const auto* r = static_cast<const redisReply*>(reply);
-    if (r->type != REDIS_REPLY_ARRAY || r->elements < 3) return;
-    const std::string_view kind = text_of(r->element[0]);
-    const std::string_view channel = text_of(r->element[1]);
-    if (kind == "message") {
-      self.message_bytes_ += text_of(r->element[2]).size() + channel.size() + 32;  // + the reply's framing
-      if (self.owner_wants(self.on_message_) && self.channels_.contains(channel)) self.on_message_(channel, text_of(r->element[2]));
-      return;
-    }
-    const auto expected = kind == "subscribe"     ? InFlight::Kind::subscribe
-                          : kind == "unsubscribe" ? InFlight::Kind::unsubscribe
-                                                  : InFlight::Kind::command;
-    if (expected == InFlight::Kind::command) return;  // pmessage and the like: never asked for
-    std::optional<InFlight> entry = self.take_front(expected, channel);
-    if (entry && self.owner_wants(entry->done)) entry->done(self.copy(r));
   }
 };
 
@@ -740,6 +741,7 @@ void RedisConnection::on_latency(std::function<void(std::int64_t)> handler) {
 
 void RedisConnection::start() { impl_->start(); }
 void RedisConnection::stop(std::function<void()> on_closed) { impl_->stop(std::move(on_closed)); }
+void RedisConnection::reconnect(std::string_view why) { impl_->reconnect(why); }
 
 bool RedisConnection::up() const { return impl_->up(); }
 std::size_t RedisConnection::in_flight() const { return impl_->in_flight_.size(); }

@@ -1,6 +1,7 @@
 // RedisConnection against a real redis-server: connecting (unix, TCP by
 // number and by name), pipelining, the in-flight bound, the command and
-// connect timeouts, losing Redis and getting it back, pub/sub, stop().
+// connect timeouts, losing Redis and getting it back, pub/sub on the same
+// connection as the commands (RESP3), stop().
 //
 // Each test drives its own uv loop until the event it awaits, bounded by a
 // watchdog: a test that waits in vain fails, it never hangs, and no test
@@ -34,7 +35,7 @@ constexpr int wait_ms = 10000;  // for anything the test awaits: far more than i
 class Loop {
  public:
   Loop() {
-    std::signal(SIGPIPE, SIG_IGN);  // as parleyd does: hiredis writes with write(2)
+    std::signal(SIGPIPE, SIG_IGN);  // as parleyd does: libuv writes with write(2)
     REQUIRE(uv_loop_init(&loop_) == 0);
     REQUIRE(uv_timer_init(&loop_, &watchdog_) == 0);
   }
@@ -321,7 +322,6 @@ TEST_CASE("redis connection: subscribe, then PUBLISH from another connection: th
   CHECK(confirmed->ok());
   CHECK(confirmed->at(0).str == "subscribe");
   CHECK(confirmed->at(1).str == "news");
-  CHECK_FALSE(subscriber.conn->command({"PING"}, [](const RedisReply&) {}));  // a subscriber does nothing else
   CHECK(call(publisher, {"PUBLISH", "news", "hello"}).integer == 1);
   CHECK(call(publisher, {"PUBLISH", "other", "unheard"}).integer == 0);
   const std::string binary("a\0b\r\nc", 6);
@@ -437,7 +437,7 @@ TEST_CASE("redis connection: stop() from inside a reply's callback: the rest fai
   std::vector<std::string> events;
   REQUIRE(w.conn->command({"PING"}, [&](const RedisReply& r) {
     events.push_back("answered " + r.str);
-    w.conn->stop([&] { events.push_back("closed"); });  // hiredis is inside its read path here
+    w.conn->stop([&] { events.push_back("closed"); });  // the connection is inside its read path here
     CHECK_FALSE(w.conn->command({"PING"}, [&](const RedisReply&) { events.push_back("never"); }));
   }));
   for (int i = 0; i < 2; ++i)
@@ -507,21 +507,64 @@ TEST_CASE("redis connection: destroyed while up with a command in flight, or fro
   }
 }  // ~Loop checks that every handle is closed
 
-TEST_CASE("redis connection: a reply over the element limit is an error reply, and the connection stays up") {
+TEST_CASE("redis connection: a reply over the element limit fails its command and drops the connection, which comes back") {
   RedisServer redis;
   Loop loop;
   RedisOptions options = options_for(redis.unix_url());
-  options.reply_limits.max_elements = 10;
+  options.reply_limits.max_elements = 30;  // HELLO's own reply has 14
   Watched w(loop, options);
   w.await_up();
   std::vector<std::string_view> push{"RPUSH", "list"};
-  const std::vector<std::string> values(20, "v");
+  const std::vector<std::string> values(40, "v");
   for (const std::string& v : values) push.push_back(v);
-  CHECK(call(w, push).integer == 20);
+  CHECK(call(w, push).integer == 40);
   const RedisReply all = call(w, {"LRANGE", "list", "0", "-1"});
-  CHECK(all.type == RedisReply::Type::error);
-  CHECK(all.str == "reply too large (more than 10 elements)");
+  CHECK(all.type == RedisReply::Type::failure);
+  CHECK(all.str == "unreadable reply: reply too large (more than 30 elements)");
+  REQUIRE(w.downs.size() == 1);
+  CHECK(w.downs[0] == all.str);
+  w.await_up(2);
   CHECK(call(w, {"LRANGE", "list", "0", "9"}).elements.size() == 10);
-  CHECK(w.conn->up());
+}
+
+TEST_CASE("redis connection: one connection subscribes and runs commands; its own PUBLISH's message comes before the reply") {
+  RedisServer redis;
+  Loop loop;
+  Watched w(loop, options_for(redis.unix_url()));
+  w.await_up();
+  int subscribed = 0;
+  REQUIRE(w.conn->subscribe("news", [&](const RedisReply& r) { subscribed += r.ok(); }));
+  CHECK(call(w, {"PING"}).str == "PONG");  // answered after the confirmation: in order
+  CHECK(subscribed == 1);
+  std::size_t messages_at_reply = 0;
+  std::optional<RedisReply> published;
+  REQUIRE(w.conn->command({"PUBLISH", "news", "mine"}, [&](const RedisReply& r) {
+    published = r;
+    messages_at_reply = w.messages.size();
+  }));
+  REQUIRE(loop.run_until([&] { return published.has_value(); }));
+  CHECK(published->integer == 1);
+  CHECK(messages_at_reply == 1);  // Redis ran the publish, then wrote its reply
+  REQUIRE(w.messages.size() == 1);
+  CHECK(w.messages[0] == std::pair<std::string, std::string>("news", "mine"));
+  CHECK(redis.command({"CLIENT", "LIST"}).find("resp=3") != std::string::npos);
   CHECK(w.downs.empty());
+}
+
+TEST_CASE("redis connection: a SUBSCRIBE Redis refuses is an error reply; the connection stays up") {
+  RedisServer redis;
+  REQUIRE(redis.command({"ACL", "SETUSER", "default", "-subscribe"}) == "OK");
+  Loop loop;
+  Watched w(loop, options_for(redis.unix_url()));
+  w.await_up();
+  std::optional<RedisReply> refused;
+  REQUIRE(w.conn->subscribe("news", [&](const RedisReply& r) { refused = r; }));
+  REQUIRE(loop.run_until([&] { return refused.has_value(); }));
+  CHECK(refused->type == RedisReply::Type::error);
+  CHECK(contains(refused->str, "NOPERM"));
+  CHECK(call(w, {"PING"}).str == "PONG");
+  w.conn->reconnect("asked to");
+  REQUIRE(loop.run_until([&] { return w.downs.size() == 1; }));
+  CHECK(w.downs[0] == "reconnecting: asked to");
+  w.await_up(2);
 }

@@ -1,41 +1,23 @@
-// RedisReply's accessors, and hiredis's replies copied under ReplyLimits:
-// bytes through hiredis's own reader, with and without the reader's budget.
-#include <hiredis/hiredis.h>
-
+// RedisReply's accessors, on replies read by RespReader (its bounds are
+// tested in resp_reader_test.cpp), and the reconnect backoff.
 #include <string>
 
 #include <doctest/doctest.h>
 
-#include "parley/cluster/hiredis_reader.hpp"
-#include "parley/cluster/hiredis_reply.hpp"
 #include "parley/cluster/redis_backoff.hpp"
+#include "parley/cluster/resp_reader.hpp"
 
 using namespace parley::cluster;
 using Type = RedisReply::Type;
 
 namespace {
 
-// The first reply hiredis's reader makes of `bytes` (with `budget`, when
-// given), copied under `limits`.
-RedisReply read(const std::string& bytes, const ReplyLimits& limits = {}, ReaderBudget* budget = nullptr) {
-  redisReader* reader = redisReaderCreate();
-  if (budget) limit_reader(reader, budget);
-  REQUIRE(redisReaderFeed(reader, bytes.data(), bytes.size()) == REDIS_OK);
-  void* reply = nullptr;
-  REQUIRE_MESSAGE(redisReaderGetReply(reader, &reply) == REDIS_OK, reader->errstr);
-  REQUIRE(reply != nullptr);
-  RedisReply copy = budget ? copy_read_reply(static_cast<redisReply*>(reply), *budget, limits)
-                           : copy_reply(static_cast<redisReply*>(reply), limits);
-  reader->fn->freeObject(reply);
-  redisReaderFree(reader);
-  return copy;
-}
-
-// An array nested `depth` deep: [[[...[1]...]]].
-std::string nested(std::size_t depth) {
-  std::string bytes;
-  for (std::size_t i = 0; i < depth; ++i) bytes += "*1\r\n";
-  return bytes + ":1\r\n";
+// The first reply RespReader makes of `bytes`.
+RedisReply read(const std::string& bytes) {
+  RespReader reader;
+  reader.feed(bytes);
+  REQUIRE_MESSAGE(reader.next() == RespReader::Status::value, reader.why());
+  return reader.reply();
 }
 
 }  // namespace
@@ -81,66 +63,6 @@ TEST_CASE("redis reply: failures are ours, and never ok") {
   CHECK(failed.type == Type::failure);
   CHECK_FALSE(failed.ok());
   CHECK(failed.str == "timed out");
-  CHECK(copy_reply(nullptr, {}).type == Type::failure);
-}
-
-TEST_CASE("redis reply: deeper or larger than the limits becomes an error reply") {
-  ReplyLimits limits;
-  limits.max_depth = 3;
-  limits.max_elements = 5;
-  CHECK(read(nested(3), limits).at(0).at(0).at(0).integer == 1);
-  const RedisReply deep = read(nested(4), limits);
-  CHECK(deep.type == Type::error);
-  CHECK(deep.str == "reply too deep (arrays nested more than 3 levels)");
-  CHECK(read("*5\r\n:1\r\n:2\r\n:3\r\n:4\r\n:5\r\n", limits).elements.size() == 5);
-  const RedisReply wide = read("*6\r\n:1\r\n:2\r\n:3\r\n:4\r\n:5\r\n:6\r\n", limits);
-  CHECK(wide.type == Type::error);
-  CHECK(wide.str == "reply too large (more than 5 elements)");
-  // Counted over the whole tree: 2 + 2 + 2 elements.
-  CHECK(read("*2\r\n*2\r\n:1\r\n:2\r\n*2\r\n:3\r\n:4\r\n", limits).type == Type::error);
-  CHECK(read("*2\r\n*2\r\n:1\r\n:2\r\n*1\r\n:3\r\n", limits).type == Type::array);
-}
-
-TEST_CASE("redis reply: the reader's budget builds nothing past max_elements, yet reads the reply to its end") {
-  ReplyLimits limits;
-  limits.max_elements = 4;
-  ReaderBudget budget;
-  budget.max_elements = limits.max_elements;
-  redisReader* reader = redisReaderCreate();
-  limit_reader(reader, &budget);
-  // Past the budget at once (hiredis alone would allocate 16 GiB of
-  // pointers for this count), then in a nested array, then a reply within
-  // it: each reply is judged on its own, and the stream stays in step.
-  const std::string bytes = "*2147483647\r\n";
-  REQUIRE(redisReaderFeed(reader, bytes.data(), bytes.size()) == REDIS_OK);
-  void* reply = nullptr;
-  REQUIRE(redisReaderGetReply(reader, &reply) == REDIS_OK);
-  CHECK(reply == nullptr);  // waits for the elements, having allocated none of them
-  CHECK(budget.exceeded);
-  redisReaderFree(reader);
-
-  reader = redisReaderCreate();
-  limit_reader(reader, &budget);
-  const std::string stream = "*2\r\n*5\r\n:1\r\n:2\r\n:3\r\n:4\r\n:5\r\n$1\r\nx\r\n*2\r\n:1\r\n$1\r\ny\r\n";
-  REQUIRE(redisReaderFeed(reader, stream.data(), stream.size()) == REDIS_OK);
-  REQUIRE(redisReaderGetReply(reader, &reply) == REDIS_OK);
-  REQUIRE(reply != nullptr);
-  const RedisReply first = copy_read_reply(static_cast<redisReply*>(reply), budget, limits);
-  reader->fn->freeObject(reply);
-  CHECK(first.type == Type::error);
-  CHECK(first.str == "reply too large (more than 4 elements)");
-  REQUIRE(redisReaderGetReply(reader, &reply) == REDIS_OK);
-  REQUIRE(reply != nullptr);
-  const RedisReply second = copy_read_reply(static_cast<redisReply*>(reply), budget, limits);
-  reader->fn->freeObject(reply);
-  CHECK_FALSE(budget.exceeded);
-  REQUIRE(second.type == Type::array);
-  CHECK(second.at(1).str == "y");
-  redisReaderFree(reader);
-
-  ReaderBudget roomy;
-  roomy.max_elements = 10;
-  CHECK(read("*3\r\n:1\r\n:2\r\n*1\r\n:3\r\n", {}, &roomy).at(2).at(0).integer == 3);
 }
 
 TEST_CASE("redis backoff: doubling from min to max, each delay between half and all of it") {

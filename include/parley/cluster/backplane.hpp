@@ -1,7 +1,8 @@
-// The backplane's two Redis connections: one for the functions (every
-// state change and every read is one FCALL of src/cluster/parley.lua,
-// loaded on each connect), one subscribed to the channels this server has
-// members in. Ready once both are up, the library is loaded and the
+// The backplane's one Redis connection, for the functions (every state
+// change and every read is one FCALL of src/cluster/parley.lua, loaded on
+// each connect) and the subscriptions to the channels this server has
+// members in, together (RESP3: a say's own message and its reply come back
+// in one read). Ready once it is up, the library is loaded and the
 // server's own channels (users, its node's) are subscribed; the owner is
 // told when that changes.
 #pragma once
@@ -35,21 +36,20 @@ class Backplane {
   void start();
   void stop(std::function<void()> on_closed);
   bool ready() const { return ready_; }
-  // Functions can run (the command connection is up, the library loaded),
-  // though the subscriber may be reconnecting.
-  bool can_call() const { return cmd_.up() && loaded_; }
+  // Functions can run (the connection is up, the library loaded), though
+  // the base channels may not be subscribed yet.
+  bool can_call() const { return conn_.up() && loaded_; }
 
   // FCALL `function` with no keys and `args`. False (nothing sent, `done`
   // never called) when not ready or at the in-flight bound.
   bool call(std::string_view function, const std::vector<std::string_view>& args, RedisConnection::Callback done);
   bool subscribe(std::string_view channel, RedisConnection::Callback done) {
-    return sub_.subscribe(channel, std::move(done));
+    return conn_.subscribe(channel, std::move(done));
   }
-  bool unsubscribe(std::string_view channel) { return sub_.unsubscribe(channel); }
+  bool unsubscribe(std::string_view channel) { return conn_.unsubscribe(channel); }
 
-  const RedisStats& command_stats() const { return cmd_.stats(); }
-  const RedisStats& subscriber_stats() const { return sub_.stats(); }
-  void on_latency(std::function<void(std::int64_t micros)> handler) { cmd_.on_latency(std::move(handler)); }
+  const RedisStats& stats() const { return conn_.stats(); }
+  void on_latency(std::function<void(std::int64_t micros)> handler) { conn_.on_latency(std::move(handler)); }
 
  private:
   void load_library();
@@ -57,11 +57,10 @@ class Backplane {
   void update();
   void lost(std::string_view why);
 
-  RedisConnection cmd_;
-  RedisConnection sub_;
+  RedisConnection conn_;
   std::vector<std::string> base_;
   Hooks hooks_;
-  bool loaded_ = false;          // the library is loaded on this command connection
+  bool loaded_ = false;          // the library is loaded since the connection came up
   std::size_t base_subscribed_ = 0;
   bool subscribe_failure_logged_ = false;  // once per outage, not once per reconnect
   bool ready_ = false;

@@ -195,6 +195,11 @@ class ClusterBackend final : public Backend {
   void on_ready();
   void on_unready(std::string_view why);
   void repair(const std::string& key, std::uint64_t from, std::uint64_t to);
+  void read_repair_page(const std::string& key, std::uint64_t from, std::uint64_t to, std::uint64_t next,
+                        std::shared_ptr<std::vector<ChannelFeed::Repaired>> found);
+  // Entries per page of a repair's read: at the default --max-text, under
+  // half a megabyte a reply.
+  static constexpr std::size_t repair_page = 100;
   void retry_repairs();
   void send_gap(LocalChannel& channel, std::uint64_t from, std::uint64_t to);
   class FeedSink;

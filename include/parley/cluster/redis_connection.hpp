@@ -1,21 +1,24 @@
-// One connection to Redis on the loop, with hiredis's protocol code and our
-// own event glue (hiredis's libuv adapter ignores poll errors and has no
-// timeouts). Nothing here blocks: names are resolved with uv_getaddrinfo,
-// connects are non-blocking and bounded by a timer, every command is bounded
-// by a timer (one timer for the oldest command: replies come back in order)
-// and by the number in flight.
+// One connection to Redis on the loop, for commands and pub/sub together:
+// RESP3 (`HELLO 3`), so that messages arrive as pushes between the replies,
+// in the order Redis ran them. Our own code throughout (hiredis 0.14 reads
+// only RESP2): a libuv stream, a command buffer written once per loop turn,
+// and RespReader. Nothing here blocks: names are resolved with
+// uv_getaddrinfo, connects are non-blocking and bounded by a timer, every
+// command is bounded by a timer (one timer for the oldest command: replies
+// come back in order) and by the number in flight.
 //
 // Lifecycle: start() connects; when the connection fails or drops, every
 // command in flight fails (callback with a `failure` reply), on_down runs,
 // and it reconnects after a backoff (min..max, doubling, with jitter) until
 // stop(). A command that times out drops the connection the same way: a
 // Redis that does not answer one command in time is not answering the next
-// either, and this keeps what waits bounded.
+// either, and this keeps what waits bounded. So does a reply over
+// `reply_limits` (RespReader cannot skip it and stay in step).
 //
 // Re-entrancy: callbacks run from the loop, never inside command() or
 // subscribe(); a callback may issue further commands, or stop().
 //
-// hiredis writes with write(2), not send(MSG_NOSIGNAL): the process must
+// libuv writes with write(2), not send(MSG_NOSIGNAL): the process must
 // ignore SIGPIPE (parleyd does), or a write to a Redis that just went away
 // kills it.
 //
@@ -33,6 +36,7 @@
 
 #include "parley/cluster/redis_address.hpp"
 #include "parley/cluster/redis_reply.hpp"
+#include "parley/cluster/resp_reader.hpp"
 
 struct uv_loop_s;
 
@@ -45,8 +49,8 @@ struct RedisOptions {
   std::size_t max_in_flight = 10000;       // commands awaiting a reply
   std::int64_t backoff_min_ms = 100;
   std::int64_t backoff_max_ms = 5000;
-  std::string client_name;                 // CLIENT SETNAME, for CLIENT LIST
-  ReplyLimits reply_limits;
+  std::string client_name;                 // HELLO's SETNAME, for CLIENT LIST
+  RespLimits reply_limits;
 };
 
 struct RedisStats {
@@ -68,11 +72,11 @@ class RedisConnection {
   RedisConnection(const RedisConnection&) = delete;
   RedisConnection& operator=(const RedisConnection&) = delete;
 
-  // Runs when the connection is up (after the handshake: CLIENT SETNAME),
+  // Runs when the connection is up (after the handshake: HELLO 3),
   // each time, and when it goes down (with why), each time it was up.
   void on_up(std::function<void()> handler);
   void on_down(std::function<void(std::string_view why)> handler);
-  // For a subscriber connection: where messages go.
+  // Where pub/sub messages go.
   void on_message(MessageHandler handler);
   // Runs after each attempt that did not come up (resolving, connecting or
   // the handshake failed or timed out), with why and the delay before the
@@ -86,6 +90,12 @@ class RedisConnection {
   // stop(), only when start() never ran. A second stop() does nothing.
   void stop(std::function<void()> on_closed);
 
+  // Drops the connection, if up or connecting, and connects again after
+  // the backoff (what the owner does when Redis refused something a
+  // reconnect may cure: a SUBSCRIBE an ACL forbids, say). `why` is what
+  // on_down says.
+  void reconnect(std::string_view why);
+
   bool up() const;
   std::size_t in_flight() const;
   const RedisStats& stats() const;
@@ -95,21 +105,16 @@ class RedisConnection {
   // `done` runs exactly once, later: with the reply, or with a `failure`.
   // The arguments are copied before command() returns.
   // Also refused: an empty argv, the pub/sub commands, MONITOR, RESET and
-  // HELLO (use subscribe(); hiredis 0.14 routes their replies apart or
-  // cannot read them), and any command on a connection that has subscribed
-  // since it came up (hiredis 0.14 matches replies there by channel name, so
-  // an ordinary reply could be taken for a message).
+  // HELLO (their replies do not come one per command, in order).
   bool command(const std::vector<std::string_view>& argv, Callback done);
 
-  // Pub/sub (a connection that subscribes does nothing else): `done` runs
-  // once the subscription is confirmed (an ok reply) or failed. Messages
-  // then go to the on_message handler. The same rules as command().
-  // Messages for a channel stop at unsubscribe() (later ones are dropped);
-  // unsubscribe() returns false for a channel not subscribed. Subscriptions
-  // end with the connection: the owner subscribes again in on_up. A
-  // confirmation is bounded like any reply, but an idle subscriber has
-  // nothing in flight: a Redis that stops answering without closing the
-  // socket goes unnoticed there until the next (un)subscribe.
+  // Pub/sub, on the same connection as the commands: `done` runs once the
+  // subscription is confirmed (an ok reply: the `subscribe` push) or
+  // refused (an error reply). Messages then go to the on_message handler.
+  // The same rules as command(). Messages for a channel stop at
+  // unsubscribe() (later ones are dropped); unsubscribe() returns false for
+  // a channel not subscribed. Subscriptions end with the connection: the
+  // owner subscribes again in on_up.
   bool subscribe(std::string_view channel, Callback done);
   bool unsubscribe(std::string_view channel);
 

@@ -1,5 +1,5 @@
-// A Redis reply as Parley keeps it: copied out of hiredis's reply tree
-// (which hiredis frees when the callback returns), so callers may keep it.
+// A Redis reply as Parley keeps it: copied out of the reader's buffer
+// (RespReader::reply), so callers may keep it.
 // `failure` is ours, not Redis's: the command got no reply at all (timed
 // out, the connection dropped, refused before sending); `str` says why.
 #pragma once
@@ -34,14 +34,6 @@ struct RedisReply {
     r.str = std::move(why);
     return r;
   }
-};
-
-// Bounds on what is copied out of one hiredis reply: deeper or larger trees
-// are turned into an error reply rather than copied (a broken or hostile
-// server must not make us allocate without bound).
-struct ReplyLimits {
-  std::size_t max_depth = 8;
-  std::size_t max_elements = 1u << 20;  // over the whole tree
 };
 
 }  // namespace parley::cluster

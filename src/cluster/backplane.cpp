@@ -31,9 +31,15 @@ void Backplane::stop(std::function<void()> on_closed) { conn_.stop(std::move(on_
 // new one (the library is versioned by its text, not by a name).
 void Backplane::load_library() {
   conn_.command({"FUNCTION", "LOAD", "REPLACE", functions_library}, [this](const RedisReply& reply) {
+    if (reply.type == RedisReply::Type::failure) return;  // the connection dropped: on_down said so
     if (!reply.ok()) {
+      // A Redis still loading its data (-LOADING: HELLO and SUBSCRIBE pass,
+      // FUNCTION LOAD does not), full (-OOM) or a replica (-READONLY): not
+      // ready, and nothing in flight would time out, so try again after
+      // the backoff.
       log::write(LogLevel::error, 0, "", "backplane: loading the functions failed: " + reply.str);
-      return;  // the connection stays up but not ready; the next reconnect tries again
+      conn_.reconnect("loading the functions failed: " + reply.str);
+      return;
     }
     loaded_ = true;
     update();

@@ -1161,8 +1161,10 @@ void ClusterBackend::read_repair_page(const std::string& key, std::uint64_t from
       if (page.size() == repair_page && !found->empty() && found->back().seq < to)
         return read_repair_page(key, from, to, found->back().seq + 1, found);
     }
+    // A later page that failed keeps what the earlier ones read: the rest
+    // of the range becomes the gap.
     FeedSink sink(*this, ch);
-    ch.feed().repaired(from, to, ok ? std::optional(std::move(*found)) : std::nullopt, sink);
+    ch.feed().repaired(from, to, ok || !found->empty() ? std::optional(std::move(*found)) : std::nullopt, sink);
     if (ch.empty()) maybe_unsubscribe(key);
   };
   // Not sent: tried again, whole, once the backplane is back (the feed

@@ -287,14 +287,23 @@ redis.register_function('parley_history', function(_, a)
   return {'ok', meta[1], meta[3], latest, oldest, entries}
 end)
 
--- range: P C FROM TO COUNT -> ok, name, epoch, at most COUNT entries of
--- FROM..TO (for gap repair, a page at a time: one reply stays well below
--- Redis's output limit and our reader's bound however long the hole)
+-- range: P C FROM TO [COUNT] -> ok, name, epoch, entries of FROM..TO, at
+-- most COUNT (for gap repair, a page at a time: one reply stays well below
+-- Redis's output limit and our reader's bound however long the hole; the
+-- previous release's servers, sharing this library in a rolling upgrade,
+-- send no COUNT)
 redis.register_function('parley_range', function(_, a)
   local k = ch(a[1], a[2])
   local meta = redis.call('HMGET', k, 'name', 'epoch')
   if not meta[1] then return {'no_such_channel'} end
-  return {'ok', meta[1], meta[2], redis.call('XRANGE', k .. ':log', a[3] .. '-0', a[4] .. '-0', 'COUNT', a[5])}
+  local from, to = a[3] .. '-0', a[4] .. '-0'
+  local entries
+  if a[5] then
+    entries = redis.call('XRANGE', k .. ':log', from, to, 'COUNT', a[5])
+  else
+    entries = redis.call('XRANGE', k .. ':log', from, to)
+  end
+  return {'ok', meta[1], meta[2], entries}
 end)
 
 -- heads: P C... -> for each channel: name (or false), seq, epoch

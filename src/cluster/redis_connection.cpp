@@ -286,7 +286,8 @@ struct RedisConnection::Impl {
 
   void connect_timed_out() {
     timed_out_ = true;
-    why_ = "cannot connect to " + options_.address.to_string() + ": not up within " +
+    if (why_.empty())  // closing between two addresses: the last one's reason stands
+      why_ = "cannot connect to " + options_.address.to_string() + ": not up within " +
            std::to_string(options_.connect_timeout_ms) + " ms";
     if (state_ == State::resolving) uv_cancel(reinterpret_cast<uv_req_t*>(&resolve_));  // on_resolved sees timed_out_
     else if (state_ == State::connecting) drop(why_);
@@ -414,7 +415,9 @@ struct RedisConnection::Impl {
 
   // HELLO 3 (with the client name, for CLIENT LIST): RESP3 from here on,
   // and the connection is up only once Redis answered (not merely
-  // accepted: a loading or paused Redis accepts and answers nothing).
+  // accepted: a paused Redis accepts and answers nothing). A Redis still
+  // loading its data answers HELLO; the backplane's FUNCTION LOAD is what
+  // it refuses then.
   void send_handshake() {
     std::vector<std::string_view> argv{"HELLO", "3"};
     if (!options_.client_name.empty()) argv.insert(argv.end(), {"SETNAME", options_.client_name});
@@ -597,7 +600,8 @@ struct RedisConnection::Impl {
     }
     std::optional<InFlight> entry(std::move(in_flight_.front()));
     in_flight_.pop_front();
-    if (owner_wants(on_latency_)) on_latency_(static_cast<std::int64_t>((uv_hrtime() - entry->sent_ns) / 1000));
+    if (kind == InFlight::Kind::command && owner_wants(on_latency_))  // what the histogram is about
+      on_latency_(static_cast<std::int64_t>((uv_hrtime() - entry->sent_ns) / 1000));
     return entry;
   }
 

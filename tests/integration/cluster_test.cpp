@@ -572,6 +572,20 @@ TEST_CASE("cluster: until its own channels are subscribed a server answers unava
   CHECK(c.join("#r")["members"] == json::array({"ann"}));
 }
 
+TEST_CASE("cluster: functions Redis will not load (LOADING, OOM, an ACL): unavailable, retried until they load") {
+  RedisServer redis;
+  redis.command({"ACL", "SETUSER", "default", "-function"});  // HELLO and SUBSCRIBE pass, FUNCTION LOAD not
+  ServerProcess server({"--cluster", redis.unix_url(), "--cluster-prefix", "t", "--admin", "127.0.0.1:0"});
+  REQUIRE(server.wait_log("backplane: loading the functions failed", 2, 15000));  // tried again, not stuck
+  Client c(server.address());
+  CHECK(c.call({{"cmd", "hello"}, {"nick", "ann"}})["error"]["code"] == "unavailable");
+  CHECK(http_get(server.admin_address(), "/readyz").status == 503);
+  redis.command({"ACL", "SETUSER", "default", "+function"});
+  REQUIRE(server.wait_log("backplane: up", 1, 10000));
+  c.hello("ann");
+  CHECK(c.join("#r")["members"] == json::array({"ann"}));
+}
+
 namespace {
 
 // Takes the chat channels' pub/sub channels away from Redis's user (an

@@ -1,7 +1,7 @@
 // Three parleyd on one real redis-server are one chat server: every command
 // and event of the contract across instances, one seq order under
 // concurrent publishers, resume on another instance, and the backplane's
-// faults (Redis down, a server killed, the subscriber connection killed).
+// faults (Redis down, a server killed, a server's Redis connection killed).
 #include <doctest/doctest.h>
 #include <signal.h>
 

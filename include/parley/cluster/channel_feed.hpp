@@ -1,7 +1,7 @@
 // One channel's messages as this server receives them from the backplane,
 // put back into `seq` order with nothing missing (protocol.md, Clusters).
 //
-// Pub/sub may lose messages (a dropped subscriber connection, Redis's output
+// Pub/sub may lose messages (a dropped Redis connection, Redis's output
 // limit) and a subscription starts at no particular seq, so the feed:
 //  - waits for its anchor (the seq a join or resume read under the
 //    subscription) and drops what is at or below it;

@@ -1,8 +1,9 @@
 // The chat state of a cluster: a Backend (hub/backend.hpp) whose truth is
 // in Redis. Every state change and every read is one function of
 // src/cluster/parley.lua, answered when it returns (Hub::answer); what it
-// publishes comes back over the subscriber connection and is fanout out here
-// to this server's members, the event's bytes as the function wrote them.
+// publishes comes back as pub/sub messages on the same connection and is
+// fanned out here to this server's members, the event's bytes as the
+// function wrote them.
 //
 // What this server keeps: its own connections (nick, session, the channels
 // each is in, the rate limit) and, per channel it has members in, a
@@ -230,8 +231,8 @@ class ClusterBackend final : public Backend {
   std::int64_t lease_renewed_ = 0;  // loop time the last renewal was asked at
   bool lease_stale_ = false;        // not renewed for 2/3 of the lease: not speaking for anyone
   // Set by the first on_ready. Until then the server answers everything
-  // unavailable: a hello taken while only the command connection is up
-  // would leave a session its joins cannot serve (no subscriber yet), and
+  // unavailable: a hello taken before the server's own channels are
+  // subscribed would leave a session its joins cannot serve, and
   // one taken before the first lease call would name a node with no lease.
   bool served_ = false;
   std::unique_ptr<uv_timer_s> lease_timer_;

@@ -1,9 +1,9 @@
 // Redis replies read from a byte stream by our own code: RESP3, and RESP2
 // as its subset. A connection that said `HELLO 3` gets its pub/sub
 // messages as pushes between the replies to its commands, in the order
-// Redis ran them, so one connection can carry both (docs/benchmarks.md,
-// "Issue 12": the sender's reply and its own message in one write).
-// hiredis 0.14 reads only RESP2; this reader does not use it.
+// Redis ran them, so one connection carries both (redis_connection; the
+// sender's reply and its own message in one write). hiredis 0.14 reads
+// only RESP2; this reader does not use it.
 //
 // Bounded: a reply deeper than max_depth, with more than max_elements
 // elements in all, or longer than max_bytes on the wire breaks the stream

@@ -122,12 +122,11 @@ TEST_CASE("bench-compare --cluster --quick: a parleyd cluster on Redis against p
 
 // The quick shapes set up in milliseconds, faster than two routed
 // nats-server tell each other of a new subscription (interest travels over
-// the route asynchronously): rooms and say-max would lose their first
-// messages to that, not to the load. The fan-outs set up long enough.
-TEST_CASE("bench-compare --cluster --quick: the routed NATS cluster, on the fan-outs") {
-  ChildProcess run(quick({"--cluster", "--servers", "parley-cluster,nats-cluster", "--scenarios",
-                          "cross-fanout-64,local-fanout-64"}),
-                   "");
+// the route after the SUB is acknowledged): without parley-bench's probes
+// before the run (Traffic::settle), the first messages were lost to that,
+// not to the load, now and then even on the fan-outs.
+TEST_CASE("bench-compare --cluster --quick: the routed NATS cluster, every scenario") {
+  ChildProcess run(quick({"--cluster", "--servers", "parley-cluster,nats-cluster"}), "");
   const int status = run.wait(240'000);
   INFO(run.output());
   CHECK(status == 0);

@@ -34,7 +34,7 @@ std::uint64_t raise_fd_limit(std::uint64_t wanted);
 
 // What an unanswered request of a population connection was. Replies come
 // in request order, so each reply answers the oldest one.
-enum class Request : std::uint8_t { greet, resume, subscribe, publish, history, ping };
+enum class Request : std::uint8_t { greet, resume, subscribe, publish, history, ping, probe };
 struct Pending {
   Request what = Request::greet;
   std::uint64_t counter = 0;  // publish: the message's number in its sender's sequence

@@ -51,6 +51,7 @@ class NatsProtocol final : public Protocol {
     return "inbox." + std::string(nick);
   }
   bool echoes_to_sender() const override { return false; }
+  bool subscribed_everywhere_on_ack() const override { return false; }
 
   std::size_t next(std::string_view in, Frame& frame) const override {
     frame = Frame{};

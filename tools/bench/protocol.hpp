@@ -64,6 +64,12 @@ class Protocol {
   virtual std::string inbox_subscription(std::string_view nick) const = 0;
   // Does a publisher that is also subscribed get its own messages back?
   virtual bool echoes_to_sender() const = 0;
+  // Once a subscription is acknowledged, do messages published on any of
+  // the --server addresses reach it? Parley's join answers after the
+  // cluster subscribed; NATS tells its routes of a subscription after
+  // acknowledging it, so a publisher on another server can miss the first
+  // messages (the loader then waits for probes to arrive: traffic.cpp).
+  virtual bool subscribed_everywhere_on_ack() const { return true; }
 
   // Sessions (Parley's): can a reconnecting client resume its session and
   // page a channel's history after the last seq it saw? The two requests

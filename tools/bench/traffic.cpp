@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <stdexcept>
 #include <unordered_map>
 
 #include "meter.hpp"
@@ -21,6 +22,10 @@ constexpr std::uint64_t second_ns = 1'000'000'000ULL;
 constexpr int max_sends_per_turn = 20'000;
 // --reconnect: messages per `history` page of a catch-up (the protocol's most).
 constexpr int catch_up_page = 500;
+// What settle() publishes until every receiver has one; never a stamped
+// text, so never counted.
+constexpr std::string_view probe_text = "probe";
+constexpr std::uint64_t probe_interval_ns = 20'000'000;
 
 struct Group {
   std::uint32_t base = 0;        // connection ids base .. base+size-1
@@ -91,6 +96,8 @@ class Traffic final : public Population {
   bool direct() const { return options_.scenario == Scenario::pairs; }
 
   void build_groups();
+  bool expects_deliveries(const Member& m) const;
+  void settle();
   void subscriptions(Conn& conn) override;
   void on_subscribed(Conn& conn, const Frame& frame) override;
   void on_reply(Conn& conn, const Pending& request, const Frame& frame) override;
@@ -134,6 +141,9 @@ class Traffic final : public Population {
 
   std::uint64_t start_ns_ = 0, measure_start_ = 0, measure_end_ = 0, drain_deadline_ = 0;
   bool sending_ = true;
+  bool settling_ = false;
+  std::vector<bool> probed_;  // settle(): per connection, a probe came
+  std::size_t unprobed_ = 0;
 
   // open loop
   double rate_ = 0;
@@ -193,6 +203,51 @@ void Traffic::build_groups() {
       }
     }
   }
+}
+
+// Whether some publisher's messages reach `m`: another publisher in its
+// group (or the partner, in pairs), or its own when the protocol echoes.
+bool Traffic::expects_deliveries(const Member& m) const {
+  const Group& g = groups_[m.group];
+  const std::uint32_t own = m.publishes && !protocol_.echoes_to_sender() ? 1 : 0;
+  return g.publishers > own;
+}
+
+// Before the run, for a protocol whose subscriptions reach the other
+// servers only after they are acknowledged: every publisher publishes a
+// probe every 20 ms until every connection that will receive messages has
+// received one. The event awaited is the probe's arrival; the setup
+// timeout bounds it.
+void Traffic::settle() {
+  settling_ = true;
+  probed_.assign(conns_.size(), true);
+  unprobed_ = 0;
+  for (const auto& conn : conns_)
+    if (expects_deliveries(members_[conn->id])) {
+      probed_[conn->id] = false;
+      ++unprobed_;
+    }
+  const std::uint64_t deadline = monotonic_ns() + static_cast<std::uint64_t>(options_.setup_timeout_s * 1e9);
+  std::uint64_t next_probe = 0;
+  while (unprobed_ > 0) {
+    const std::uint64_t now = monotonic_ns();
+    if (now >= deadline)
+      throw std::runtime_error(std::to_string(unprobed_) + " connections got no probe within --setup-timeout: "
+                               "the subscriptions did not reach every server");
+    if (now >= next_probe) {
+      for (std::uint32_t id : publishers_) {
+        Conn& conn = *conns_[id];
+        const Member& m = members_[id];
+        if (direct()) protocol_.direct(conn.out, m.destination, probe_text);
+        else protocol_.publish(conn.out, m.destination, probe_text);
+        expect(conn, {Request::probe});
+        queue(conn);
+      }
+      next_probe = now + probe_interval_ns;
+    }
+    turn(std::min(next_probe, deadline));
+  }
+  settling_ = false;
 }
 
 void Traffic::subscriptions(Conn& conn) {
@@ -281,6 +336,13 @@ void Traffic::on_ack(Member& m, std::uint64_t counter, bool ok, std::string_view
 // --reconnect a seq already counted (before the reconnect, or from history)
 // is counted once, and what comes during a catch-up waits for it to end.
 void Traffic::on_delivery(Conn& conn, const Frame& frame) {
+  if (frame.payload == probe_text) {  // settle()'s, early or late: counted nowhere
+    if (settling_ && !probed_[conn.id]) {
+      probed_[conn.id] = true;
+      --unprobed_;
+    }
+    return;
+  }
   Member& receiver = members_[conn.id];
   if (frame.seq) {
     if (frame.seq <= receiver.live_last) {
@@ -380,6 +442,12 @@ void Traffic::on_reply(Conn& conn, const Pending& request, const Frame& frame) {
       on_ack(members_[conn.id], request.counter, frame.kind == FrameKind::ack, frame.detail);
       return retire(conn);
     case Request::history: return on_history(conn, frame);
+    case Request::probe:
+      if (frame.kind != FrameKind::ack) {
+        ++correctness_.errors;
+        correctness_.note(conn.nick + ": a probe was refused: " + std::string(frame.detail));
+      }
+      return;
     default:
       ++correctness_.errors;
       correctness_.note(conn.nick + " got a reply to a request traffic never sends");
@@ -584,7 +652,7 @@ void Traffic::show_progress(std::uint64_t now) {
 }
 
 void Traffic::on_turn(std::uint64_t now) {
-  if (setting_up_) return;
+  if (setting_up_ || settling_) return;
   if (phase_ == Phase::running) {
     if (!any_publisher_left()) {  // the server went away: stop now, the run has failed anyway
       if (!meter_.started()) meter_.start();
@@ -640,6 +708,7 @@ Result Traffic::run() {
     result_.mode = "closed loop, window " + std::to_string(options_.window) + " per publisher";
 
   set_up();
+  if (options_.servers.size() > 1 && !protocol_.subscribed_everywhere_on_ack()) settle();
   show_progress_ = options_.progress && !options_.json && isatty(STDERR_FILENO);
   start_ns_ = monotonic_ns();
   measure_start_ = start_ns_ + static_cast<std::uint64_t>(options_.warmup_s * 1e9);

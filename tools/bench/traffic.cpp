@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -22,9 +23,10 @@ constexpr std::uint64_t second_ns = 1'000'000'000ULL;
 constexpr int max_sends_per_turn = 20'000;
 // --reconnect: messages per `history` page of a catch-up (the protocol's most).
 constexpr int catch_up_page = 500;
-// What settle() publishes until every receiver has one; never a stamped
-// text, so never counted.
-constexpr std::string_view probe_text = "probe";
+// What settle() publishes, "probe SERVER" (the sender's --server index),
+// until every receiver has one from each server its publishers are on;
+// never a stamped text, so never counted.
+constexpr std::string_view probe_prefix = "probe ";
 constexpr std::uint64_t probe_interval_ns = 20'000'000;
 
 struct Group {
@@ -96,7 +98,7 @@ class Traffic final : public Population {
   bool direct() const { return options_.scenario == Scenario::pairs; }
 
   void build_groups();
-  bool expects_deliveries(const Member& m) const;
+  std::uint64_t probe_sources(std::uint32_t id) const;
   void settle();
   void subscriptions(Conn& conn) override;
   void on_subscribed(Conn& conn, const Frame& frame) override;
@@ -142,7 +144,9 @@ class Traffic final : public Population {
   std::uint64_t start_ns_ = 0, measure_start_ = 0, measure_end_ = 0, drain_deadline_ = 0;
   bool sending_ = true;
   bool settling_ = false;
-  std::vector<bool> probed_;  // settle(): per connection, a probe came
+  // settle(): per connection, the servers (a bit per --server index, mod
+  // 64) a probe must still come from.
+  std::vector<std::uint64_t> unprobed_from_;
   std::size_t unprobed_ = 0;
 
   // open loop
@@ -205,41 +209,44 @@ void Traffic::build_groups() {
   }
 }
 
-// Whether some publisher's messages reach `m`: another publisher in its
-// group (or the partner, in pairs), or its own when the protocol echoes.
-bool Traffic::expects_deliveries(const Member& m) const {
-  const Group& g = groups_[m.group];
-  const std::uint32_t own = m.publishes && !protocol_.echoes_to_sender() ? 1 : 0;
-  return g.publishers > own;
+// The servers (bits of --server indexes, mod 64) that connection `id`'s
+// messages come from: those of the publishers in its group but itself
+// (unless the protocol echoes), the partner in pairs.
+std::uint64_t Traffic::probe_sources(std::uint32_t id) const {
+  const Group& g = groups_[members_[id].group];
+  std::uint64_t servers = 0;
+  for (std::uint32_t p = g.base; p < g.base + g.publishers; ++p)
+    if (p != id || protocol_.echoes_to_sender()) servers |= std::uint64_t{1} << (conns_[p]->server % 64);
+  return servers;
 }
 
 // Before the run, for a protocol whose subscriptions reach the other
 // servers only after they are acknowledged: every publisher publishes a
 // probe every 20 ms until every connection that will receive messages has
-// received one. The event awaited is the probe's arrival; the setup
-// timeout bounds it.
+// received one from each server its group's publishers are on (a probe
+// from its own server says nothing of the others). The event awaited is
+// the probes' arrival; the setup timeout bounds it.
 void Traffic::settle() {
   settling_ = true;
-  probed_.assign(conns_.size(), true);
+  unprobed_from_.assign(conns_.size(), 0);
   unprobed_ = 0;
   for (const auto& conn : conns_)
-    if (expects_deliveries(members_[conn->id])) {
-      probed_[conn->id] = false;
-      ++unprobed_;
-    }
+    if ((unprobed_from_[conn->id] = probe_sources(conn->id)) != 0) ++unprobed_;
   const std::uint64_t deadline = monotonic_ns() + static_cast<std::uint64_t>(options_.setup_timeout_s * 1e9);
   std::uint64_t next_probe = 0;
   while (unprobed_ > 0) {
     const std::uint64_t now = monotonic_ns();
     if (now >= deadline)
-      throw std::runtime_error(std::to_string(unprobed_) + " connections got no probe within --setup-timeout: "
-                               "the subscriptions did not reach every server");
+      throw std::runtime_error(std::to_string(unprobed_) + " connections missed a probe from some server within "
+                               "--setup-timeout: the subscriptions did not reach every server");
+    if (publishers_closed_ > 0) throw std::runtime_error("a publisher's connection closed before the run");
     if (now >= next_probe) {
       for (std::uint32_t id : publishers_) {
         Conn& conn = *conns_[id];
         const Member& m = members_[id];
-        if (direct()) protocol_.direct(conn.out, m.destination, probe_text);
-        else protocol_.publish(conn.out, m.destination, probe_text);
+        const std::string probe = std::string(probe_prefix) + std::to_string(conn.server);
+        if (direct()) protocol_.direct(conn.out, m.destination, probe);
+        else protocol_.publish(conn.out, m.destination, probe);
         expect(conn, {Request::probe});
         queue(conn);
       }
@@ -336,11 +343,15 @@ void Traffic::on_ack(Member& m, std::uint64_t counter, bool ok, std::string_view
 // --reconnect a seq already counted (before the reconnect, or from history)
 // is counted once, and what comes during a catch-up waits for it to end.
 void Traffic::on_delivery(Conn& conn, const Frame& frame) {
-  if (frame.payload == probe_text) {  // settle()'s, early or late: counted nowhere
-    if (settling_ && !probed_[conn.id]) {
-      probed_[conn.id] = true;
-      --unprobed_;
-    }
+  if (frame.payload.starts_with(probe_prefix)) {  // settle()'s, early or late: counted nowhere
+    unsigned server = 0;
+    const std::string_view number = frame.payload.substr(probe_prefix.size());
+    std::from_chars(number.data(), number.data() + number.size(), server);
+    if (!settling_) return;  // a late one
+    std::uint64_t& left = unprobed_from_[conn.id];
+    const std::uint64_t before = left;
+    left &= ~(std::uint64_t{1} << (server % 64));
+    if (before != 0 && left == 0) --unprobed_;
     return;
   }
   Member& receiver = members_[conn.id];

@@ -524,8 +524,9 @@ void ClusterBackend::joined(ConnId conn, std::uint64_t ticket, const std::string
 // The joiner becomes a member here right after its join reply went out.
 // Its join ran in Redis before every message above `head`; those this
 // server delivered while the join was on its way (they come ahead of the
-// reply on the connection, and the feed may hold either) are owed to it: sent from the
-// channel's recent lines, or, past what those hold, named in a gap.
+// reply on the connection, and the feed may hold either) are owed to it:
+// sent from the channel's recent lines, or, past what those hold, named
+// in a gap.
 void ClusterBackend::admit_member(ConnId conn, const std::string& key, std::uint64_t head) {
   auto cit = channels_.find(key);
   if (cit == channels_.end()) return;

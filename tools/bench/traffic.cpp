@@ -344,10 +344,10 @@ void Traffic::on_ack(Member& m, std::uint64_t counter, bool ok, std::string_view
 // is counted once, and what comes during a catch-up waits for it to end.
 void Traffic::on_delivery(Conn& conn, const Frame& frame) {
   if (frame.payload.starts_with(probe_prefix)) {  // settle()'s, early or late: counted nowhere
+    if (!settling_) return;  // a late one
     unsigned server = 0;
     const std::string_view number = frame.payload.substr(probe_prefix.size());
     std::from_chars(number.data(), number.data() + number.size(), server);
-    if (!settling_) return;  // a late one
     std::uint64_t& left = unprobed_from_[conn.id];
     const std::uint64_t before = left;
     left &= ~(std::uint64_t{1} << (server % 64));

@@ -866,7 +866,9 @@ bool ClusterBackend::history(User& user, const History& c) {
   const std::uint64_t ticket = user.tickets++;  // its place in the order of answers
   const std::string before = c.before ? std::to_string(std::min(*c.before, max_exact_seq)) : std::string();
   const std::string after = c.after ? std::to_string(std::min(*c.after, max_exact_seq)) : std::string();
-  return call("parley_history", {config_.prefix, fold(c.channel), user.key, before, after, std::to_string(c.limit)},
+  return call("parley_history",
+              {config_.prefix, fold(c.channel), user.key, before, after, std::to_string(c.limit),
+               std::to_string(limits_.history)},
               [this, conn, ticket, c](const RedisReply& reply) {
                 User* user = succeeded(conn, ticket, c.channel, reply);
                 if (!user) return;
@@ -1170,7 +1172,9 @@ void ClusterBackend::read_repair_page(const std::string& key, std::uint64_t from
   };
   // Not sent: tried again, whole, once the backplane is back (the feed
   // holds what comes meanwhile, within its bound).
-  if (!call("parley_range", {config_.prefix, key, std::to_string(next), std::to_string(to), std::to_string(repair_page)},
+  if (!call("parley_range",
+            {config_.prefix, key, std::to_string(next), std::to_string(to), std::to_string(repair_page),
+             std::to_string(limits_.history)},
             done))
     repairs_later_.push_back({key, from, to});
 }

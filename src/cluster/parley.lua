@@ -27,6 +27,9 @@ local function usr(p, u) return p .. ':{u:' .. u .. '}' end
 local function q(s) return '"' .. s .. '"' end
 local function node_of(owner) return string.match(owner, '^(.*)/[^/]*$') end
 local function conn_of(owner) return string.match(owner, '/([^/]*)$') end
+-- The stream id of seq n (a Lua number: '..' would print one above 1e14 in
+-- exponent form).
+local function id(n) return string.format('%d', n) .. '-0' end
 local function owned_by(value, owner) return string.sub(value, 1, #owner + 1) == owner .. ' ' end
 
 local function drop_if_empty(p, c)
@@ -169,7 +172,7 @@ local function say_one(k, name, entry, owner, history, head, middle, tail, ts, f
   if not owned_by(entry, owner) then return {'gone'} end
   local seq = redis.call('HINCRBY', k, 'seq', 1)
   local s = tostring(seq)  -- once: Lua formats a number with sprintf at every concatenation
-  redis.call('XADD', k .. ':log', 'MAXLEN', history, s .. '-0', 'ts', ts, 'f', from, 't', text, 'o', owner, 'g', tag)
+  redis.call('XADD', k .. ':log', 'MAXLEN', '~', history, s .. '-0', 'ts', ts, 'f', from, 't', text, 'o', owner, 'g', tag)
   redis.call('PUBLISH', k, 'm ' .. s .. ' ' .. owner .. ' ' .. tag .. '\n' .. head .. q(name) .. middle .. s .. tail)
   return {'ok', seq, name}
 end
@@ -258,7 +261,17 @@ redis.register_function('parley_members', function(_, a)
   return {'ok', name, redis.call('HVALS', k .. ':m')}
 end)
 
--- history: P C U BEFORE AFTER LIMIT (BEFORE, AFTER "" when absent)
+-- The oldest seq a channel whose latest is `latest` still keeps, when its
+-- server keeps `keep` (--history; nil from the previous release's servers,
+-- which send none): says trim the history stream approximately (whole
+-- stream nodes, docs/cluster.md "History"), so it may hold up to one node
+-- more than --history; readers see exactly the last --history.
+local function kept_from(latest, keep)
+  if not keep then return 1 end
+  return math.max(1, latest - tonumber(keep) + 1)
+end
+
+-- history: P C U BEFORE AFTER LIMIT [KEEP] (BEFORE, AFTER "" when absent)
 -- -> ok, name, epoch, latest seq, oldest kept seq, entries (oldest first
 -- with AFTER, newest first without)
 redis.register_function('parley_history', function(_, a)
@@ -268,40 +281,41 @@ redis.register_function('parley_history', function(_, a)
   if not meta[1] then return {'no_such_channel'} end
   if redis.call('HEXISTS', k .. ':m', u) == 0 then return {'not_in_channel', meta[1]} end
   local latest = tonumber(meta[2])
-  local first = redis.call('XRANGE', k .. ':log', '-', '+', 'COUNT', 1)
+  local floor = kept_from(latest, a[7])
+  local first = redis.call('XRANGE', k .. ':log', id(floor), '+', 'COUNT', 1)
   local oldest = latest + 1
   if #first > 0 then oldest = tonumber(string.match(first[1][1], '^(%d+)')) end
   local last = latest
   if before ~= '' then last = math.min(tonumber(before) - 1, latest) end
   local entries = {}
-  if last >= 1 then
+  if last >= oldest then
     if after ~= '' then
-      local from = tonumber(after) + 1
+      local from = math.max(tonumber(after) + 1, oldest)
       if from <= last then
-        entries = redis.call('XRANGE', k .. ':log', from .. '-0', last .. '-0', 'COUNT', limit)
+        entries = redis.call('XRANGE', k .. ':log', id(from), id(last), 'COUNT', limit)
       end
     else
-      entries = redis.call('XREVRANGE', k .. ':log', last .. '-0', '-', 'COUNT', limit)
+      entries = redis.call('XREVRANGE', k .. ':log', id(last), id(oldest), 'COUNT', limit)
     end
   end
   return {'ok', meta[1], meta[3], latest, oldest, entries}
 end)
 
--- range: P C FROM TO [COUNT] -> ok, name, epoch, entries of FROM..TO, at
--- most COUNT (for gap repair, a page at a time: one reply stays well below
--- Redis's output limit and our reader's bound however long the hole; the
--- previous release's servers, sharing this library in a rolling upgrade,
--- send no COUNT)
+-- range: P C FROM TO [COUNT [KEEP]] -> ok, name, epoch, entries of
+-- FROM..TO still kept, at most COUNT (for gap repair, a page at a time: one
+-- reply stays well below Redis's output limit and our reader's bound however
+-- long the hole; the previous release's servers, sharing this library in a
+-- rolling upgrade, send neither COUNT nor KEEP)
 redis.register_function('parley_range', function(_, a)
   local k = ch(a[1], a[2])
-  local meta = redis.call('HMGET', k, 'name', 'epoch')
+  local meta = redis.call('HMGET', k, 'name', 'epoch', 'seq')
   if not meta[1] then return {'no_such_channel'} end
-  local from, to = a[3] .. '-0', a[4] .. '-0'
+  local from = math.max(tonumber(a[3]), kept_from(tonumber(meta[3]), a[6]))
   local entries
   if a[5] then
-    entries = redis.call('XRANGE', k .. ':log', from, to, 'COUNT', a[5])
+    entries = redis.call('XRANGE', k .. ':log', id(from), a[4] .. '-0', 'COUNT', a[5])
   else
-    entries = redis.call('XRANGE', k .. ':log', from, to)
+    entries = redis.call('XRANGE', k .. ':log', id(from), a[4] .. '-0')
   end
   return {'ok', meta[1], meta[2], entries}
 end)

@@ -464,6 +464,39 @@ TEST_CASE("cluster: what the history no longer has reaches the members as a gap"
   CHECK(metric_value(metrics, "parley_backplane_gaps_sent_total") == 1);
 }
 
+TEST_CASE("cluster: history and repairs see exactly the last --history messages, though Redis keeps more") {
+  Cluster cluster(2, {"--history", "5"});
+  // Says trim the stream by whole nodes; with nodes this large Redis keeps
+  // every message, and only the readers' bound stands between a client and
+  // more than --history.
+  cluster.redis.command({"CONFIG", "SET", "stream-node-max-entries", "1000"});
+  cluster.redis.command({"CONFIG", "SET", "stream-node-max-bytes", "0"});
+  Client a(cluster.at(0)), b(cluster.at(1));
+  a.enter("ann", "#r");
+  b.enter("bob", "#r");
+  a.wait_event("join");
+  // Bob's server away from pub/sub (stopped, its connection cut) while 150
+  // messages go by: when it wakes, it repairs 1..150 from the history.
+  ::kill(cluster.servers[1]->pid(), SIGSTOP);
+  kill_connection_of(cluster.redis, "n1");
+  for (int i = 1; i <= 150; ++i) say(a, "#r", "m" + std::to_string(i));
+  CHECK(cluster.redis.command({"XLEN", "t:{c:#r}:log"}) == "150");
+  ::kill(cluster.servers[1]->pid(), SIGCONT);
+  json gap = b.wait_event("gap", 10000);
+  CHECK(gap["from"] == 1);
+  CHECK(gap["to"] == 145);
+  receive_in_order(b, 146, 150, "m");
+
+  json last = a.call({{"cmd", "history"}, {"channel", "#r"}, {"limit", 100}});
+  REQUIRE(last["messages"].size() == 5);
+  CHECK(last["messages"][0]["seq"] == 146);
+  json since = a.call({{"cmd", "history"}, {"channel", "#r"}, {"after", 0}, {"limit", 100}});
+  REQUIRE(since["messages"].size() == 5);
+  CHECK(since["messages"][0]["seq"] == 146);
+  CHECK(since["truncated"] == true);
+  CHECK(a.call({{"cmd", "history"}, {"channel", "#r"}, {"before", 146}})["messages"].empty());
+}
+
 TEST_CASE("cluster: the parley client rides out the backplane being away: unavailable, back off, resume") {
   Cluster cluster(1, {"--cluster-timeout", "0.3", "--resume-grace", "30"});
   CutProxy proxy(cluster.at(0), "cluster-client-proxy");

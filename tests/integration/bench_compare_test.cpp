@@ -120,6 +120,26 @@ TEST_CASE("bench-compare --cluster --quick: a parleyd cluster on Redis against p
   CHECK(out.find("FAILED") == std::string::npos);
 }
 
+TEST_CASE("bench-compare --cluster --baseline: the baseline's parleyd as a second cluster on its own Redis") {
+  ChildProcess run(quick({"--cluster", "--servers", "parley-cluster", "--scenarios", "say-max", "--baseline",
+                          program("PARLEYD")}),
+                   "");
+  const int status = run.wait(120'000);
+  INFO(run.output());
+  REQUIRE(status == 0);
+  const std::string& out = run.output();
+  CHECK(out.find("== say-max: baseline-cluster (round 1 of 1)") != std::string::npos);
+  CHECK(out.find("parley-cluster/baseline-cluster") != std::string::npos);
+  const auto redis_cpu = out.find("Redis CPU per say");
+  REQUIRE(redis_cpu != std::string::npos);
+  const std::string line = out.substr(redis_cpu, out.find('\n', redis_cpu) - redis_cpu);
+  CHECK_MESSAGE(line.find(" - ") == std::string::npos, line);  // measured for both
+  CHECK(out.find("FAILED") == std::string::npos);
+  // Outside --cluster it is no server.
+  ChildProcess alone(quick({"--servers", "parley,baseline-cluster", "--baseline", program("PARLEYD")}), "");
+  CHECK(alone.wait(30'000) == 2);
+}
+
 // The quick shapes set up in milliseconds, faster than two routed
 // nats-server tell each other of a new subscription (interest travels over
 // the route after the SUB is acknowledged): without parley-bench's probes

@@ -43,6 +43,12 @@ TEST_CASE("bench options: --server and --server-pid repeat; the first --server r
   CHECK_THROWS_AS(parse({"idle", "--server-pid", "0"}), UsageError);
   CHECK_THROWS_AS(parse({"idle", "--server-pid", "x"}), UsageError);
   CHECK_THROWS_AS(parse({"idle", "--server"}), UsageError);
+  // Traffic::settle holds a connection's servers as the bits of one word.
+  std::vector<std::string> many = {"idle"};
+  for (std::size_t i = 0; i < max_servers; ++i) many.insert(many.end(), {"--server", "unix:/s" + std::to_string(i)});
+  CHECK(parse(many).servers.size() == max_servers);
+  many.insert(many.end(), {"--server", "unix:/one-more"});
+  CHECK_THROWS_AS(parse(many), UsageError);
 }
 
 TEST_CASE("bench --help documents several servers, where publishers go, and the summed processes") {

@@ -64,7 +64,7 @@ Target:
                           to server i mod N. fanout and ramp: the publishers go to the
                           first --server and the subscribers round robin over the others,
                           so `--server A --server B` puts the publishers on A and every
-                          subscriber on B
+                          subscriber on B. At most 64
   --protocol NAME         parley, redis or nats (default parley)
   --transport NAME        tcp (default), ws or socketio, with --protocol parley: ws
                           upgrades every connection at GET /ws (subprotocol parley.v1)
@@ -135,6 +135,7 @@ Options parse_options(const std::vector<std::string>& args, bool& help) {
          if (v.empty()) throw UsageError("--server: expected HOST:PORT, [V6]:PORT or unix:PATH");
          if (!have_server) o.servers.clear();  // the first one replaces the default
          have_server = true;
+         if (o.servers.size() == max_servers) throw UsageError("--server: at most 64 servers");
          o.servers.push_back(v);
        }},
       {"--protocol",

@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <stdexcept>
 #include <string>
@@ -12,6 +13,10 @@
 namespace parley::bench {
 
 enum class Scenario { fanout, rooms, pairs, idle, connect, ramp };
+
+// The most --server addresses one run takes (Traffic::settle tracks a
+// connection's servers as the bits of one 64-bit word).
+inline constexpr std::size_t max_servers = 64;
 
 struct Options {
   Scenario scenario = Scenario::fanout;

@@ -209,14 +209,14 @@ void Traffic::build_groups() {
   }
 }
 
-// The servers (bits of --server indexes, mod 64) that connection `id`'s
+// The servers (bits of --server indexes, max_servers at most) that connection `id`'s
 // messages come from: those of the publishers in its group but itself
 // (unless the protocol echoes), the partner in pairs.
 std::uint64_t Traffic::probe_sources(std::uint32_t id) const {
   const Group& g = groups_[members_[id].group];
   std::uint64_t servers = 0;
   for (std::uint32_t p = g.base; p < g.base + g.publishers; ++p)
-    if (p != id || protocol_.echoes_to_sender()) servers |= std::uint64_t{1} << (conns_[p]->server % 64);
+    if (p != id || protocol_.echoes_to_sender()) servers |= std::uint64_t{1} << conns_[p]->server;
   return servers;
 }
 
@@ -348,9 +348,10 @@ void Traffic::on_delivery(Conn& conn, const Frame& frame) {
     unsigned server = 0;
     const std::string_view number = frame.payload.substr(probe_prefix.size());
     std::from_chars(number.data(), number.data() + number.size(), server);
+    if (server >= max_servers) return;  // none of ours
     std::uint64_t& left = unprobed_from_[conn.id];
     const std::uint64_t before = left;
-    left &= ~(std::uint64_t{1} << (server % 64));
+    left &= ~(std::uint64_t{1} << server);
     if (before != 0 && left == 0) --unprobed_;
     return;
   }

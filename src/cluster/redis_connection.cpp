@@ -587,7 +587,17 @@ struct RedisConnection::Impl {
       return;
     }
     std::optional<InFlight> entry = take_front(kind, in_flight_.front().channel);
+    if (entry && kind == InFlight::Kind::subscribe) forget_refused(entry->channel);
     if (entry && owner_wants(entry->done)) entry->done(reader_.reply());
+  }
+
+  // A refused SUBSCRIBE subscribed nothing: its channel leaves the set (its
+  // messages would not come anyway, and an unsubscribe of it has nothing to
+  // undo), unless a later SUBSCRIBE of it is still on its way.
+  void forget_refused(const std::string& channel) {
+    for (const InFlight& later : in_flight_)
+      if (later.kind == InFlight::Kind::subscribe && later.channel == channel) return;
+    channels_.erase(channel);
   }
 
   // The FIFO's front, taken for a reply of `kind` (and `channel`); null, with

@@ -551,6 +551,28 @@ TEST_CASE("redis connection: one connection subscribes and runs commands; its ow
   CHECK(w.downs.empty());
 }
 
+TEST_CASE("redis connection: a refused SUBSCRIBE followed by one Redis takes leaves the channel subscribed") {
+  RedisServer redis;
+  REQUIRE(redis.command({"ACL", "SETUSER", "default", "resetchannels"}) == "OK");  // no channel allowed
+  Loop loop;
+  Watched w(loop, options_for(redis.unix_url()));
+  w.await_up();
+  // One turn, in this order: refused, the ACL opened, taken.
+  std::vector<RedisReply> answers;
+  REQUIRE(w.conn->subscribe("news", [&](const RedisReply& r) { answers.push_back(r); }));
+  REQUIRE(w.conn->command({"ACL", "SETUSER", "default", "allchannels"},
+                          [&](const RedisReply& r) { answers.push_back(r); }));
+  REQUIRE(w.conn->subscribe("news", [&](const RedisReply& r) { answers.push_back(r); }));
+  REQUIRE(loop.run_until([&] { return answers.size() == 3; }));
+  CHECK(answers[0].type == RedisReply::Type::error);
+  CHECK(answers[1].str == "OK");
+  CHECK(answers[2].type != RedisReply::Type::error);
+  CHECK(redis.command({"PUBLISH", "news", "still here"}) == "1");
+  REQUIRE(loop.run_until([&] { return w.messages.size() == 1; }));
+  CHECK(w.messages[0] == std::pair<std::string, std::string>("news", "still here"));
+  CHECK(w.conn->unsubscribe("news"));
+}
+
 TEST_CASE("redis connection: a SUBSCRIBE Redis refuses is an error reply; the connection stays up") {
   RedisServer redis;
   REQUIRE(redis.command({"ACL", "SETUSER", "default", "-subscribe"}) == "OK");
@@ -562,6 +584,7 @@ TEST_CASE("redis connection: a SUBSCRIBE Redis refuses is an error reply; the co
   REQUIRE(loop.run_until([&] { return refused.has_value(); }));
   CHECK(refused->type == RedisReply::Type::error);
   CHECK(contains(refused->str, "NOPERM"));
+  CHECK_FALSE(w.conn->unsubscribe("news"));  // the refusal subscribed nothing: nothing to undo
   CHECK(call(w, {"PING"}).str == "PONG");
   w.conn->reconnect("asked to");
   REQUIRE(loop.run_until([&] { return w.downs.size() == 1; }));

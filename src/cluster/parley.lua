@@ -27,9 +27,11 @@ local function usr(p, u) return p .. ':{u:' .. u .. '}' end
 local function q(s) return '"' .. s .. '"' end
 local function node_of(owner) return string.match(owner, '^(.*)/[^/]*$') end
 local function conn_of(owner) return string.match(owner, '/([^/]*)$') end
--- The stream id of seq n (a Lua number: '..' would print one above 1e14 in
--- exponent form).
-local function id(n) return string.format('%d', n) .. '-0' end
+-- A seq (a Lua number) as text, exact up to 2^53: tostring and '..' print
+-- one above 1e14 in exponent form, '%d' goes through a C long.
+local function seq_text(n) return string.format('%.0f', n) end
+-- The history stream id of seq n.
+local function id(n) return seq_text(n) .. '-0' end
 local function owned_by(value, owner) return string.sub(value, 1, #owner + 1) == owner .. ' ' end
 
 local function drop_if_empty(p, c)
@@ -171,7 +173,7 @@ local function say_one(k, name, entry, owner, history, head, middle, tail, ts, f
   end
   if not owned_by(entry, owner) then return {'gone'} end
   local seq = redis.call('HINCRBY', k, 'seq', 1)
-  local s = tostring(seq)  -- once: Lua formats a number with sprintf at every concatenation
+  local s = seq_text(seq)  -- once: Lua formats a number with sprintf at every concatenation
   redis.call('XADD', k .. ':log', 'MAXLEN', '~', history, s .. '-0', 'ts', ts, 'f', from, 't', text, 'o', owner, 'g', tag)
   redis.call('PUBLISH', k, 'm ' .. s .. ' ' .. owner .. ' ' .. tag .. '\n' .. head .. q(name) .. middle .. s .. tail)
   return {'ok', seq, name}
@@ -272,8 +274,9 @@ local function kept_from(latest, keep)
 end
 
 -- history: P C U BEFORE AFTER LIMIT [KEEP] (BEFORE, AFTER "" when absent)
--- -> ok, name, epoch, latest seq, oldest kept seq, entries (oldest first
--- with AFTER, newest first without)
+-- -> ok, name, epoch, latest seq, the oldest seq still kept (at or above
+-- latest - KEEP + 1; latest + 1 when none is), entries (oldest first with
+-- AFTER, newest first without)
 redis.register_function('parley_history', function(_, a)
   local p, c, u, before, after, limit = a[1], a[2], a[3], a[4], a[5], a[6]
   local k = ch(p, c)

@@ -22,7 +22,7 @@
 #include <deque>
 #include <optional>
 #include <random>
-#include <set>
+#include <map>
 #include <utility>
 
 #include "parley/cluster/redis_backoff.hpp"
@@ -49,6 +49,7 @@ struct InFlight {
   Kind kind = Kind::command;
   RedisConnection::Callback done;  // empty for handshake and unsubscribe
   std::string channel;             // subscribe and unsubscribe
+  std::uint64_t subscription = 0;  // subscribe: the Subscription it was sent for
   std::uint64_t sent_ns = 0;       // uv_hrtime(), for the latency
   std::uint64_t deadline_ms = 0;   // uv_now() + command_timeout_ms
 };
@@ -177,7 +178,17 @@ struct RedisConnection::Impl {
   std::minstd_rand random_;
 
   std::deque<InFlight> in_flight_;
-  std::set<std::string, std::less<>> channels_;  // subscribed, or being subscribed
+  // A channel subscribed, or being subscribed, from its first SUBSCRIBE to
+  // its UNSUBSCRIBE (or the connection's end). Answers to the SUBSCRIBEs of
+  // an earlier one of the same channel (sent before an UNSUBSCRIBE) are
+  // told apart by `id`.
+  struct Subscription {
+    std::uint64_t id = 0;
+    unsigned pending = 0;    // its SUBSCRIBEs not answered yet
+    bool confirmed = false;  // Redis confirmed one
+  };
+  std::map<std::string, Subscription, std::less<>> channels_;
+  std::uint64_t subscriptions_ = 0;  // the last Subscription::id given
 
   // ---- lifecycle ------------------------------------------------------------
 
@@ -564,7 +575,23 @@ struct RedisConnection::Impl {
                                                   : InFlight::Kind::command;
     if (expected == InFlight::Kind::command) return;
     std::optional<InFlight> entry = take_front(expected, channel);
+    if (entry && expected == InFlight::Kind::subscribe) subscribe_answered(*entry, true);
     if (entry && owner_wants(entry->done)) entry->done(reader_.reply());
+  }
+
+  // A SUBSCRIBE answered: confirmed, or refused. A refusal subscribed
+  // nothing: its channel leaves the set (its messages would not come
+  // anyway, and an unsubscribe of it has nothing to undo) unless Redis
+  // confirmed another SUBSCRIBE of it (a refusal ends no subscription) or
+  // one is still on its way. An answer to a SUBSCRIBE sent before an
+  // UNSUBSCRIBE of the channel changes nothing of what came after.
+  void subscribe_answered(const InFlight& sent, bool ok) {
+    const auto it = channels_.find(sent.channel);
+    if (it == channels_.end() || it->second.id != sent.subscription) return;
+    Subscription& sub = it->second;
+    --sub.pending;
+    if (ok) sub.confirmed = true;
+    else if (!sub.confirmed && sub.pending == 0) channels_.erase(it);
   }
 
   // An ordinary reply: the FIFO's front's. In RESP3 a (un)subscribe is
@@ -587,17 +614,8 @@ struct RedisConnection::Impl {
       return;
     }
     std::optional<InFlight> entry = take_front(kind, in_flight_.front().channel);
-    if (entry && kind == InFlight::Kind::subscribe) forget_refused(entry->channel);
+    if (entry && kind == InFlight::Kind::subscribe) subscribe_answered(*entry, false);
     if (entry && owner_wants(entry->done)) entry->done(reader_.reply());
-  }
-
-  // A refused SUBSCRIBE subscribed nothing: its channel leaves the set (its
-  // messages would not come anyway, and an unsubscribe of it has nothing to
-  // undo), unless a later SUBSCRIBE of it is still on its way.
-  void forget_refused(const std::string& channel) {
-    for (const InFlight& later : in_flight_)
-      if (later.kind == InFlight::Kind::subscribe && later.channel == channel) return;
-    channels_.erase(channel);
   }
 
   // The FIFO's front, taken for a reply of `kind` (and `channel`); null, with
@@ -721,8 +739,11 @@ struct RedisConnection::Impl {
 
   bool subscribe(std::string_view channel, Callback done) {
     if (!can_send()) return false;
+    auto [it, fresh] = channels_.try_emplace(std::string(channel));
+    if (fresh) it->second.id = ++subscriptions_;
+    ++it->second.pending;
     send({"SUBSCRIBE", channel}, InFlight::Kind::subscribe, std::move(done), channel);
-    channels_.emplace(channel);
+    in_flight_.back().subscription = it->second.id;
     return true;
   }
 

@@ -495,6 +495,15 @@ TEST_CASE("cluster: history and repairs see exactly the last --history messages,
   CHECK(since["messages"][0]["seq"] == 146);
   CHECK(since["truncated"] == true);
   CHECK(a.call({{"cmd", "history"}, {"channel", "#r"}, {"before", 146}})["messages"].empty());
+  // The previous release's servers, in a rolling upgrade, call the same
+  // functions without the bound (history: 6 arguments; range: 4 or 5) and
+  // read what Redis has, from seq 1 here.
+  const std::string old_history = cluster.redis.command({"FCALL", "parley_history", "0", "t", "#r", "ann", "", "0", "100"});
+  CHECK(old_history.find("\n1-0\n") != std::string::npos);
+  CHECK(cluster.redis.command({"FCALL", "parley_range", "0", "t", "#r", "1", "3", "100"}).find("\n1-0\n") !=
+        std::string::npos);
+  CHECK(cluster.redis.command({"FCALL", "parley_range", "0", "t", "#r", "1", "3"}).find("\n1-0\n") !=
+        std::string::npos);
 }
 
 TEST_CASE("cluster: the parley client rides out the backplane being away: unavailable, back off, resume") {
@@ -709,6 +718,33 @@ TEST_CASE("cluster: the parley client joins again when its join was unavailable"
   parley.write_input("/quit\n");
   parley.close_input();
   CHECK(parley.wait() == 0);
+}
+
+TEST_CASE("cluster: a channel Redis will not resubscribe after a reconnect is tried again, not left silent") {
+  Cluster cluster(2);
+  Client a(cluster.at(0)), b(cluster.at(1));
+  a.enter("ann", "#r");
+  b.enter("bob", "#r");
+  a.wait_event("join");
+  // Redis drops the connections subscribed to a channel an ACL takes away:
+  // both servers reconnect, their resubscription of #r is refused, so they
+  // reconnect again (and again) instead of serving #r with nothing coming.
+  forbid_channels(cluster);
+  for (const auto& server : cluster.servers) {
+    REQUIRE(server->wait_log("resubscribing to #r refused", 1, 10000));
+    REQUIRE(poll_until([&] { return server_metric(*server, "parley_backplane_reconnects_total") >= 2; }, 10000));
+  }
+  allow_channels(cluster);
+  // Once they are back, what ann says reaches bob (a say that meets her
+  // server between connections is refused, and sent again).
+  json r;
+  for (int tries = 0; tries < 20 && r["ok"] != true; ++tries) {
+    REQUIRE(poll_until([&] { return http_get(cluster.servers[0]->admin_address(), "/readyz").status == 200; }, 10000));
+    r = a.call({{"cmd", "say"}, {"channel", "#r"}, {"text", "m1"}});
+    if (r["ok"] != true) REQUIRE(r["error"]["code"] == "unavailable");
+  }
+  REQUIRE(r["ok"] == true);
+  CHECK(b.wait_event("message", 10000)["text"] == "m1");
 }
 
 TEST_CASE("cluster: a join racing a busy channel gets every message above its head, from the next one on") {

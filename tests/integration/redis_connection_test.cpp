@@ -573,6 +573,48 @@ TEST_CASE("redis connection: a refused SUBSCRIBE followed by one Redis takes lea
   CHECK(w.conn->unsubscribe("news"));
 }
 
+TEST_CASE("redis connection: a refused SUBSCRIBE of a channel already subscribed leaves it subscribed") {
+  RedisServer redis;
+  Loop loop;
+  Watched w(loop, options_for(redis.unix_url()));
+  w.await_up();
+  std::optional<RedisReply> first, again;
+  REQUIRE(w.conn->subscribe("news", [&](const RedisReply& r) { first = r; }));
+  REQUIRE(loop.run_until([&] { return first.has_value(); }));
+  REQUIRE(first->type != RedisReply::Type::error);
+  // Taking SUBSCRIBE away ends no subscription: only the second is refused.
+  REQUIRE(redis.command({"ACL", "SETUSER", "default", "-subscribe"}) == "OK");
+  REQUIRE(w.conn->subscribe("news", [&](const RedisReply& r) { again = r; }));
+  REQUIRE(loop.run_until([&] { return again.has_value(); }));
+  CHECK(again->type == RedisReply::Type::error);
+  CHECK(redis.command({"PUBLISH", "news", "still subscribed"}) == "1");
+  REQUIRE(loop.run_until([&] { return w.messages.size() == 1; }));
+  CHECK(w.messages[0].second == "still subscribed");
+  CHECK(w.conn->unsubscribe("news"));
+}
+
+TEST_CASE("redis connection: an answer to a SUBSCRIBE sent before an UNSUBSCRIBE is not the next one's") {
+  RedisServer redis;
+  REQUIRE(redis.command({"ACL", "SETUSER", "default", "resetchannels", "&news"}) == "OK");
+  Loop loop;
+  Watched w(loop, options_for(redis.unix_url()));
+  w.await_up();
+  // One turn: subscribed, unsubscribed, subscribed again after the ACL
+  // took the channel away: the first confirmation must not count for the
+  // refused third.
+  std::vector<RedisReply> answers;
+  REQUIRE(w.conn->subscribe("news", [&](const RedisReply& r) { answers.push_back(r); }));
+  REQUIRE(w.conn->unsubscribe("news"));
+  REQUIRE(w.conn->command({"ACL", "SETUSER", "default", "resetchannels"},
+                          [&](const RedisReply& r) { answers.push_back(r); }));
+  REQUIRE(w.conn->subscribe("news", [&](const RedisReply& r) { answers.push_back(r); }));
+  REQUIRE(loop.run_until([&] { return answers.size() == 3; }));
+  CHECK(answers[0].type != RedisReply::Type::error);
+  CHECK(answers[2].type == RedisReply::Type::error);
+  CHECK_FALSE(w.conn->unsubscribe("news"));  // nothing is subscribed
+  CHECK(w.downs.empty());
+}
+
 TEST_CASE("redis connection: a SUBSCRIBE Redis refuses is an error reply; the connection stays up") {
   RedisServer redis;
   REQUIRE(redis.command({"ACL", "SETUSER", "default", "-subscribe"}) == "OK");

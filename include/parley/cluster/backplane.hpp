@@ -47,6 +47,9 @@ class Backplane {
     return conn_.subscribe(channel, std::move(done));
   }
   bool unsubscribe(std::string_view channel) { return conn_.unsubscribe(channel); }
+  // Drops the connection and connects again after the backoff (a
+  // subscription Redis refused that the server cannot do without).
+  void reconnect(std::string_view why) { conn_.reconnect(why); }
 
   const RedisStats& stats() const { return conn_.stats(); }
   void on_latency(std::function<void(std::int64_t micros)> handler) { conn_.on_latency(std::move(handler)); }

@@ -18,6 +18,13 @@
 // to Redis as one parley_says call when the turn ends (SayBatches), and a
 // session's other requests send its waiting says first, so Redis still
 // runs each session's requests in the order they came.
+//
+// Its code, by what it owns: cluster_backend.cpp (requests in, answers out,
+// in order), backend_sessions.cpp (hello, resume, nick, msg, quit, a
+// close's hold, the expire sweep, the lease), backend_channels.cpp (join, part, topic, list, members, history
+// and the local channels), backend_says.cpp (says: batched, stored,
+// answered), backend_bus.cpp (what Redis publishes, resubscribing, gap
+// repairs).
 #pragma once
 
 #include <cstdint>
@@ -32,6 +39,7 @@
 #include "parley/chat/core.hpp"
 #include "parley/chat/request_gate.hpp"
 #include "parley/cluster/backplane.hpp"
+#include "parley/cluster/channel_feed.hpp"
 #include "parley/cluster/local_channel.hpp"
 #include "parley/cluster/redis_connection.hpp"
 #include "parley/cluster/say_batches.hpp"
@@ -142,6 +150,7 @@ class ClusterBackend final : public Backend {
   void complete_blocking(ConnId conn, std::uint64_t ticket, Outcome outcome, std::function<void()> after = {});
   void admit_member(ConnId conn, const std::string& key, std::uint64_t head);
   void catch_up(LocalChannel& channel, ConnId conn, std::uint64_t from, std::uint64_t to);
+  static Outcome failure(ErrorCode code, std::string message);
   Outcome unavailable();
   Outcome gone(User& user);
   Outcome channel_error(const RedisReply& reply, const std::string& typed, User& user);
@@ -203,7 +212,19 @@ class ClusterBackend final : public Backend {
   static constexpr std::size_t repair_page = 100;
   void retry_repairs();
   void send_gap(LocalChannel& channel, std::uint64_t from, std::uint64_t to);
-  class FeedSink;
+  // A channel feed's side effects (ChannelFeed::Sink) for one channel, on
+  // this backend: deliver to its members here, send a gap, repair.
+  class FeedSink final : public ChannelFeed::Sink {
+   public:
+    FeedSink(ClusterBackend& backend, LocalChannel& channel) : backend_(backend), channel_(channel) {}
+    void deliver(std::uint64_t seq, std::string_view owner, std::string_view line) override;
+    void gap(std::uint64_t from, std::uint64_t to) override;
+    void repair(std::uint64_t from, std::uint64_t to) override;
+
+   private:
+    ClusterBackend& backend_;
+    LocalChannel& channel_;
+  };
 
   // The lease
   void renew_lease();

@@ -110,7 +110,9 @@ class RedisConnection {
 
   // Pub/sub, on the same connection as the commands: `done` runs once the
   // subscription is confirmed (an ok reply: the `subscribe` push) or
-  // refused (an error reply). Messages then go to the on_message handler.
+  // refused (an error reply: then, unless it was subscribed already, it is
+  // not, and unsubscribe() returns false). Messages then go to the
+  // on_message handler.
   // The same rules as command(). Messages for a channel stop at
   // unsubscribe() (later ones are dropped); unsubscribe() returns false for
   // a channel not subscribed. Subscriptions end with the connection: the

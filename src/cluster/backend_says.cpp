@@ -103,10 +103,11 @@ void ClusterBackend::on_flush_check(uv_check_t* check) {
 }
 
 // A say's `ok` goes out when its message is back from Redis and delivered
-// here, right there in the channel's order: the reply comes over one
-// connection and the messages over another, and a client must see its ok
-// for seq S after every message below S and before any above it. Whichever
-// of the two (the function's reply, the message) comes second answers it.
+// here, right there in the channel's order: the message comes just before
+// the function's reply on the one connection, but the feed may hold it (a
+// repair under way), and a client must see its ok for seq S after every
+// message below S and before any above it. Whichever of the two (the
+// function's reply, the message delivered) comes second answers it.
 
 void ClusterBackend::say_stored(User& user, std::uint64_t ticket, std::uint64_t seq) {
   auto say = std::find_if(user.says.begin(), user.says.end(), [ticket](const PendingSay& p) { return p.ticket == ticket; });

@@ -111,9 +111,9 @@ void ClusterBackend::welcome_resumed(ConnId conn, std::uint64_t ticket, const Re
       --ch.joining;
       if (ch.name.empty()) ch.name = rc.channel;
       if (ch.epoch.empty()) ch.epoch = rc.epoch;
-      // The hello's reply and the messages published after it come over two
-      // connections, so the feed may have delivered past the head the hello
-      // read. Those messages are in the history: the reply names the head
+      // The subscriptions are answered after the hello ran, so the feed of
+      // a channel others here are in may have delivered past the head the
+      // hello read. Those messages are in the history: the reply names the head
       // the feed is at, the client catches up to it, and it receives what
       // comes after it live (rather than never receiving what lay between).
       if (ch.feed().anchored() && ch.epoch == rc.epoch && ch.feed().delivered() > rc.seq)

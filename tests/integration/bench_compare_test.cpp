@@ -114,7 +114,7 @@ TEST_CASE("bench-compare --cluster --quick: a parleyd cluster on Redis against p
   CHECK(status == 0);
   const std::string& out = run.output();
   CHECK(out.find("parley-cluster/parley") != std::string::npos);
-  for (const char* scenario : {"cross-fanout-64", "local-fanout-64", "rooms-5k", "say-max"})
+  for (const char* scenario : {"cross-fanout-64", "local-fanout-64", "rooms-5k", "rooms-2k", "say-max"})
     CHECK(out.find(scenario) != std::string::npos);
   CHECK(out.find("Redis CPU per say") != std::string::npos);
   CHECK(out.find("FAILED") == std::string::npos);

@@ -7,6 +7,14 @@ bool allowed_before_hello(CommandKind kind) {
   return kind == CommandKind::hello || kind == CommandKind::ping || kind == CommandKind::quit;
 }
 
+// A line that is no request at all (bad_json; bad_request for a
+// non-object, a bad id, no cmd) is answered that before not_registered;
+// an unknown command is one of the "anything else" refused before hello.
+bool is_no_request(const ChatRequest& request) {
+  const Error* error = std::get_if<Error>(&request.body);
+  return request.kind == CommandKind::unknown && error && error->code != ErrorCode::unknown_command;
+}
+
 Outcome refusal(ErrorCode code, std::string message, std::optional<std::uint64_t> retry_ms = std::nullopt) {
   Outcome out;
   out.reply = ErrorReply{code, std::move(message), retry_ms};
@@ -26,7 +34,7 @@ std::optional<Outcome> gate_request(GateState& state, const Limits& limits, cons
     return out;
   }
   state.refused_in_a_row = 0;
-  if (!registered && request.kind != CommandKind::unknown && !allowed_before_hello(request.kind))
+  if (!registered && !allowed_before_hello(request.kind) && !is_no_request(request))
     return refusal(ErrorCode::not_registered, "send hello first");
   if (const Error* error = std::get_if<Error>(&request.body)) return refusal(error->code, error->message);
   return std::nullopt;

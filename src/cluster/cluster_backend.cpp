@@ -152,10 +152,20 @@ std::optional<Outcome> ClusterBackend::handle(ConnId conn, ChatRequest request, 
     return refused;
   Command& command = std::get<Command>(request.body);
   if (std::holds_alternative<Ping>(command)) return Outcome{};
-  if (auto* q = std::get_if<Quit>(&command); q && (!user.registered || !backplane_.can_call())) {
+  // quit always works, the backplane down or not: a registered session's
+  // quit (its reason, no hold) goes to Redis now or, kept by quit(), once
+  // Redis is back. parley_quit names the owner, so a lease gone stale
+  // meanwhile cannot end a session another server took over.
+  if (auto* q = std::get_if<Quit>(&command)) {
+    if (user.registered) {
+      send_says_of(conn);
+      const std::uint64_t tickets_before = user.tickets;
+      if (quit(user, *q)) return std::nullopt;
+      user.tickets = tickets_before;  // answered now: no place taken
+    }
     Outcome out;
     out.close = true;
-    return out;  // unregistered, or nothing to tell Redis now: disconnect() remembers it
+    return out;
   }
   if (!served_ || !backplane_.can_call() || lease_stale_) return unavailable();
   // Its says still waiting for the end of the turn go first: Redis runs a
@@ -198,12 +208,7 @@ std::optional<Outcome> ClusterBackend::handle(ConnId conn, ChatRequest request, 
         } else if constexpr (std::is_same_v<C, History>) {
           sent = history(user, c);
         } else if constexpr (std::is_same_v<C, Quit>) {
-          if (!quit(user, c)) {  // quit always works: Redis hears of it once it can
-            Outcome out;
-            out.close = true;
-            return out;
-          }
-          sent = true;
+          return failure(ErrorCode::internal, "quit is answered above");
         }
         if (sent) return std::nullopt;
         return unavailable();
@@ -245,7 +250,7 @@ Outcome ClusterBackend::channel_error(const RedisReply& reply, const std::string
 // Redis, as a drain would end it, so the client reconnects and registers.
 Outcome ClusterBackend::gone(User& user) {
   forget(user);
-  Outcome out = failure(ErrorCode::unavailable, "this session is no longer this server's");
+  Outcome out = unavailable();
   out.fatal = Error{ErrorCode::shutting_down, "the cluster lost this session; reconnect"};
   return out;
 }

@@ -298,6 +298,29 @@ TEST_CASE("cluster: Redis down means unavailable with retry_ms and /readyz 503; 
   CHECK(m["seq"] == back["seq"]);
 }
 
+// The contract: while the backplane is unreachable "ping and quit still
+// work". A quit ends its session at once, with no hold: its reason reaches
+// the others once Redis is back, not a "quit" after the resume grace.
+TEST_CASE("cluster: a quit while Redis is down closes at once; back, the others get it with its reason") {
+  Cluster cluster(2, {"--cluster-timeout", "0.5"});
+  Client a(cluster.at(0)), b(cluster.at(1));
+  a.enter("ann", "#r");
+  b.enter("bob", "#r");
+  a.wait_event("join");
+  const std::string admin = cluster.servers[0]->admin_address();
+  cluster.redis.pause();
+  CHECK(a.call({{"cmd", "say"}, {"channel", "#r"}, {"text", "maybe"}}, 5000)["error"]["code"] == "unavailable");
+  CHECK(poll_until([&] { return http_get(admin, "/readyz").status == 503; }, 5000));
+  CHECK(a.call({{"cmd", "quit"}, {"reason", "bye"}}, 2000)["ok"] == true);
+  CHECK(a.wait_closed());
+  cluster.redis.resume();
+  json quit = b.wait_event("quit", 8000);  // the grace is 15 s: this is the quit, not a hold running out
+  CHECK(quit["nick"] == "ann");
+  CHECK(quit["reason"] == "bye");
+  Client again(cluster.at(1));
+  again.hello("ann");  // the nick is free
+}
+
 // The last step of a drain is the server's goodbye to Redis, bounded by
 // --cluster-timeout; a second SIGTERM then (a process manager's, a script's
 // "all of them now") must not turn the clean exit into death by signal.

@@ -134,9 +134,10 @@ TEST_CASE("every reply error code reachable from a client") {
   CHECK(c.next()["error"]["code"] == "bad_json");
   c.send_raw("[1,2]\n");
   CHECK(c.next()["error"]["code"] == "bad_request");
-  CHECK(code({{"cmd", "frobnicate"}}) == "unknown_command");
+  CHECK(code({{"cmd", "frobnicate"}}) == "not_registered");  // before hello, anything but hello, ping, quit
   CHECK(code({{"cmd", "list"}}) == "not_registered");
   c.hello("me");
+  CHECK(code({{"cmd", "frobnicate"}}) == "unknown_command");
   CHECK(code({{"cmd", "hello"}, {"nick", "me2"}}) == "already_registered");
   CHECK(code({{"cmd", "nick"}, {"nick", "-no"}}) == "invalid_nick");
   CHECK(code({{"cmd", "join"}, {"channel", "no spaces"}}) == "invalid_channel");

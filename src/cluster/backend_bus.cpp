@@ -93,7 +93,9 @@ void ClusterBackend::on_node_message(std::string_view payload) {
 
 void ClusterBackend::on_ready() {
   log::info("backplane: up (" + config_.redis.address.to_string() + ")");
-  lease_stale_ = false;
+  // lease_stale_ stays until a renewal is answered: after an outage longer
+  // than the lease this server may have been declared lost, and requests
+  // sent before the renewal's answer would speak for sessions it lost.
   renew_lease();  // before any request: the first lease call goes out ahead of every hello
   served_ = true;
   resubscribe_all();

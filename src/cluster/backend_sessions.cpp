@@ -259,8 +259,11 @@ void ClusterBackend::on_lease_timer(uv_timer_s* timer) {
 
 void ClusterBackend::renew_lease() {
   const std::int64_t now = static_cast<std::int64_t>(uv_now(lease_timer_->loop));
-  // Stop speaking for our sessions before the others may find the lease gone.
-  if (!lease_first_ && now - lease_renewed_ > config_.node_lease_ms * 2 / 3) lease_stale_ = true;
+  // Stop speaking for our sessions before the others may find the lease
+  // gone: the last renewal Redis took was asked at lease_renewed_ or later,
+  // so its key lives until lease_renewed_ + lease at the earliest; this runs
+  // every sixth of the lease, so it turns stale by 5/6 of it at the latest.
+  if (!lease_first_ && now - lease_renewed_ >= config_.node_lease_ms * 2 / 3) lease_stale_ = true;
   if (lease_in_flight_ || !backplane_.can_call()) return;
   lease_in_flight_ = call("parley_lease",
                           {config_.prefix, node_, std::to_string(config_.node_lease_ms), lease_first_ ? "1" : "0"},

@@ -65,7 +65,9 @@ Outcome ClusterBackend::failure(ErrorCode code, std::string message) {
 void ClusterBackend::start() {
   log::info("backplane: node " + node_ + " on " + config_.redis.address.to_string() + ", prefix " + config_.prefix);
   backplane_.start();
-  const auto every = static_cast<std::uint64_t>(std::max<std::int64_t>(config_.node_lease_ms / 3, 50));
+  // Every sixth of the lease: renew_lease() then finds a renewal two thirds
+  // old at most a sixth late, a sixth of the lease before it can expire.
+  const auto every = static_cast<std::uint64_t>(std::max<std::int64_t>(config_.node_lease_ms / 6, 50));
   uv_timer_start(lease_timer_.get(), on_lease_timer, every, every);
 }
 

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 #include <signal.h>
 
+#include <chrono>
 #include <map>
 #include <memory>
 #include <set>
@@ -578,6 +579,33 @@ TEST_CASE("cluster: a server paused past its lease takes its sessions back when 
   CHECK(metric_value(metrics, "parley_backplane_lease_lost_total") == 1);
   CHECK(metric_value(metrics, "parley_backplane_up") == 1);
   CHECK(metric_value(metrics, "parley_backplane_command_seconds_count") > 0);
+}
+
+// "A server that cannot renew in time stops speaking for its sessions
+// before the lease can expire": Redis stopped right after a renewal, the
+// server must turn unready (and refuse requests) before that renewal's key
+// would expire in Redis.
+TEST_CASE("cluster: a server whose lease renewal stalls stops speaking for its sessions before the lease can expire") {
+  Cluster cluster(1, {"--node-lease", "3", "--cluster-timeout", "20"});
+  Client a(cluster.at(0));
+  a.enter("ann", "#r");
+  const std::string admin = cluster.servers[0]->admin_address();
+  std::string key = cluster.redis.command({"KEYS", "t:lease:*"});
+  key.erase(key.find_last_not_of("\r\n") + 1);
+  REQUIRE(key.rfind("t:lease:n0~", 0) == 0);
+  // Just after a renewal (the key's time to live near the whole lease), so
+  // no other renewal lands between reading it and stopping Redis.
+  long long ttl = 0;
+  REQUIRE(poll_until([&] { return (ttl = std::stoll(cluster.redis.command({"PTTL", key}))) > 2900; }, 5000, 5));
+  const auto expires = std::chrono::steady_clock::now() + std::chrono::milliseconds(ttl);
+  cluster.redis.pause();
+  REQUIRE(poll_until([&] { return http_get(admin, "/readyz").status == 503; }, 5000, 20));
+  CHECK(std::chrono::steady_clock::now() < expires);
+  CHECK(http_get(admin, "/readyz").body.find("lease not renewed") != std::string::npos);
+  CHECK(a.call({{"cmd", "say"}, {"channel", "#r"}, {"text", "x"}}, 1000)["error"]["code"] == "unavailable");
+  cluster.redis.resume();
+  CHECK(poll_until([&] { return http_get(admin, "/readyz").status == 200; }, 10000));
+  CHECK(a.call({{"cmd", "say"}, {"channel", "#r"}, {"text", "back"}})["ok"] == true);
 }
 
 namespace {

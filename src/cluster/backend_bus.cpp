@@ -147,9 +147,9 @@ void ClusterBackend::read_heads(const std::vector<std::string>& keys) {
   });
 }
 
-void ClusterBackend::repair(const std::string& key, std::uint64_t from, std::uint64_t to) {
+void ClusterBackend::repair(const std::string& key, std::uint64_t from, std::uint64_t to, unsigned attempt) {
   ++stats_.gap_repairs;
-  read_repair_page(key, from, to, from, std::make_shared<std::vector<ChannelFeed::Repaired>>());
+  read_repair_page(key, from, to, from, attempt, std::make_shared<std::vector<ChannelFeed::Repaired>>());
 }
 
 // One page of a repair's range, `next`..to; the feed hears of the whole
@@ -157,11 +157,18 @@ void ClusterBackend::repair(const std::string& key, std::uint64_t from, std::uin
 // counts a reply against the connection's pub/sub output limit, which
 // would cut the connection (and with it the repair) over one long hole.
 void ClusterBackend::read_repair_page(const std::string& key, std::uint64_t from, std::uint64_t to,
-                                      std::uint64_t next, std::shared_ptr<std::vector<ChannelFeed::Repaired>> found) {
-  auto done = [this, key, from, to, found](const RedisReply& reply) {
+                                      std::uint64_t next, unsigned attempt,
+                                      std::shared_ptr<std::vector<ChannelFeed::Repaired>> found) {
+  auto done = [this, key, from, to, attempt, found](const RedisReply& reply) {
     auto it = channels_.find(key);
     if (it == channels_.end()) return;
     LocalChannel& ch = it->second;
+    if (reply.type == RedisReply::Type::failure && attempt + 1 < repair_attempts) {
+      log::warn("backplane: reading " + ch.name + "'s history " + std::to_string(from) + ".." + std::to_string(to) +
+                " got no reply (" + reply.str + "); trying again");
+      repairs_later_.push_back({key, from, to, attempt + 1});  // whole: the feed takes the range at once
+      return;
+    }
     const bool ok = reply.ok() && reply.at(0).str == "ok";
     if (ok) {
       const std::vector<RedisReply>& page = reply.at(3).elements;
@@ -171,10 +178,10 @@ void ClusterBackend::read_repair_page(const std::string& key, std::uint64_t from
                           *encode_event(ChatMessage{ch.name, m.from, {}, m.text, m.seq, m.ts})});
       }
       if (page.size() == repair_page && !found->empty() && found->back().seq < to)
-        return read_repair_page(key, from, to, found->back().seq + 1, found);
+        return read_repair_page(key, from, to, found->back().seq + 1, attempt, found);
     }
-    // A later page that failed keeps what the earlier ones read: the rest
-    // of the range becomes the gap.
+    // A Redis error, or still no reply after the last attempt: what earlier
+    // pages read is kept, the rest of the range becomes the gap.
     FeedSink sink(*this, ch);
     ch.feed().repaired(from, to, ok || !found->empty() ? std::optional(std::move(*found)) : std::nullopt, sink);
     if (ch.empty()) maybe_unsubscribe(key);
@@ -185,7 +192,7 @@ void ClusterBackend::read_repair_page(const std::string& key, std::uint64_t from
             {config_.prefix, key, std::to_string(next), std::to_string(to), std::to_string(repair_page),
              std::to_string(limits_.history)},
             done))
-    repairs_later_.push_back({key, from, to});
+    repairs_later_.push_back({key, from, to, attempt});
 }
 
 void ClusterBackend::retry_repairs() {
@@ -193,7 +200,7 @@ void ClusterBackend::retry_repairs() {
   later.swap(repairs_later_);
   for (const RepairLater& r : later) {
     --stats_.gap_repairs;
-    repair(r.key, r.from, r.to);
+    repair(r.key, r.from, r.to, r.attempt);
   }
 }
 

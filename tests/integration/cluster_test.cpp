@@ -459,6 +459,30 @@ TEST_CASE("cluster: a server too slow for Redis's pub/sub output limit is cut of
   CHECK(metric_value(metrics, "parley_backplane_reconnects_total") >= 1);
 }
 
+// A gap is for what the history no longer holds. A repair whose read got
+// no reply (here: its own reply over Redis's pub/sub output limit cut the
+// connection) is tried again, and its members get every message.
+TEST_CASE("cluster: a repair whose read gets no reply is tried again, not turned into a gap") {
+  Cluster cluster(2, {"--history", "1000"});
+  Client a(cluster.at(0)), b(cluster.at(1));
+  a.enter("ann", "#r");
+  b.enter("bob", "#r");
+  a.wait_event("join");
+  // Below one repair page (100 messages of 4 KB), below what the says bring.
+  cluster.redis.command({"CONFIG", "SET", "client-output-buffer-limit", "pubsub 64kb 0 0"});
+  const std::string text(4000, 'z');
+  ::kill(cluster.servers[1]->pid(), SIGSTOP);  // Redis's buffer for it fills: it is cut off
+  for (int i = 1; i <= 150; ++i) say(a, "#r", text + std::to_string(i));
+  ::kill(cluster.servers[1]->pid(), SIGCONT);
+  // Its repair's first page is over the limit too: that read gets no reply.
+  REQUIRE(cluster.servers[1]->wait_log("got no reply", 1, 10000));
+  cluster.redis.command({"CONFIG", "SET", "client-output-buffer-limit", "pubsub 8mb 0 0"});
+  INFO(cluster.servers[1]->log());
+  receive_in_order(b, 1, 150, text);  // and no gap
+  const std::string metrics = http_get(cluster.servers[1]->admin_address(), "/metrics").body;
+  CHECK(metric_value(metrics, "parley_backplane_gaps_sent_total") == 0);
+}
+
 TEST_CASE("cluster: what the history no longer has reaches the members as a gap") {
   Cluster cluster(2, {"--history", "5"});
   cluster.redis.command({"CONFIG", "SET", "client-output-buffer-limit", "pubsub 1mb 0 0"});

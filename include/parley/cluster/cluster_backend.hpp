@@ -204,9 +204,14 @@ class ClusterBackend final : public Backend {
   void on_node_message(std::string_view payload);
   void on_ready();
   void on_unready(std::string_view why);
-  void repair(const std::string& key, std::uint64_t from, std::uint64_t to);
+  void repair(const std::string& key, std::uint64_t from, std::uint64_t to, unsigned attempt = 0);
   void read_repair_page(const std::string& key, std::uint64_t from, std::uint64_t to, std::uint64_t next,
-                        std::shared_ptr<std::vector<ChannelFeed::Repaired>> found);
+                        unsigned attempt, std::shared_ptr<std::vector<ChannelFeed::Repaired>> found);
+  // Reads of a repair that got no reply (a timeout, a dropped connection)
+  // before its hole is called a gap: the history may well still hold it,
+  // and a gap is for what it no longer does. Retried after the backoff or
+  // on the next lease tick, meanwhile the feed holds what comes (bounded).
+  static constexpr unsigned repair_attempts = 5;
   // Entries per page of a repair's read: at the default --max-text, under
   // half a megabyte a reply.
   static constexpr std::size_t repair_page = 100;
@@ -275,6 +280,7 @@ class ClusterBackend final : public Backend {
   struct RepairLater {
     std::string key;
     std::uint64_t from, to;
+    unsigned attempt;
   };
   std::vector<RepairLater> repairs_later_;
   std::string unready_why_ = "backplane connecting";

@@ -102,9 +102,8 @@ void ClusterBackend::on_ready() {
   retry_repairs();
   std::vector<Orphan> orphans;
   orphans.swap(orphans_);
-  for (const Orphan& o : orphans)
-    if (!call("parley_quit", {config_.prefix, o.key, o.owner, o.line}, [](const RedisReply&) {}))
-      orphans_.push_back(o);
+  for (Orphan& o : orphans)
+    if (!end_in_redis(o)) orphans_.push_back(std::move(o));
 }
 
 void ClusterBackend::on_unready(std::string_view why) {

@@ -194,7 +194,7 @@ bool ClusterBackend::quit(User& user, const Quit& c) {
     out.close = true;
     complete(conn, ticket, std::move(out));
   });
-  if (!sent && orphans_.size() < max_orphans) orphans_.push_back({key, own, std::move(line)});
+  if (!sent && orphans_.size() < max_orphans) orphans_.push_back({key, own, std::move(line), {}});
   return sent;
 }
 
@@ -223,15 +223,18 @@ Outcome ClusterBackend::disconnect(ConnId conn, std::string_view reason, std::in
 // (its quit). When Redis cannot be told now it is told once it is back.
 void ClusterBackend::end_remotely(const std::string& key, const std::string& owner_text, const std::string& nick,
                                   std::string_view reason, bool hold, std::int64_t now) {
-  std::string line = *encode_event(UserQuit{nick, std::string(reason)});
-  bool sent;
-  if (hold) {
-    const std::string until = std::to_string(now + info_.resume_grace_ms);
-    sent = call("parley_hold", {config_.prefix, key, owner_text, until, line}, [](const RedisReply&) {});
-  } else {
-    sent = call("parley_quit", {config_.prefix, key, owner_text, line}, [](const RedisReply&) {});
-  }
-  if (!sent && orphans_.size() < max_orphans) orphans_.push_back({key, owner_text, std::move(line)});
+  Orphan end{key, owner_text, *encode_event(UserQuit{nick, std::string(reason)}),
+             hold ? std::to_string(now + info_.resume_grace_ms) : std::string()};
+  if (!end_in_redis(end) && orphans_.size() < max_orphans) orphans_.push_back(std::move(end));
+}
+
+// A hold keeps the grace it was given when the connection closed, however
+// late Redis hears of it: its resume works within that grace, and the sweep
+// ends it when that grace is over.
+bool ClusterBackend::end_in_redis(const Orphan& end) {
+  if (end.until.empty())
+    return call("parley_quit", {config_.prefix, end.key, end.owner, end.line}, [](const RedisReply&) {});
+  return call("parley_hold", {config_.prefix, end.key, end.owner, end.until, end.line}, [](const RedisReply&) {});
 }
 
 Outcome ClusterBackend::expire(std::int64_t now_ms) {

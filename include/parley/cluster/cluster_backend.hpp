@@ -271,10 +271,14 @@ class ClusterBackend final : public Backend {
   std::unique_ptr<uv_check_s> flush_check_;
   std::unique_ptr<uv_idle_s> flush_idle_;
   bool flush_armed_ = false;  // the handles run (or are closed: stop())
-  // Sessions that ended while Redis could not be told (quit when back).
+  // Sessions that ended while Redis could not be told: told when it is back.
   struct Orphan {
     std::string key, owner, line;
+    std::string until;  // a hold's end (wall ms), or empty for a quit
   };
+  // A session's end Redis could not be told of (its hold or its quit):
+  // told once the backplane is back, or kept while that cannot be sent.
+  bool end_in_redis(const Orphan& end);
   static constexpr std::size_t max_orphans = 100000;
   std::vector<Orphan> orphans_;
   struct RepairLater {

@@ -182,23 +182,37 @@ bool RespReader::finish_item() {
   return true;
 }
 
+// The attributes (`|`) at `at`, built and dropped; returns where the value
+// they annotate begins. A loop, not a recursion: nothing bounds how many
+// may come in a row (an empty one counts toward no limit), and the stack
+// must not be what gives out. Their own elements nest, within max_depth.
+std::size_t RespReader::skip_attributes(std::size_t at) {
+  const char* base = buffer_.data();
+  while (base[at] == '|') {
+    const auto eol = static_cast<std::size_t>(
+        static_cast<const char*>(std::memchr(base + at, '\r', buffer_.size() - at)) - base);
+    std::int64_t number = 0;
+    parse_number(std::string_view(base + at + 1, eol - at - 1), number);
+    std::size_t next = eol + 2;
+    const std::size_t mark = nodes_.size();
+    for (std::uint64_t i = 0; i < elements_of('|', number); ++i) next = build(next, false);
+    nodes_.resize(mark);
+    at = next;
+  }
+  return at;
+}
+
 // The value at `at` into nodes_ (its bytes were all checked by scan()).
 // Returns where the next value begins.
 std::size_t RespReader::build(std::size_t at, bool root) {
   const char* base = buffer_.data();
+  at = skip_attributes(at);
   const char type = base[at];
   const auto eol = static_cast<std::size_t>(
       static_cast<const char*>(std::memchr(base + at, '\r', buffer_.size() - at)) - base);
   const std::string_view text(base + at + 1, eol - at - 1);
   std::size_t next = eol + 2;
   std::int64_t number = 0;
-  if (type == '|') {  // skipped: built, then dropped
-    parse_number(text, number);
-    const std::size_t mark = nodes_.size();
-    for (std::uint64_t i = 0; i < elements_of(type, number); ++i) next = build(next, false);
-    nodes_.resize(mark);
-    return build(next, root);
-  }
   const std::size_t index = nodes_.size();
   nodes_.emplace_back();
   RespNode node;

@@ -99,6 +99,12 @@ TEST_CASE("resp reader: an attribute is skipped, the value it annotates returned
   CHECK(inner.at(0).str == "v");
   CHECK(inner.at(1).integer == 7);
   CHECK(one("|0\r\n:5\r\n").integer == 5);
+  // Any number in a row (each empty one counts toward no bound): skipped
+  // in a loop, not one stack frame each.
+  std::string many;
+  for (int i = 0; i < 200000; ++i) many += i % 2 ? "|0\r\n" : "|1\r\n+k\r\n:1\r\n";
+  CHECK(one(many + ":6\r\n").integer == 6);
+  CHECK(one("*2\r\n" + many + ":7\r\n" + many + ":8\r\n").at(1).integer == 8);
 }
 
 TEST_CASE("resp reader: pushes come between replies, each flagged, in stream order") {

@@ -86,6 +86,7 @@ class RespReader {
   Scan fail(std::string why);
   Scan fail_too_long();
   std::size_t build(std::size_t at, bool root);
+  std::size_t skip_attributes(std::size_t at);
   void forget_value();
 
   RespLimits limits_;

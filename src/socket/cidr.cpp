@@ -17,6 +17,7 @@ std::size_t address_bytes(std::string_view text, std::array<unsigned char, 16>& 
   static constexpr unsigned char mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
   if (std::memcmp(out.data(), mapped, sizeof mapped) == 0) {
     std::memmove(out.data(), out.data() + 12, 4);
+    std::memset(out.data() + 4, 0, 12);  // as an IPv4 address's: 10.0.0.1 and ::ffff:10.0.0.1 are one block
     return 4;
   }
   return 16;

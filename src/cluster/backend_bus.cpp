@@ -44,8 +44,10 @@ void ClusterBackend::on_message(std::string_view channel, std::string_view paylo
 void ClusterBackend::on_channel_message(LocalChannel& ch, std::string_view payload) {
   const BusMessage m = parse_bus_message(payload);
   if (m.kind == BusMessage::Kind::message) {
-    FeedSink sink(*this, ch);
-    ch.feed().on_message(m.seq, m.owner, m.line, sink);
+    {
+      FeedSink sink(*this, ch);
+      ch.feed().on_message(m.seq, m.owner, m.line, sink);
+    }
     if (ch.empty()) maybe_unsubscribe(std::string(ch.key()));  // the last says of members who left came back
   } else if (m.kind == BusMessage::Kind::event) {
     if (!ch.empty()) hub_->deliver_line({ch.everyone(), local_conn(m.owner, node_)}, m.line);
@@ -140,8 +142,11 @@ void ClusterBackend::read_heads(const std::vector<std::string>& keys) {
     for (std::size_t i = 0; i < keys.size(); ++i) {
       auto it = channels_.find(keys[i]);
       if (it == channels_.end()) continue;
-      FeedSink sink(*this, it->second);
-      it->second.feed().on_head(unsigned_of(reply.at(2 + 3 * i)), sink);
+      {
+        FeedSink sink(*this, it->second);
+        it->second.feed().on_head(unsigned_of(reply.at(2 + 3 * i)), sink);
+      }
+      if (it->second.empty()) maybe_unsubscribe(keys[i]);
     }
   });
 }
@@ -181,8 +186,10 @@ void ClusterBackend::read_repair_page(const std::string& key, std::uint64_t from
     }
     // A Redis error, or still no reply after the last attempt: what earlier
     // pages read is kept, the rest of the range becomes the gap.
-    FeedSink sink(*this, ch);
-    ch.feed().repaired(from, to, ok || !found->empty() ? std::optional(std::move(*found)) : std::nullopt, sink);
+    {
+      FeedSink sink(*this, ch);
+      ch.feed().repaired(from, to, ok || !found->empty() ? std::optional(std::move(*found)) : std::nullopt, sink);
+    }
     if (ch.empty()) maybe_unsubscribe(key);
   };
   // Not sent: tried again, whole, once the backplane is back (the feed

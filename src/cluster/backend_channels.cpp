@@ -89,8 +89,10 @@ void ClusterBackend::joined(ConnId conn, std::uint64_t ticket, const std::string
   if (!ch.feed().anchored()) ch.epoch = r.epoch;
   const std::uint64_t head = r.seq;
   ++ch.joining;  // until admitted: what the feed delivers meanwhile is remembered for it
-  FeedSink sink(*this, ch);
-  if (!ch.feed().anchored()) ch.feed().anchor(head, sink);
+  if (!ch.feed().anchored()) {
+    FeedSink sink(*this, ch);
+    ch.feed().anchor(head, sink);
+  }
   User& u = it->second;
   if (std::find(u.channels.begin(), u.channels.end(), key) == u.channels.end()) u.channels.push_back(key);
   Outcome out;
@@ -281,7 +283,7 @@ void ClusterBackend::leave_locally(User& user, const std::string& key) {
 void ClusterBackend::maybe_unsubscribe(const std::string& key) {
   auto it = channels_.find(key);
   if (it == channels_.end() || !it->second.empty() || it->second.joining > 0 || !it->second.waiting.empty() ||
-      it->second.says_waiting > 0)
+      it->second.says_waiting > 0 || it->second.feeding > 0)
     return;
   if (it->second.subscription != LocalChannel::Subscription::none) backplane_.unsubscribe(it->second.pubsub());
   channels_.erase(it);

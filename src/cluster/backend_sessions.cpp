@@ -119,8 +119,10 @@ void ClusterBackend::welcome_resumed(ConnId conn, std::uint64_t ticket, const Re
       if (ch.feed().anchored() && ch.epoch == rc.epoch && ch.feed().delivered() > rc.seq)
         rc.seq = ch.feed().delivered();
       ch.add(conn, rc.seq);
-      FeedSink sink(*this, ch);
-      if (!ch.feed().anchored()) ch.feed().anchor(rc.seq, sink);
+      if (!ch.feed().anchored()) {
+        FeedSink sink(*this, ch);
+        ch.feed().anchor(rc.seq, sink);
+      }
       if (std::find(u.channels.begin(), u.channels.end(), key) == u.channels.end()) u.channels.push_back(key);
     }
     Outcome out;

@@ -221,7 +221,12 @@ class ClusterBackend final : public Backend {
   // this backend: deliver to its members here, send a gap, repair.
   class FeedSink final : public ChannelFeed::Sink {
    public:
-    FeedSink(ClusterBackend& backend, LocalChannel& channel) : backend_(backend), channel_(channel) {}
+    FeedSink(ClusterBackend& backend, LocalChannel& channel) : backend_(backend), channel_(channel) {
+      ++channel_.feeding;
+    }
+    ~FeedSink() override { --channel_.feeding; }
+    FeedSink(const FeedSink&) = delete;
+    FeedSink& operator=(const FeedSink&) = delete;
     void deliver(std::uint64_t seq, std::string_view owner, std::string_view line) override;
     void gap(std::uint64_t from, std::uint64_t to) override;
     void repair(std::uint64_t from, std::uint64_t to) override;

@@ -33,6 +33,11 @@ class LocalChannel {
   std::size_t joining = 0;  // joins and resumes under way: keep the subscription
   std::vector<std::function<void(bool ok)>> waiting;  // for the subscription's confirmation
   std::size_t says_waiting = 0;  // local says answered by Redis, their message not yet back: keep it
+  // Calls into the feed under way (FeedSink's lifetime): what the feed hands
+  // out may answer requests that empty the channel (a say's own message
+  // completes the part and join pipelined behind it), and the feed must
+  // outlive its own call. maybe_unsubscribe waits; the caller checks after.
+  unsigned feeding = 0;
 
   ChannelFeed& feed() { return feed_; }
 

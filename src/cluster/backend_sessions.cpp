@@ -36,7 +36,8 @@ bool ClusterBackend::hello(User& user, const Hello& c) {
     if (const std::optional<SessionToken> t = parse_session_token(*c.resume)) resume = to_text(*t);
   const std::string own = owner(conn);
   user.blocking = true;  // nothing else runs until it is registered
-  const bool sent = call("parley_hello", {config_.prefix, key, c.nick, token, node_, own, resume},
+  const std::string now = std::to_string(wall_ms());
+  const bool sent = call("parley_hello", {config_.prefix, key, c.nick, token, node_, own, resume, now},
               [this, conn, ticket, key, token, own, nick = c.nick](const RedisReply& reply) {
                 auto it = users_.find(conn);
                 const std::string& status = reply.at(0).str;

@@ -71,11 +71,18 @@ local function fenced(p, u, owner)
   return redis.call('HGET', usr(p, u), 'owner') ~= owner
 end
 
--- hello: P U NICK SESSION NODE OWNER RESUME
+-- hello: P U NICK SESSION NODE OWNER RESUME [NOW]
+-- A held session whose grace is over (NOW, wall ms, past its until) is
+-- ended here as the next sweep would end it (its quit published once):
+-- no resume takes it over, and its nick is free.
 redis.register_function('parley_hello', function(_, a)
-  local p, u, nick, session, node, owner, resume = a[1], a[2], a[3], a[4], a[5], a[6], a[7]
+  local p, u, nick, session, node, owner, resume, now = a[1], a[2], a[3], a[4], a[5], a[6], a[7], tonumber(a[8])
   local uk = usr(p, u)
-  local rec = redis.call('HMGET', uk, 'nick', 'session', 'node', 'owner')
+  local rec = redis.call('HMGET', uk, 'nick', 'session', 'node', 'owner', 'until')
+  if rec[1] and now and rec[4] == '' and tonumber(rec[5] or 0) > 0 and tonumber(rec[5]) <= now then
+    end_session(p, u, redis.call('HGET', uk, 'quit'), '-')
+    rec = {}
+  end
   if rec[1] then
     if resume == '' or rec[2] ~= resume then return {'nick_in_use'} end
     redis.call('HSET', uk, 'node', node, 'owner', owner, 'until', 0)

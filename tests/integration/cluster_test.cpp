@@ -253,6 +253,33 @@ TEST_CASE("cluster: a session resumes on another server; the grace running out s
   CHECK_FALSE(watcher.read_line(500));  // and there was one quit only
 }
 
+// protocol.md: a resume naming an expired session is a fresh registration.
+// The sweep ends expired sessions four times a second; a hello between
+// the grace's end and that sweep must not take one over either.
+TEST_CASE("cluster: a resume after the grace ran out finds no session, though no sweep ended it yet") {
+  Cluster cluster(2, {"--resume-grace", "30"});
+  Client watcher(cluster.at(1));
+  watcher.enter("watcher", "#r");
+  auto ann = std::make_unique<Client>(cluster.at(0));
+  const json welcome = ann->hello("ann");
+  ann->join("#r");
+  watcher.wait_event("join");
+  ann.reset();
+  REQUIRE(poll_until([&] { return cluster.redis.command({"HGET", "t:{u:ann}", "owner"}).empty(); }, 5000));  // held
+  // Its grace over, while the sweep (which goes by t:held's scores) would
+  // not come to it for a long time.
+  cluster.redis.command({"HSET", "t:{u:ann}", "until", "1"});
+  cluster.redis.command({"ZADD", "t:held", "99999999999999", "ann"});
+  Client late(cluster.at(1));
+  const json r = late.call({{"cmd", "hello"}, {"nick", "ann"}, {"resume", welcome["session"]}});
+  CHECK(r["ok"] == true);
+  CHECK(r["resumed"] == false);
+  const json quit = watcher.wait_event("quit");
+  CHECK(quit["nick"] == "ann");
+  CHECK(quit["reason"] == "connection closed");
+  CHECK(cluster.redis.command({"ZSCORE", "t:held", "ann"}) == "(nil)");
+}
+
 TEST_CASE("cluster: the old connection of a session resumed elsewhere gets replaced") {
   Cluster cluster(2);
   Client first(cluster.at(0));

@@ -116,22 +116,34 @@ void ClusterBackend::on_unready(std::string_view why) {
 // then read each one's head, so what was published while the subscriber
 // was away is repaired from history.
 void ClusterBackend::resubscribe_all() {
-  for (auto& [key, ch] : channels_) {
-    if (ch.subscription != LocalChannel::Subscription::subscribed) continue;
-    // Its head is read once the subscription is confirmed: whatever was
-    // published before that is at or below it, and gets repaired.
-    // Not sent: the connection dropped again, and its next up does this again.
-    backplane_.subscribe(ch.pubsub(), [this, key = key](const RedisReply& reply) {
-      if (reply.ok()) return read_heads({key});
-      if (reply.type == RedisReply::Type::failure) return;  // the connection dropped: its next up does this again
-      // Refused (an ACL that no longer allows the channel): its members
-      // here would get nothing while the server looked ready. As for the
-      // server's own channels: again from a new connection, after the
-      // backoff, until Redis takes it.
-      log::warn("backplane: resubscribing to " + key + " refused: " + reply.str);
-      backplane_.reconnect("resubscribing to " + key + " refused: " + reply.str);
-    });
-  }
+  resubscribe_later_.clear();  // all of them, now
+  for (auto& [key, ch] : channels_)
+    if (ch.subscription == LocalChannel::Subscription::subscribed) resubscribe(key);
+}
+
+void ClusterBackend::retry_resubscribes() {
+  std::vector<std::string> later;
+  later.swap(resubscribe_later_);
+  for (const std::string& key : later) resubscribe(key);
+}
+
+void ClusterBackend::resubscribe(const std::string& key) {
+  auto it = channels_.find(key);
+  if (it == channels_.end() || it->second.subscription != LocalChannel::Subscription::subscribed) return;
+  // Its head is read once the subscription is confirmed: whatever was
+  // published before that is at or below it, and gets repaired.
+  const bool sent = backplane_.subscribe(it->second.pubsub(), [this, key](const RedisReply& reply) {
+    if (reply.ok()) return read_heads({key});
+    if (reply.type == RedisReply::Type::failure) return;  // the connection dropped: its next up does this again
+    // Refused (an ACL that no longer allows the channel): its members
+    // here would get nothing while the server looked ready. As for the
+    // server's own channels: again from a new connection, after the
+    // backoff, until Redis takes it.
+    log::warn("backplane: resubscribing to " + key + " refused: " + reply.str);
+    backplane_.reconnect("resubscribing to " + key + " refused: " + reply.str);
+  });
+  // Not sent with the connection down: its next up does all of them again.
+  if (!sent && backplane_.can_call()) resubscribe_later_.push_back(key);
 }
 
 void ClusterBackend::read_heads(const std::vector<std::string>& keys) {

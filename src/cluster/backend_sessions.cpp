@@ -87,6 +87,7 @@ void ClusterBackend::welcome_resumed(ConnId conn, std::uint64_t ticket, const Re
     std::vector<ResumedChannel> channels;
     std::size_t left = 0;
     std::optional<ConnId> replaced;
+    bool unsubscribed = false;  // a subscription failed or was refused
   };
   auto pending = std::make_shared<Pending>();
   pending->replaced = replaced;
@@ -97,13 +98,24 @@ void ClusterBackend::welcome_resumed(ConnId conn, std::uint64_t ticket, const Re
             [](const ResumedChannel& a, const ResumedChannel& b) { return fold(a.channel) < fold(b.channel); });
   auto finish = [this, conn, ticket, pending] {
     auto it = users_.find(conn);
-    if (it == users_.end()) {  // closed meanwhile (and held again): nobody to add
+    if (it == users_.end() || pending->unsubscribed) {  // nobody to add
       for (const ResumedChannel& rc : pending->channels) {
         const std::string key = fold(rc.channel);
         --channel(key).joining;
         maybe_unsubscribe(key);
       }
-      return;
+      // closed meanwhile: held again by its disconnect
+      if (it == users_.end()) return;
+      // A channel it would receive nothing from: the session is held again
+      // (Redis named this connection its owner) and the client told to try
+      // again, rather than resumed deaf to that channel.
+      User& u = it->second;
+      const std::string key = u.key, nick = u.nick;
+      forget(u);
+      end_remotely(key, owner(conn), nick, "connection closed", info_.resume_grace_ms > 0, wall_ms());
+      Outcome out = unavailable();
+      out.replaced = pending->replaced;
+      return complete_blocking(conn, ticket, std::move(out));
     }
     User& u = it->second;
     for (ResumedChannel& rc : pending->channels) {
@@ -133,13 +145,14 @@ void ClusterBackend::welcome_resumed(ConnId conn, std::uint64_t ticket, const Re
     complete_blocking(conn, ticket, std::move(out));
   };
   pending->left = pending->channels.size() + 1;
-  auto one_done = [pending, finish](bool) {
+  auto one_done = [pending, finish](bool ok) {
+    if (!ok) pending->unsubscribed = true;
     if (--pending->left == 0) finish();
   };
   for (const ResumedChannel& rc : pending->channels) {
     LocalChannel& ch = channel(fold(rc.channel));
     ++ch.joining;
-    if (!subscribe(ch, one_done)) one_done(false);  // its members may miss events until a repair
+    if (!subscribe(ch, one_done)) one_done(false);
   }
   one_done(true);
 }
@@ -258,7 +271,10 @@ Outcome ClusterBackend::expire(std::int64_t now_ms) {
 
 void ClusterBackend::on_lease_timer(uv_timer_s* timer) {
   auto& self = *static_cast<ClusterBackend*>(timer->data);
-  if (self.backplane_.can_call()) self.retry_repairs();
+  if (self.backplane_.can_call()) {
+    self.retry_resubscribes();
+    self.retry_repairs();
+  }
   self.answer_stale_says();
   self.renew_lease();
 }

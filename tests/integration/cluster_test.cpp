@@ -741,6 +741,60 @@ TEST_CASE("cluster: until its own channels are subscribed a server answers unava
   CHECK(c.join("#r")["members"] == json::array({"ann"}));
 }
 
+// A resume subscribes to each of the session's channels before it is
+// answered. One Redis refuses: the session is held again and the client
+// told unavailable (it tries again), not resumed deaf to that channel.
+TEST_CASE("cluster: a resume whose channel cannot be subscribed is answered unavailable; again, it resumes whole") {
+  Cluster cluster(2, {"--resume-grace", "30"});
+  auto ann = std::make_unique<Client>(cluster.at(0));
+  const json welcome = ann->hello("ann");
+  ann->join("#r");
+  ann.reset();
+  REQUIRE(poll_until([&] { return cluster.redis.command({"HGET", "t:{u:ann}", "owner"}).empty(); }, 5000));  // held
+  REQUIRE(poll_until([&] { return cluster.redis.command({"PUBSUB", "NUMSUB", "t:{c:#r}"}) == "t:{c:#r}\n0"; }, 5000));
+  cluster.redis.command({"ACL", "SETUSER", "default", "resetchannels", "&t:users", "&t:to:*"});
+  Client back(cluster.at(1));
+  const json refused = back.call({{"cmd", "hello"}, {"nick", "ann"}, {"resume", welcome["session"]}});
+  REQUIRE(refused["ok"] == false);
+  CHECK(refused["error"]["code"] == "unavailable");
+  CHECK(refused["error"]["retry_ms"].is_number());
+  cluster.redis.command({"ACL", "SETUSER", "default", "allchannels"});
+  const json resumed = back.call({{"cmd", "hello"}, {"nick", "ann"}, {"resume", welcome["session"]}});
+  REQUIRE(resumed["resumed"] == true);
+  CHECK(resumed["channels"][0]["channel"] == "#r");
+  Client bob(cluster.at(0));
+  bob.enter("bob", "#r");
+  say(bob, "#r", "can you hear me");
+  CHECK(back.wait_event("message")["text"] == "can you hear me");
+}
+
+// After a reconnect a server subscribes again to every channel it has
+// members in, each SUBSCRIBE a command in flight: with more channels than
+// --cluster-max-in-flight, those it could not send go on the next ticks.
+TEST_CASE("cluster: after a reconnect every channel is subscribed again, more of them than commands may be in flight") {
+  Cluster cluster(2, {"--cluster-max-in-flight", "3", "--node-lease", "3"});
+  Client ann(cluster.at(1)), bob(cluster.at(0));
+  ann.hello("ann");
+  bob.hello("bob");
+  const std::vector<std::string> rooms = {"#a", "#b", "#c", "#d", "#e", "#f", "#g", "#h"};
+  for (const std::string& room : rooms) {
+    REQUIRE(ann.call({{"cmd", "join"}, {"channel", room}})["ok"] == true);
+    REQUIRE(bob.call({{"cmd", "join"}, {"channel", room}})["ok"] == true);
+    ann.wait_event("join");
+  }
+  kill_connection_of(cluster.redis, "n1");
+  REQUIRE(cluster.servers[1]->wait_log("backplane: up", 2, 10000));
+  for (const std::string& room : rooms) {
+    const std::string pubsub = "t:{c:" + room + "}";
+    REQUIRE(poll_until([&] { return cluster.redis.command({"PUBSUB", "NUMSUB", pubsub}) == pubsub + "\n2"; }, 10000));
+  }
+  for (const std::string& room : rooms) {
+    REQUIRE(poll_until([&] { return bob.call({{"cmd", "say"}, {"channel", room}, {"text", room}})["ok"] == true; },
+                       5000));
+    CHECK(ann.wait_event("message")["text"] == room);
+  }
+}
+
 TEST_CASE("cluster: functions Redis will not load (LOADING, OOM, an ACL): unavailable, retried until they load") {
   RedisServer redis;
   redis.command({"ACL", "SETUSER", "default", "-function"});  // HELLO and SUBSCRIBE pass, FUNCTION LOAD not

@@ -195,6 +195,12 @@ class ClusterBackend final : public Backend {
   void leave_locally(User& user, const std::string& key);
   void maybe_unsubscribe(const std::string& key);
   void resubscribe_all();
+  void resubscribe(const std::string& key);
+  // Subscriptions to restore that could not be sent while the connection
+  // stayed up (--cluster-max-in-flight was reached: a server in more
+  // channels than that): sent again on the lease ticks until Redis has them.
+  std::vector<std::string> resubscribe_later_;
+  void retry_resubscribes();
   void read_heads(const std::vector<std::string>& keys);
 
   // The backplane's side

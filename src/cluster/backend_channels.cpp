@@ -86,6 +86,12 @@ void ClusterBackend::joined(ConnId conn, std::uint64_t ticket, const std::string
   JoinReply r{reply.at(1).str, optional_text(reply.at(2)), sorted_nicks(reply.at(5)), unsigned_of(reply.at(3)),
               reply.at(4).str};
   ch.name = r.channel;
+  // The channel was dropped in Redis and created again (its last member
+  // elsewhere parted, or this server's own last one, pipelined ahead of this
+  // join): its seq starts over, and a feed still at the old life's seq would
+  // drop the new one's messages as already delivered.
+  if (ch.feed().anchored() && ch.epoch != r.epoch && ch.empty() && ch.feeding == 0)
+    ch.restart(r.epoch, config_.max_held);
   if (!ch.feed().anchored()) ch.epoch = r.epoch;
   const std::uint64_t head = r.seq;
   ++ch.joining;  // until admitted: what the feed delivers meanwhile is remembered for it

@@ -280,6 +280,32 @@ TEST_CASE("cluster: a resume after the grace ran out finds no session, though no
   CHECK(cluster.redis.command({"ZSCORE", "t:held", "ann"}) == "(nil)");
 }
 
+// The only member parts and joins again, pipelined: Redis drops the
+// channel and creates it anew (seq from 0, a new epoch) while this server
+// kept it for the join. Its feed must follow the new life of the channel,
+// not drop the new messages as seqs it delivered before.
+TEST_CASE("cluster: part and join pipelined by the only member start the channel's sequence over") {
+  Cluster cluster(2);
+  Client ann(cluster.at(1));
+  ann.hello("ann");
+  const json first = ann.join("#r");
+  for (int i = 1; i <= 3; ++i) say(ann, "#r", "old " + std::to_string(i));
+  ann.send_raw(R"({"cmd":"part","id":1,"channel":"#r"})" "\n" R"({"cmd":"join","id":2,"channel":"#r"})" "\n");
+  CHECK(ann.next_reply()["id"] == 1);
+  const json again = ann.next_reply();
+  REQUIRE(again["ok"] == true);
+  CHECK(again["seq"] == 0);
+  CHECK(again["epoch"] != first["epoch"]);
+  Client bob(cluster.at(0));
+  bob.enter("bob", "#r");
+  ann.wait_event("join");
+  CHECK(say(bob, "#r", "new 1")["seq"] == 1);
+  const json m = ann.wait_event("message");
+  CHECK(m["seq"] == 1);
+  CHECK(m["text"] == "new 1");
+  for (const json& e : ann.events) CHECK(e["event"] != "gap");
+}
+
 TEST_CASE("cluster: the old connection of a session resumed elsewhere gets replaced") {
   Cluster cluster(2);
   Client first(cluster.at(0));

@@ -40,6 +40,15 @@ class LocalChannel {
   unsigned feeding = 0;
 
   ChannelFeed& feed() { return feed_; }
+  // A new life of the channel's sequence (Redis dropped the channel, its
+  // last member gone everywhere, and a join created it again from seq 0):
+  // the feed starts over, unanchored, following `new_epoch`. Only while
+  // nobody here is a member and no call into the feed is under way.
+  void restart(std::string new_epoch, std::size_t max_held) {
+    feed_ = ChannelFeed(max_held);
+    epoch = std::move(new_epoch);
+    forget_recent();
+  }
 
   // A member from `head` on (it receives messages above it).
   void add(ConnId conn, std::uint64_t head);

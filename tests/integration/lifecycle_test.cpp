@@ -65,6 +65,24 @@ TEST_CASE("idle: ping after the interval, idle_timeout after the timeout; a tric
   CHECK(trickler.wait_closed());
 }
 
+// protocol.md: `ping` after the interval "and again after each further
+// interval" without input.
+TEST_CASE("idle: a quiet client gets a ping every interval until the timeout") {
+  ServerProcess server({"--idle-timeout", "4", "--ping-interval", "1"});
+  Client quiet(server.address());
+  quiet.hello("quiet");
+  const auto start = Clock::now();
+  std::vector<long long> pings;
+  json line;
+  while ((line = quiet.next(3000)).value("event", "") == "ping") pings.push_back(elapsed_ms(start));
+  CHECK(line["event"] == "error");
+  CHECK(line["code"] == "idle_timeout");
+  REQUIRE(pings.size() >= 2);
+  CHECK(pings[0] >= 900);
+  CHECK(pings[1] - pings[0] >= 900);  // one interval apart, not a burst
+  CHECK(quiet.wait_closed());
+}
+
 TEST_CASE("idle: a client that answers pings stays connected past the timeout") {
   ServerProcess server({"--idle-timeout", "2"});
   Client c(server.address());

@@ -3,12 +3,15 @@
 // (tests/websocket/), raw sockets what no library would send (bad HTTP,
 // trickled requests), and TCP clients share the channels.
 #include <poll.h>
+#include <signal.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <doctest/doctest.h>
@@ -101,6 +104,33 @@ std::string read_text_frame(int fd, std::string& pending) {
   const std::string frame = pending.substr(0, size);
   pending.erase(0, size);
   return frame.substr((static_cast<unsigned char>(frame[1]) & 0x7F) < 126 ? 2 : 4);
+}
+
+// The next frame from the server, any opcode: {opcode, payload}; bytes of
+// later frames stay in `pending`. {0, ""} when none came before EOF or the
+// timeout.
+std::pair<int, std::string> read_frame(int fd, std::string& pending, int timeout_ms = default_timeout_ms) {
+  const auto frame_size = [](const std::string& s) -> std::size_t {
+    if (s.size() < 2) return 0;
+    const std::size_t len = static_cast<unsigned char>(s[1]) & 0x7F;
+    if (len < 126) return s.size() >= 2 + len ? 2 + len : 0;
+    if (s.size() < 4) return 0;
+    const std::size_t big = (static_cast<std::size_t>(static_cast<unsigned char>(s[2])) << 8) | static_cast<unsigned char>(s[3]);
+    return s.size() >= 4 + big ? 4 + big : 0;
+  };
+  if (frame_size(pending) == 0)
+    pending += read_until(fd, [&](const std::string& s) { return frame_size(pending + s) != 0; }, timeout_ms);
+  const std::size_t size = frame_size(pending);
+  if (size == 0) return {0, ""};
+  const std::string frame = pending.substr(0, size);
+  pending.erase(0, size);
+  return {static_cast<unsigned char>(frame[0]) & 0x0F, frame.substr((static_cast<unsigned char>(frame[1]) & 0x7F) < 126 ? 2 : 4)};
+}
+
+// A close frame's code and reason.
+std::pair<int, std::string> close_of(const std::string& payload) {
+  REQUIRE(payload.size() >= 2);
+  return {(static_cast<unsigned char>(payload[0]) << 8) | static_cast<unsigned char>(payload[1]), payload.substr(2)};
 }
 
 // A TCP client answers a ping now: the server is not stalled.
@@ -437,4 +467,60 @@ TEST_CASE("a WebSocket slow consumer gets whole frames, then the error event slo
   const json error = json::parse(last_text);
   CHECK(error["event"] == "error");
   CHECK(error["code"] == "slow_consumer");
+}
+
+// protocol.md: "the protocol's own ping event and idle_timeout apply as on
+// TCP" — as text messages, then the close frame with the code as reason.
+TEST_CASE("over WebSocket the protocol's ping event comes each interval, then idle_timeout and close 1008") {
+  ServerProcess server({"--idle-timeout", "3", "--ping-interval", "1"});
+  Client ws = upgraded(server.address());
+  std::string pending;
+  ws.send_raw(masked_text(R"({"cmd":"hello","nick":"quiet"})"));
+  REQUIRE(json::parse(read_text_frame(ws.fd(), pending))["ok"] == true);
+  int pings = 0;
+  std::pair<int, std::string> frame;
+  while ((frame = read_frame(ws.fd(), pending, 3000)).first == 1 && json::parse(frame.second)["event"] == "ping") ++pings;
+  CHECK(pings >= 2);
+  REQUIRE(frame.first == 1);
+  const json error = json::parse(frame.second);
+  CHECK(error["event"] == "error");
+  CHECK(error["code"] == "idle_timeout");
+  frame = read_frame(ws.fd(), pending);
+  REQUIRE(frame.first == 8);
+  CHECK(close_of(frame.second) == std::pair<int, std::string>{1008, "idle_timeout"});
+}
+
+// protocol.md: 1001 for shutting_down. A drain with no grace and no window
+// (SIGINT): shutdown, then the fatal shutting_down, then close 1001.
+TEST_CASE("over WebSocket a drain sends shutdown, then shutting_down and close 1001") {
+  ServerProcess server;
+  Client ws = upgraded(server.address());
+  std::string pending;
+  ws.send_raw(masked_text(R"({"cmd":"hello","nick":"leaving"})"));
+  REQUIRE(json::parse(read_text_frame(ws.fd(), pending))["ok"] == true);
+  REQUIRE(kill(server.pid(), SIGINT) == 0);
+  const json shutdown = json::parse(read_text_frame(ws.fd(), pending));
+  CHECK(shutdown["event"] == "shutdown");
+  CHECK(shutdown["retry_ms"].is_number());
+  const json error = json::parse(read_text_frame(ws.fd(), pending));
+  CHECK(error["event"] == "error");
+  CHECK(error["code"] == "shutting_down");
+  const auto frame = read_frame(ws.fd(), pending);
+  REQUIRE(frame.first == 8);
+  CHECK(close_of(frame.second) == std::pair<int, std::string>{1001, "shutting_down"});
+  CHECK(server.wait_exit(10000) == 0);
+}
+
+// --no-http: the chat port speaks only the line protocol. A `GET ` is then
+// a line like any other (not JSON), and hello offers no "websocket".
+TEST_CASE("--no-http: GET is a line of the protocol, and hello offers no websocket") {
+  ServerProcess server({"--no-http"});
+  Client c(server.address());
+  c.send_raw("GET /ws HTTP/1.1\r\nHost: x\r\n\r\n");
+  CHECK(c.next_reply()["error"]["code"] == "bad_json");
+  CHECK(c.next_reply()["error"]["code"] == "bad_json");
+  const json hello = c.hello("plain");
+  const json features = hello["server"]["features"];
+  CHECK(std::find(features.begin(), features.end(), "websocket") == features.end());
+  CHECK(std::find(features.begin(), features.end(), "resume") != features.end());
 }

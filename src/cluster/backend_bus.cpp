@@ -100,12 +100,9 @@ void ClusterBackend::on_ready() {
   // sent before the renewal's answer would speak for sessions it lost.
   renew_lease();  // before any request: the first lease call goes out ahead of every hello
   served_ = true;
+  retry_orphans();  // sessions' ends first: nothing else may take their places in flight
   resubscribe_all();
   retry_repairs();
-  std::vector<Orphan> orphans;
-  orphans.swap(orphans_);
-  for (Orphan& o : orphans)
-    if (!end_in_redis(o)) orphans_.push_back(std::move(o));
 }
 
 void ClusterBackend::on_unready(std::string_view why) {
@@ -175,7 +172,10 @@ void ClusterBackend::repair(const std::string& key, std::uint64_t from, std::uin
 void ClusterBackend::read_repair_page(const std::string& key, std::uint64_t from, std::uint64_t to,
                                       std::uint64_t next, unsigned attempt,
                                       std::shared_ptr<std::vector<ChannelFeed::Repaired>> found) {
-  auto done = [this, key, from, to, attempt, found](const RedisReply& reply) {
+  // Each retry reads half the page before: a page whose own reply was
+  // over Redis's output limit would cut the connection every time.
+  const std::size_t count = std::max<std::size_t>(page_entries(repair_page) >> attempt, 1);
+  auto done = [this, key, from, to, attempt, found, count](const RedisReply& reply) {
     auto it = channels_.find(key);
     if (it == channels_.end()) return;
     LocalChannel& ch = it->second;
@@ -193,7 +193,7 @@ void ClusterBackend::read_repair_page(const std::string& key, std::uint64_t from
         found->push_back({m.seq, entry_field(entry, "o") + " " + entry_field(entry, "g"),
                           *encode_event(ChatMessage{ch.name, m.from, {}, m.text, m.seq, m.ts})});
       }
-      if (page.size() == repair_page && !found->empty() && found->back().seq < to)
+      if (page.size() == count && !found->empty() && found->back().seq < to)
         return read_repair_page(key, from, to, found->back().seq + 1, attempt, found);
     }
     // A Redis error, or still no reply after the last attempt: what earlier
@@ -207,7 +207,7 @@ void ClusterBackend::read_repair_page(const std::string& key, std::uint64_t from
   // Not sent: tried again, whole, once the backplane is back (the feed
   // holds what comes meanwhile, within its bound).
   if (!call("parley_range",
-            {config_.prefix, key, std::to_string(next), std::to_string(to), std::to_string(repair_page),
+            {config_.prefix, key, std::to_string(next), std::to_string(to), std::to_string(count),
              std::to_string(limits_.history)},
             done))
     repairs_later_.push_back({key, from, to, attempt});

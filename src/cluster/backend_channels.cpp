@@ -216,30 +216,62 @@ bool ClusterBackend::members(User& user, const Members& c) {
 }
 
 bool ClusterBackend::history(User& user, const History& c) {
-  const ConnId conn = user.conn;
   const std::uint64_t ticket = user.tickets++;  // its place in the order of answers
-  const std::string before = c.before ? std::to_string(std::min(*c.before, max_exact_seq)) : std::string();
-  const std::string after = c.after ? std::to_string(std::min(*c.after, max_exact_seq)) : std::string();
+  auto read = std::make_shared<HistoryRead>();
+  read->request = c;
+  return read_history_page(user.conn, ticket, read, c.before, c.after, c.limit);
+}
+
+// One page: with `after`, the oldest `most` above it (and below `before`);
+// without, the newest `most` below `before`. A full page with more wanted
+// reads on from its last entry; the first page's head and oldest seq, and
+// its epoch, stand for the whole reply (a later page of another epoch, the
+// channel created anew meanwhile, ends it).
+bool ClusterBackend::read_history_page(ConnId conn, std::uint64_t ticket, std::shared_ptr<HistoryRead> read,
+                                       std::optional<std::uint64_t> before, std::optional<std::uint64_t> after,
+                                       std::size_t most) {
+  auto it = users_.find(conn);
+  if (it == users_.end()) return false;
+  const std::size_t count = page_entries(most);
   return call("parley_history",
-              {config_.prefix, fold(c.channel), user.key, before, after, std::to_string(c.limit),
+              {config_.prefix, fold(read->request.channel), it->second.key,
+               before ? std::to_string(std::min(*before, max_exact_seq)) : std::string(),
+               after ? std::to_string(std::min(*after, max_exact_seq)) : std::string(), std::to_string(count),
                std::to_string(limits_.history)},
-              [this, conn, ticket, c](const RedisReply& reply) {
-                User* user = succeeded(conn, ticket, c.channel, reply);
-                if (!user) return;
-                HistoryReply r{reply.at(1).str, reply.at(2).str, {}, false};
-                const std::uint64_t latest = unsigned_of(reply.at(3));
-                const std::uint64_t oldest = unsigned_of(reply.at(4));
-                for (const RedisReply& entry : reply.at(5).elements) r.messages.push_back(logged(entry));
-                if (!c.after) std::reverse(r.messages.begin(), r.messages.end());
-                if (c.after) {
-                  const std::uint64_t end = c.before ? std::min(*c.before, latest + 1) : latest + 1;
-                  const std::uint64_t wanted = *c.after >= max_exact_seq ? *c.after : *c.after + 1;
-                  r.truncated = wanted < std::min(oldest, end);
+              [this, conn, ticket, read, before, after, most, count](const RedisReply& reply) {
+                if (!succeeded(conn, ticket, read->request.channel, reply)) return;
+                HistoryRead& r = *read;
+                if (!r.started) {
+                  r.started = true;
+                  r.reply = HistoryReply{reply.at(1).str, reply.at(2).str, {}, false};
+                  r.latest = unsigned_of(reply.at(3));
+                  r.oldest = unsigned_of(reply.at(4));
+                } else if (reply.at(2).str != r.reply.epoch) {
+                  return finish_history(conn, ticket, r);
                 }
-                Outcome out;
-                out.reply = std::move(r);
-                complete(conn, ticket, std::move(out));
+                const std::vector<RedisReply>& page = reply.at(5).elements;
+                for (const RedisReply& entry : page) r.reply.messages.push_back(logged(entry));
+                if (page.size() < count || count == most || r.reply.messages.empty())
+                  return finish_history(conn, ticket, r);
+                const std::uint64_t last = r.reply.messages.back().seq;  // ascending with after, else descending
+                const bool sent = after ? read_history_page(conn, ticket, read, before, last, most - count)
+                                        : read_history_page(conn, ticket, read, last, std::nullopt, most - count);
+                if (!sent) complete(conn, ticket, unavailable());
               });
+}
+
+void ClusterBackend::finish_history(ConnId conn, std::uint64_t ticket, HistoryRead& read) {
+  const History& c = read.request;
+  HistoryReply& r = read.reply;
+  if (!c.after) std::reverse(r.messages.begin(), r.messages.end());
+  if (c.after) {
+    const std::uint64_t end = c.before ? std::min(*c.before, read.latest + 1) : read.latest + 1;
+    const std::uint64_t wanted = *c.after >= max_exact_seq ? *c.after : *c.after + 1;
+    r.truncated = wanted < std::min(read.oldest, end);
+  }
+  Outcome out;
+  out.reply = std::move(r);
+  complete(conn, ticket, std::move(out));
 }
 
 // The connection stays, its session is no longer this server's to speak for.

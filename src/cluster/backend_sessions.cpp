@@ -247,10 +247,24 @@ void ClusterBackend::end_remotely(const std::string& key, const std::string& own
 // A hold keeps the grace it was given when the connection closed, however
 // late Redis hears of it: its resume works within that grace, and the sweep
 // ends it when that grace is over.
+// Sent again when it got no reply (a timeout, the connection cut): both
+// functions check the owner, so one that did run is refused the second
+// time, harmlessly.
 bool ClusterBackend::end_in_redis(const Orphan& end) {
-  if (end.until.empty())
-    return call("parley_quit", {config_.prefix, end.key, end.owner, end.line}, [](const RedisReply&) {});
-  return call("parley_hold", {config_.prefix, end.key, end.owner, end.until, end.line}, [](const RedisReply&) {});
+  auto again = [this, end](const RedisReply& reply) {
+    if (reply.type == RedisReply::Type::failure && orphans_.size() < max_orphans) orphans_.push_back(end);
+  };
+  if (end.until.empty()) return call("parley_quit", {config_.prefix, end.key, end.owner, end.line}, again);
+  return call("parley_hold", {config_.prefix, end.key, end.owner, end.until, end.line}, again);
+}
+
+// Those that could not be sent (the connection down, or every place in
+// flight taken): on every lease tick and when the backplane is back.
+void ClusterBackend::retry_orphans() {
+  std::vector<Orphan> orphans;
+  orphans.swap(orphans_);
+  for (Orphan& o : orphans)
+    if (!end_in_redis(o)) orphans_.push_back(std::move(o));
 }
 
 Outcome ClusterBackend::expire(std::int64_t now_ms) {
@@ -269,14 +283,17 @@ Outcome ClusterBackend::expire(std::int64_t now_ms) {
   return {};
 }
 
+// The renewal goes first: what is retried after it may fill every place
+// in flight (--cluster-max-in-flight), and the lease must not wait for it.
 void ClusterBackend::on_lease_timer(uv_timer_s* timer) {
   auto& self = *static_cast<ClusterBackend*>(timer->data);
+  self.renew_lease();
   if (self.backplane_.can_call()) {
+    self.retry_orphans();
     self.retry_resubscribes();
     self.retry_repairs();
   }
   self.answer_stale_says();
-  self.renew_lease();
 }
 
 void ClusterBackend::renew_lease() {

@@ -355,8 +355,13 @@ TEST_CASE("cluster: Redis down means unavailable with retry_ms and /readyz 503; 
 // The contract: while the backplane is unreachable "ping and quit still
 // work". A quit ends its session at once, with no hold: its reason reaches
 // the others once Redis is back, not a "quit" after the resume grace.
+// Only the first server loses Redis (its calls time out while Redis is
+// stopped; the other's wait): the other stays subscribed, and hears of the
+// quit the moment the first is back.
 TEST_CASE("cluster: a quit while Redis is down closes at once; back, the others get it with its reason") {
-  Cluster cluster(2, {"--cluster-timeout", "0.5"});
+  Cluster cluster(0);
+  cluster.add({"--cluster-timeout", "0.5"});
+  cluster.add({"--cluster-timeout", "30"});
   Client a(cluster.at(0)), b(cluster.at(1));
   a.enter("ann", "#r");
   b.enter("bob", "#r");
@@ -379,7 +384,9 @@ TEST_CASE("cluster: a quit while Redis is down closes at once; back, the others 
 // any other: Redis hears of the hold when it is back, and the client may
 // still resume within its grace (not a quit the moment Redis returns).
 TEST_CASE("cluster: a connection lost while Redis is down is held once Redis is back, and resumes elsewhere") {
-  Cluster cluster(2, {"--cluster-timeout", "0.5", "--resume-grace", "30"});
+  Cluster cluster(0);
+  cluster.add({"--cluster-timeout", "0.5", "--resume-grace", "30"});
+  cluster.add({"--cluster-timeout", "30", "--resume-grace", "30"});
   Client watcher(cluster.at(1));
   watcher.enter("watcher", "#r");
   auto ann = std::make_unique<Client>(cluster.at(0));
@@ -393,6 +400,8 @@ TEST_CASE("cluster: a connection lost while Redis is down is held once Redis is 
   ann.reset();  // closed without quit, Redis away
   cluster.redis.resume();
   CHECK(poll_until([&] { return http_get(admin, "/readyz").status == 200; }, 10000));
+  const std::string other = cluster.servers[1]->admin_address();
+  CHECK(poll_until([&] { return http_get(other, "/readyz").status == 200; }, 10000));
   Client back(cluster.at(1));
   const json resumed = back.call({{"cmd", "hello"}, {"nick", "ann"}, {"resume", welcome["session"]}});
   REQUIRE(resumed["resumed"] == true);
@@ -592,6 +601,35 @@ TEST_CASE("cluster: what the history no longer has reaches the members as a gap"
   }
   const std::string metrics = http_get(cluster.servers[1]->admin_address(), "/metrics").body;
   CHECK(metric_value(metrics, "parley_backplane_gaps_sent_total") == 1);
+}
+
+// With a large --max-text one `history` is read from Redis in several
+// pages, each reply within Redis's output limit for the connection (here
+// 8 MB; one 10 MB reply would cut it, for every session of the server), and
+// the client gets one reply, as from one read.
+TEST_CASE("cluster: history of large texts is read in pages, each within Redis's output limit") {
+  Cluster cluster(1, {"--max-text", "1048576", "--max-line", "2097152"});
+  cluster.redis.command({"CONFIG", "SET", "client-output-buffer-limit", "pubsub 8mb 0 0"});
+  Client a(cluster.at(0));
+  a.enter("ann", "#big");
+  const std::string text(1000000, 'h');
+  for (int i = 1; i <= 12; ++i) say(a, "#big", text + std::to_string(i));
+  auto seqs = [](const json& reply) {
+    std::vector<int> out;
+    for (const json& m : reply["messages"]) out.push_back(m["seq"].get<int>());
+    return out;
+  };
+  const json newest = a.call({{"cmd", "history"}, {"channel", "#big"}, {"limit", 10}}, 20000);
+  REQUIRE(newest["ok"] == true);
+  CHECK(seqs(newest) == std::vector<int>{3, 4, 5, 6, 7, 8, 9, 10, 11, 12});
+  CHECK(newest["messages"][9]["text"] == text + "12");
+  const json after = a.call({{"cmd", "history"}, {"channel", "#big"}, {"after", 1}, {"before", 12}, {"limit", 500}}, 20000);
+  CHECK(seqs(after) == std::vector<int>{2, 3, 4, 5, 6, 7, 8, 9, 10, 11});
+  CHECK(after["truncated"] == false);
+  const json page = a.call({{"cmd", "history"}, {"channel", "#big"}, {"before", 8}, {"limit", 4}}, 20000);
+  CHECK(seqs(page) == std::vector<int>{4, 5, 6, 7});
+  const std::string metrics = http_get(cluster.servers[0]->admin_address(), "/metrics").body;
+  CHECK(metric_value(metrics, "parley_backplane_reconnects_total") == 0);
 }
 
 TEST_CASE("cluster: history and repairs see exactly the last --history messages, though Redis keeps more") {

@@ -27,6 +27,7 @@
 // repairs).
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -182,6 +183,17 @@ class ClusterBackend final : public Backend {
   bool list(User& user);
   bool members(User& user, const Members& c);
   bool history(User& user, const History& c);
+  // A `history` read a page at a time (page_entries), the pages joined
+  // into one reply.
+  struct HistoryRead {
+    History request;
+    HistoryReply reply;
+    std::uint64_t latest = 0, oldest = 0;  // as the first page found them
+    bool started = false;
+  };
+  bool read_history_page(ConnId conn, std::uint64_t ticket, std::shared_ptr<HistoryRead> read,
+                         std::optional<std::uint64_t> before, std::optional<std::uint64_t> after, std::size_t most);
+  void finish_history(ConnId conn, std::uint64_t ticket, HistoryRead& read);
   bool quit(User& user, const Quit& c);
   void end_remotely(const std::string& key, const std::string& owner_text, const std::string& nick,
                     std::string_view reason, bool hold, std::int64_t now);
@@ -221,6 +233,15 @@ class ClusterBackend final : public Backend {
   // Entries per page of a repair's read: at the default --max-text, under
   // half a megabyte a reply.
   static constexpr std::size_t repair_page = 100;
+  // History entries one reply may carry at most, `most` or fewer: a page
+  // stays within page_bytes however large --max-text is. Redis counts a
+  // reply against the connection's pub/sub output limit (32 MiB by default)
+  // and our reader bounds one at 64 MiB; past either the connection is cut,
+  // for every session of this server, by one client's `history`.
+  static constexpr std::size_t page_bytes = 4u << 20;
+  std::size_t page_entries(std::size_t most) const {
+    return std::clamp<std::size_t>(page_bytes / (limits_.max_text + 256), 1, most);
+  }
   void retry_repairs();
   void send_gap(LocalChannel& channel, std::uint64_t from, std::uint64_t to);
   // A channel feed's side effects (ChannelFeed::Sink) for one channel, on
@@ -290,6 +311,7 @@ class ClusterBackend final : public Backend {
   // A session's end Redis could not be told of (its hold or its quit):
   // told once the backplane is back, or kept while that cannot be sent.
   bool end_in_redis(const Orphan& end);
+  void retry_orphans();
   static constexpr std::size_t max_orphans = 100000;
   std::vector<Orphan> orphans_;
   struct RepairLater {

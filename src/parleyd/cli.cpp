@@ -257,6 +257,9 @@ const std::vector<Flag>& flags() {
        "expect a PROXY v1/v2 header on every TCP listener, as if each had ',proxy'",
        [](ServerConfig& c, const std::string&) { c.proxy_protocol = true; },
        [](const ServerConfig& c) { return std::string(c.proxy_protocol ? "on" : "off"); }},
+      seconds_flag("--proxy-header-timeout", {1, 3600},
+                   "how long a connection to a proxy listener may take to send its PROXY header; then bad_proxy_header",
+                   [](auto& c) -> auto& { return c.proxy_header_timeout_ms; }),
       {"--trusted-proxy", "CIDR",
        "only TCP peers in this address block may send a PROXY header to a proxy listener (others get"
        " bad_proxy_header); repeatable; any = every source",

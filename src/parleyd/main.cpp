@@ -107,6 +107,7 @@ LineOptions line_options(const ServerConfig& config) {
   options.drain_timeout_ms = config.drain_timeout_s * 1000ull;
   options.conn_limit_exempt = config.conn_limit_exempt;
   options.trusted_proxies = config.trusted_proxies;
+  options.proxy_header_timeout_ms = config.proxy_header_timeout_ms;
   return options;
 }
 

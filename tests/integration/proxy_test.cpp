@@ -2,6 +2,7 @@
 // listeners expect it (`--listen ADDR,proxy`, or every TCP one with
 // `--proxy-protocol`), who may send it (`--trusted-proxy`), and the v2
 // LOCAL health check, closed quietly.
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -80,6 +81,19 @@ TEST_CASE("PROXY v2 header split over two writes") {
 TEST_CASE("a missing or malformed PROXY header is fatal bad_proxy_header") {
   ServerProcess server({"--proxy-protocol"});
   check_header_required(server.address());
+}
+
+TEST_CASE("a connection that sends no PROXY header gets bad_proxy_header after --proxy-header-timeout") {
+  ServerProcess server({"--proxy-protocol", "--proxy-header-timeout", "1"});
+  Client silent(server.address());
+  const auto start = std::chrono::steady_clock::now();
+  const json error = silent.wait_event("error", 5000);
+  CHECK(error["code"] == "bad_proxy_header");
+  CHECK(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(900));
+  CHECK(silent.wait_closed());
+  Client c(server.address());  // one that sends it in time is served
+  c.send_raw(v1_header + ping_line);
+  CHECK(c.next()["ok"] == true);
 }
 
 TEST_CASE("a ,proxy listener expects the header; the plain listener beside it does not") {

@@ -59,6 +59,7 @@ struct ServerConfig {
   bool proxy_protocol = false;           // every TCP listener expects a PROXY v1/v2 header first
   // Who may send a PROXY header to a proxy listener; empty: any source.
   std::vector<Cidr> trusted_proxies;
+  std::uint64_t proxy_header_timeout_ms = 5000;  // for a proxy listener's header, from the accept
   // HTTP on the chat listeners (docs/websocket.md): `GET /` the web page,
   // `GET /ws` the WebSocket.
   bool http = true;                      // --no-http turns it off

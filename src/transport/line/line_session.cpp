@@ -246,7 +246,10 @@ void LineSession::on_stream_closed() {
 
 void LineSession::arm_idle_timer() {
   const std::uint64_t deadline =
-      last_input_ms_ + std::min<std::uint64_t>(options().ping_interval_ms * (pings_sent_ + 1ull), options().idle_timeout_ms);
+      awaiting_proxy_header_
+          ? last_input_ms_ + std::min(options().proxy_header_timeout_ms, options().idle_timeout_ms)
+          : last_input_ms_ + std::min<std::uint64_t>(options().ping_interval_ms * (pings_sent_ + 1ull),
+                                                     options().idle_timeout_ms);
   const std::uint64_t now = stream_.now_ms();
   stream_.start_timer(deadline > now ? deadline - now : 0);
 }
@@ -262,6 +265,12 @@ void LineSession::on_stream_timer() {
 // finds out when it fires and re-arms for the real deadline.
 void LineSession::on_idle_timer() {
   const std::uint64_t silent = stream_.now_ms() - last_input_ms_;
+  if (awaiting_proxy_header_) {  // no line, no ping before the header: only its deadline
+    if (silent >= std::min(options().proxy_header_timeout_ms, options().idle_timeout_ms))
+      return hub().fatal(*this, ErrorCode::bad_proxy_header,
+                         "no PROXY header within " + std::to_string(options().proxy_header_timeout_ms / 1000) + " s");
+    return arm_idle_timer();
+  }
   if (silent >= options().idle_timeout_ms) {
     hub().fatal(*this, ErrorCode::idle_timeout, "no request for " + std::to_string(options().idle_timeout_ms / 1000) + " s");
     return;

@@ -37,6 +37,10 @@ struct LineOptions {
   std::uint64_t ping_interval_ms = 25000;
   std::uint64_t idle_timeout_ms = 120000;
   std::uint64_t drain_timeout_ms = 10000;  // a closing client's time to read what it is owed
+  // A proxy listener's connection must send its PROXY header within this
+  // (a balancer sends it at once); until then it holds a client slot that
+  // no per-IP limit can count yet.
+  std::uint64_t proxy_header_timeout_ms = 5000;
   std::vector<Cidr> conn_limit_exempt;     // never counted against --max-conns-per-ip
   // Who may send a PROXY header, on the connections that expect one: empty,
   // anyone; otherwise TCP peers in these blocks alone.

@@ -185,6 +185,7 @@ void Population::end_connection(Conn& conn) {
     conn.ready = false;
     --ready_;
   }
+  if (!conn.requests.empty() && conn.requests.front().what == Request::resume) ++resumes_cut_;
   on_connection_ended(conn);
   conn.requests.clear();
   conn.pending_acks = 0;
@@ -211,6 +212,7 @@ void Population::report_reconnects(Result& r) const {
   r.reconnects_after_loss = reconnects_after_loss_;
   r.resumed = resumed_;
   r.not_resumed = not_resumed_;
+  r.resumes_cut = resumes_cut_;
 }
 
 }  // namespace parley::bench

@@ -86,6 +86,10 @@ class Population : public Loader {
   std::size_t opened_ = 0;
   std::size_t ready_ = 0;  // connections with Conn::ready
   std::uint64_t resumed_ = 0, not_resumed_ = 0;
+  // Resumes whose connection was lost again before their answer came: the
+  // server may well have resumed the session (its answer lost in the cut);
+  // the next connection resumes it again.
+  std::uint64_t resumes_cut_ = 0;
   std::string tag_;
 };
 

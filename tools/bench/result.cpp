@@ -94,7 +94,7 @@ void print_table(std::ostream& out, const Result& r) {
         std::to_string(r.reconnects_after_shutdown + r.reconnects_after_loss) + " (" +
             std::to_string(r.reconnects_after_shutdown) + " after shutdown, " + std::to_string(r.reconnects_after_loss) +
             " after a lost connection); " + std::to_string(r.resumed) + " resumed, " + std::to_string(r.not_resumed) +
-            " not");
+            " not, " + std::to_string(r.resumes_cut) + " cut before their answer");
     if (r.catch_up_pages > 0 || r.repeats > 0 || r.live_holes > 0)
       row(out, "catch-up",
           std::to_string(r.catch_up_messages) + " deliveries from " + std::to_string(r.catch_up_pages) +
@@ -160,7 +160,8 @@ void print_json(std::ostream& out, const Result& r) {
                        {"after_shutdown", r.reconnects_after_shutdown},
                        {"after_loss", r.reconnects_after_loss},
                        {"resumed", r.resumed},
-                       {"not_resumed", r.not_resumed}};
+                       {"not_resumed", r.not_resumed},
+                       {"resumes_cut", r.resumes_cut}};
     j["catch_up"] = {{"pages", r.catch_up_pages},
                      {"messages", r.catch_up_messages},
                      {"repeats", r.repeats},

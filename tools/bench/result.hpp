@@ -79,6 +79,7 @@ struct Result {
   // Reconnects whose `hello` with `resume` took the session over, and those
   // answered `resumed: false` (a fresh registration).
   std::uint64_t resumed = 0, not_resumed = 0;
+  std::uint64_t resumes_cut = 0;  // resumes lost with their connection before their answer
   // fanout and rooms: `history` pages fetched after resuming, the deliveries
   // they supplied, and the seqs seen twice (live and in history, or live on
   // both sides of a reconnect) that were counted once.

@@ -276,6 +276,23 @@ Outcome Core::disconnect(ConnId conn, std::string_view reason, std::int64_t now_
   for (Channel* channel : user.channels) channel->everyone.reset();
   ++held_count_;
   held_.push_back({user.held_until, conn, std::string(reason)});
+  // This one is held first, so the oldest's quit does not count it a listener.
+  if (held_count_ > info_.max_held) return end_oldest_hold();
+  return {};
+}
+
+// The oldest hold still current (held_ is in the order they began; entries
+// of sessions resumed or ended since are skipped), ended now.
+Outcome Core::end_oldest_hold() {
+  while (!held_.empty()) {
+    const Hold hold = std::move(held_.front());
+    held_.pop_front();
+    auto it = sessions_.find(hold.conn);
+    if (it == sessions_.end() || !it->second.held || it->second.held_until != hold.until) continue;
+    --held_count_;
+    it->second.held = false;
+    return end_session(hold.conn, hold.reason);
+  }
   return {};
 }
 

@@ -255,7 +255,8 @@ bool ClusterBackend::end_in_redis(const Orphan& end) {
     if (reply.type == RedisReply::Type::failure && orphans_.size() < max_orphans) orphans_.push_back(end);
   };
   if (end.until.empty()) return call("parley_quit", {config_.prefix, end.key, end.owner, end.line}, again);
-  return call("parley_hold", {config_.prefix, end.key, end.owner, end.until, end.line}, again);
+  const std::string max = std::to_string(info_.max_held);
+  return call("parley_hold", {config_.prefix, end.key, end.owner, end.until, end.line, max}, again);
 }
 
 // Those that could not be sent (the connection down, or every place in

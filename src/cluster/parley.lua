@@ -342,10 +342,20 @@ redis.register_function('parley_heads', function(_, a)
   return out
 end)
 
--- hold: P U OWNER UNTIL QUIT_LINE: the connection is gone; the session waits for a resume
+-- hold: P U OWNER UNTIL QUIT_LINE [MAX]: the connection is gone; the session waits for a resume
+-- With MAX (--max-held; the previous release's servers send none), the
+-- held sessions soonest to expire end now while the cluster holds MAX.
 redis.register_function('parley_hold', function(_, a)
-  local p, u, owner, untl, line = a[1], a[2], a[3], a[4], a[5]
+  local p, u, owner, untl, line, max = a[1], a[2], a[3], a[4], a[5], tonumber(a[6])
   if fenced(p, u, owner) then return {'gone'} end
+  if max then
+    local over = redis.call('ZCARD', p .. ':held') - max + 1
+    if over > 0 then
+      for _, v in ipairs(redis.call('ZRANGE', p .. ':held', 0, over - 1)) do
+        end_session(p, v, redis.call('HGET', usr(p, v), 'quit'), '-')
+      end
+    end
+  end
   local uk = usr(p, u)
   redis.call('HSET', uk, 'owner', '', 'until', untl, 'quit', line)
   redis.call('ZADD', p .. ':held', untl, u)

@@ -207,6 +207,9 @@ const std::vector<Flag>& flags() {
       number_flag("--resume-grace", "SECONDS", {0, 86400},
                   "hold a session whose connection closed without quit this long for a resume; 0 = never",
                   [](auto& c) -> auto& { return c.resume_grace_s; }),
+      number_flag("--max-held", "N", {1, 100000000},
+                  "held sessions at most (a cluster's whole, in a cluster); past it the oldest ends at once",
+                  [](auto& c) -> auto& { return c.max_held; }),
       {"--node-id", "NAME",
        "this server's name in hello's server.node and in the backplane (logs, debugging behind a balancer)",
        [](ServerConfig& c, const std::string& v) {

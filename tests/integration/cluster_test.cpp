@@ -306,6 +306,31 @@ TEST_CASE("cluster: part and join pipelined by the only member start the channel
   for (const json& e : ann.events) CHECK(e["event"] != "gap");
 }
 
+// --max-held bounds the held sessions of the whole cluster, in Redis: the
+// hold that would pass it ends the one soonest to expire.
+TEST_CASE("cluster: --max-held: past it the held session soonest to expire ends at once, with its quit") {
+  Cluster cluster(2, {"--max-held", "2", "--resume-grace", "60"});
+  Client watcher(cluster.at(1));
+  watcher.enter("watcher", "#r");
+  std::vector<std::unique_ptr<Client>> users;
+  for (int i = 1; i <= 3; ++i) {
+    users.push_back(std::make_unique<Client>(cluster.at(i % 2)));
+    users.back()->enter("u" + std::to_string(i), "#r");
+    watcher.wait_event("join");
+  }
+  for (int i = 0; i < 3; ++i) {
+    users[i].reset();
+    const std::string key = "t:{u:u" + std::to_string(i + 1) + "}";
+    if (i < 2) REQUIRE(poll_until([&] { return cluster.redis.command({"HGET", key, "owner"}).empty(); }, 5000));
+  }
+  const json quit = watcher.wait_event("quit");
+  CHECK(quit["nick"] == "u1");
+  CHECK(quit["reason"] == "connection closed");
+  REQUIRE(poll_until([&] { return cluster.redis.command({"ZCARD", "t:held"}) == "2"; }, 5000));
+  CHECK(cluster.redis.command({"ZSCORE", "t:held", "u1"}) == "(nil)");
+  CHECK_FALSE(watcher.read_line(300));  // one quit only
+}
+
 TEST_CASE("cluster: the old connection of a session resumed elsewhere gets replaced") {
   Cluster cluster(2);
   Client first(cluster.at(0));

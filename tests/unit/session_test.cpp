@@ -19,12 +19,14 @@ using parley::test::Json;
 namespace {
 
 struct Chat {
-  explicit Chat(std::int64_t grace_ms = 15000) : core(Limits{}, info(grace_ms)) {}
+  explicit Chat(std::int64_t grace_ms = 15000, std::size_t max_held = 100000)
+      : core(Limits{}, info(grace_ms, max_held)) {}
 
-  static ServerInfo info(std::int64_t grace_ms) {
+  static ServerInfo info(std::int64_t grace_ms, std::size_t max_held) {
     ServerInfo i;
     i.node = "node-a";
     i.resume_grace_ms = grace_ms;
+    i.max_held = max_held;
     return i;
   }
 
@@ -241,4 +243,27 @@ TEST_CASE("session tokens: 32 hex digits each way, anything else names no sessio
   CHECK_FALSE(parse_session_token(text + "0"));
   CHECK_FALSE(parse_session_token(std::string(31, '0') + "g"));
   CHECK_FALSE(parse_session_token(""));
+}
+
+TEST_CASE("--max-held: past it the oldest held session ends at once, with its quit; the others stay resumable") {
+  Chat chat(60000, 2);
+  chat.hello(9, "watcher");
+  chat.join(9, "#r");
+  std::vector<std::string> sessions;
+  for (ConnId c = 1; c <= 3; ++c) {
+    sessions.push_back(chat.session(c, "u" + std::to_string(c)));
+    chat.join(c, "#r");
+  }
+  CHECK(chat.drop(1).deliveries.empty());
+  CHECK(chat.drop(2, "read_error").deliveries.empty());
+  CHECK(chat.core.held_count() == 2);
+  const Outcome third = chat.drop(3);
+  REQUIRE(third.deliveries.size() == 1);
+  CHECK(parley::test::written(third.deliveries[0].event) == Json::parse(R"({"event":"quit","nick":"u1","reason":"connection closed"})"));
+  CHECK(recipients(third) == std::vector<ConnId>{9});
+  CHECK(chat.core.held_count() == 2);
+  CHECK(chat.hello(4, "u1", sessions[0])["resumed"] == false);  // ended: a fresh registration
+  CHECK(chat.hello(5, "u2", sessions[1])["resumed"] == true);
+  CHECK(chat.hello(6, "u3", sessions[2])["resumed"] == true);
+  CHECK(chat.core.held_count() == 0);
 }

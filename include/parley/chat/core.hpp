@@ -38,6 +38,11 @@ struct ServerInfo {
   // How long a session whose connection closed without `quit` is held for
   // a resume (--resume-grace); 0 ends it at once, as a `quit`.
   std::int64_t resume_grace_ms = 0;
+  // Held sessions at most (--max-held): each keeps its nick and its
+  // channels, and nothing else bounds how many a client that connects,
+  // registers and drops again and again leaves behind within one grace.
+  // Past it the oldest held one ends at once, as if its grace had run out.
+  std::size_t max_held = 100000;
 };
 
 class Core {
@@ -114,6 +119,7 @@ class Core {
   User* resumable(std::string_view token, const std::string& nick_key);
   void take_over(ConnId conn, User& session, Outcome& out);
   Outcome end_session(ConnId conn, std::string_view reason);
+  Outcome end_oldest_hold();
 
   Channel* find_channel(std::string_view name);
   bool is_member(const Channel& channel, const User& user) const;

@@ -45,6 +45,25 @@ json say(Client& c, const std::string& channel, const std::string& text) {
   return r;
 }
 
+// Stops Redis and waits until server 0 (started with a short
+// --cluster-timeout) has given it up: a say of `on_first`, a client of
+// server 0, times out, and its /readyz answers 503.
+void stop_redis_for_first(Cluster& cluster, Client& on_first) {
+  cluster.redis.pause();
+  CHECK(on_first.call({{"cmd", "say"}, {"channel", "#r"}, {"text", "maybe"}}, 5000)["error"]["code"] == "unavailable");
+  const std::string admin = cluster.servers[0]->admin_address();
+  CHECK(poll_until([&] { return http_get(admin, "/readyz").status == 503; }, 5000));
+}
+
+// `user` registers as `nick` and joins `channel`, where `watcher` sees it
+// arrive; its hello reply (its session).
+json enter_watched(Client& user, const std::string& nick, const std::string& channel, Client& watcher) {
+  const json welcome = user.hello(nick);
+  user.join(channel);
+  watcher.wait_event("join");
+  return welcome;
+}
+
 // `c` receives messages from..to of its channel, texts `prefix` + the
 // number, in seq order, with no gap before or among them.
 void receive_in_order(Client& c, int from, int to, const std::string& prefix) {
@@ -261,9 +280,7 @@ TEST_CASE("cluster: a resume after the grace ran out finds no session, though no
   Client watcher(cluster.at(1));
   watcher.enter("watcher", "#r");
   auto ann = std::make_unique<Client>(cluster.at(0));
-  const json welcome = ann->hello("ann");
-  ann->join("#r");
-  watcher.wait_event("join");
+  const json welcome = enter_watched(*ann, "ann", "#r", watcher);
   ann.reset();
   REQUIRE(poll_until([&] { return cluster.redis.command({"HGET", "t:{u:ann}", "owner"}).empty(); }, 5000));  // held
   // Its grace over, while the sweep (which goes by t:held's scores) would
@@ -387,14 +404,11 @@ TEST_CASE("cluster: a quit while Redis is down closes at once; back, the others 
   Cluster cluster(0);
   cluster.add({"--cluster-timeout", "0.5"});
   cluster.add({"--cluster-timeout", "30"});
-  Client a(cluster.at(0)), b(cluster.at(1));
-  a.enter("ann", "#r");
+  Client b(cluster.at(1)), a(cluster.at(0));
   b.enter("bob", "#r");
-  a.wait_event("join");
-  const std::string admin = cluster.servers[0]->admin_address();
-  cluster.redis.pause();
-  CHECK(a.call({{"cmd", "say"}, {"channel", "#r"}, {"text", "maybe"}}, 5000)["error"]["code"] == "unavailable");
-  CHECK(poll_until([&] { return http_get(admin, "/readyz").status == 503; }, 5000));
+  a.enter("ann", "#r");
+  b.wait_event("join");
+  stop_redis_for_first(cluster, a);
   CHECK(a.call({{"cmd", "quit"}, {"reason", "bye"}}, 2000)["ok"] == true);
   CHECK(a.wait_closed());
   cluster.redis.resume();
@@ -415,14 +429,10 @@ TEST_CASE("cluster: a connection lost while Redis is down is held once Redis is 
   Client watcher(cluster.at(1));
   watcher.enter("watcher", "#r");
   auto ann = std::make_unique<Client>(cluster.at(0));
-  const json welcome = ann->hello("ann");
-  ann->join("#r");
-  watcher.wait_event("join");
-  const std::string admin = cluster.servers[0]->admin_address();
-  cluster.redis.pause();
-  CHECK(ann->call({{"cmd", "say"}, {"channel", "#r"}, {"text", "maybe"}}, 5000)["error"]["code"] == "unavailable");
-  CHECK(poll_until([&] { return http_get(admin, "/readyz").status == 503; }, 5000));
+  const json welcome = enter_watched(*ann, "ann", "#r", watcher);
+  stop_redis_for_first(cluster, *ann);
   ann.reset();  // closed without quit, Redis away
+  const std::string admin = cluster.servers[0]->admin_address();
   cluster.redis.resume();
   CHECK(poll_until([&] { return http_get(admin, "/readyz").status == 200; }, 10000));
   const std::string other = cluster.servers[1]->admin_address();

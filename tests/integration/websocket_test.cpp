@@ -85,46 +85,35 @@ Client upgraded(const std::string& address) {
   return c;
 }
 
-// Reads the next unmasked text frame from the server; bytes of later frames
-// stay in `pending`.
-std::string read_text_frame(int fd, std::string& pending) {
-  const auto frame_size = [](const std::string& s) -> std::size_t {
-    if (s.size() < 2) return 0;
-    const std::size_t len = static_cast<unsigned char>(s[1]) & 0x7F;
-    if (len < 126) return s.size() >= 2 + len ? 2 + len : 0;
-    if (s.size() < 4) return 0;
-    const std::size_t big = (static_cast<std::size_t>(static_cast<unsigned char>(s[2])) << 8) | static_cast<unsigned char>(s[3]);
-    return s.size() >= 4 + big ? 4 + big : 0;
-  };
-  if (frame_size(pending) == 0)
-    pending += read_until(fd, [&](const std::string& s) { return frame_size(pending + s) != 0; });
-  const std::size_t size = frame_size(pending);
-  REQUIRE(size > 0);
-  REQUIRE(static_cast<unsigned char>(pending[0]) == 0x81);
-  const std::string frame = pending.substr(0, size);
-  pending.erase(0, size);
-  return frame.substr((static_cast<unsigned char>(frame[1]) & 0x7F) < 126 ? 2 : 4);
+// Bytes of the first whole frame at the start of `s`; 0 while it is cut.
+std::size_t frame_size(const std::string& s) {
+  if (s.size() < 2) return 0;
+  const std::size_t len = static_cast<unsigned char>(s[1]) & 0x7F;
+  if (len < 126) return s.size() >= 2 + len ? 2 + len : 0;
+  if (s.size() < 4) return 0;
+  const std::size_t big = (static_cast<std::size_t>(static_cast<unsigned char>(s[2])) << 8) | static_cast<unsigned char>(s[3]);
+  return s.size() >= 4 + big ? 4 + big : 0;
 }
 
-// The next frame from the server, any opcode: {opcode, payload}; bytes of
+// The next frame from the server, any kind: {its first byte (FIN and
+// opcode: 0x81 a whole text frame, 0x88 a close), payload}; bytes of
 // later frames stay in `pending`. {0, ""} when none came before EOF or the
 // timeout.
 std::pair<int, std::string> read_frame(int fd, std::string& pending, int timeout_ms = default_timeout_ms) {
-  const auto frame_size = [](const std::string& s) -> std::size_t {
-    if (s.size() < 2) return 0;
-    const std::size_t len = static_cast<unsigned char>(s[1]) & 0x7F;
-    if (len < 126) return s.size() >= 2 + len ? 2 + len : 0;
-    if (s.size() < 4) return 0;
-    const std::size_t big = (static_cast<std::size_t>(static_cast<unsigned char>(s[2])) << 8) | static_cast<unsigned char>(s[3]);
-    return s.size() >= 4 + big ? 4 + big : 0;
-  };
   if (frame_size(pending) == 0)
     pending += read_until(fd, [&](const std::string& s) { return frame_size(pending + s) != 0; }, timeout_ms);
   const std::size_t size = frame_size(pending);
   if (size == 0) return {0, ""};
   const std::string frame = pending.substr(0, size);
   pending.erase(0, size);
-  return {static_cast<unsigned char>(frame[0]) & 0x0F, frame.substr((static_cast<unsigned char>(frame[1]) & 0x7F) < 126 ? 2 : 4)};
+  return {static_cast<unsigned char>(frame[0]), frame.substr((static_cast<unsigned char>(frame[1]) & 0x7F) < 126 ? 2 : 4)};
+}
+
+// The next frame, which must be a whole (unfragmented) text frame: its text.
+std::string read_text_frame(int fd, std::string& pending) {
+  auto [first, payload] = read_frame(fd, pending);
+  REQUIRE(first == 0x81);
+  return payload;
 }
 
 // A close frame's code and reason.
@@ -479,14 +468,14 @@ TEST_CASE("over WebSocket the protocol's ping event comes each interval, then id
   REQUIRE(json::parse(read_text_frame(ws.fd(), pending))["ok"] == true);
   int pings = 0;
   std::pair<int, std::string> frame;
-  while ((frame = read_frame(ws.fd(), pending, 3000)).first == 1 && json::parse(frame.second)["event"] == "ping") ++pings;
+  while ((frame = read_frame(ws.fd(), pending, 3000)).first == 0x81 && json::parse(frame.second)["event"] == "ping") ++pings;
   CHECK(pings >= 2);
-  REQUIRE(frame.first == 1);
+  REQUIRE(frame.first == 0x81);
   const json error = json::parse(frame.second);
   CHECK(error["event"] == "error");
   CHECK(error["code"] == "idle_timeout");
   frame = read_frame(ws.fd(), pending);
-  REQUIRE(frame.first == 8);
+  REQUIRE(frame.first == 0x88);
   CHECK(close_of(frame.second) == std::pair<int, std::string>{1008, "idle_timeout"});
 }
 
@@ -506,7 +495,7 @@ TEST_CASE("over WebSocket a drain sends shutdown, then shutting_down and close 1
   CHECK(error["event"] == "error");
   CHECK(error["code"] == "shutting_down");
   const auto frame = read_frame(ws.fd(), pending);
-  REQUIRE(frame.first == 8);
+  REQUIRE(frame.first == 0x88);
   CHECK(close_of(frame.second) == std::pair<int, std::string>{1001, "shutting_down"});
   CHECK(server.wait_exit(10000) == 0);
 }

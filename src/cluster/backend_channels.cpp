@@ -185,21 +185,40 @@ bool ClusterBackend::topic(User& user, const TopicCmd& c) {
 }
 
 bool ClusterBackend::list(User& user) {
-  const ConnId conn = user.conn;
   const std::uint64_t ticket = user.tickets++;  // its place in the order of answers
-  return call("parley_list", {config_.prefix}, [this, conn, ticket](const RedisReply& reply) {
-    if (!users_.count(conn)) return;
-    if (!reply.ok()) return complete(conn, ticket, unavailable());
-    ListReply r;
-    for (std::size_t i = 1; i + 2 < reply.elements.size(); i += 3) {
-      r.channels.push_back({reply.at(i).str, unsigned_of(reply.at(i + 1)), optional_text(reply.at(i + 2))});
-    }
-    std::sort(r.channels.begin(), r.channels.end(),
-              [](const ChannelSummary& a, const ChannelSummary& b) { return fold(a.channel) < fold(b.channel); });
-    Outcome out;
-    out.reply = std::move(r);
-    complete(conn, ticket, std::move(out));
-  });
+  return read_list_page(user.conn, ticket, std::make_shared<ListRead>(), "0", 0);
+}
+
+// One page of the walk over the channels (parley_list): at most
+// page_entries(list_page) of them, so each reply stays within page_bytes
+// however many channels and topics there are, and no call walks them all.
+// The pages are no snapshot: a channel made or dropped during the walk may
+// be in it or not; one the walk meets twice is listed once.
+bool ClusterBackend::read_list_page(ConnId conn, std::uint64_t ticket, std::shared_ptr<ListRead> read,
+                                    const std::string& cursor, std::uint64_t offset) {
+  const std::size_t count = page_entries(list_page);
+  return call("parley_list", {config_.prefix, cursor, std::to_string(offset), std::to_string(count)},
+              [this, conn, ticket, read](const RedisReply& reply) {
+                if (!users_.count(conn)) return;
+                if (!reply.ok()) return complete(conn, ticket, unavailable());
+                for (std::size_t i = 3; i + 2 < reply.elements.size(); i += 3)
+                  if (read->seen.insert(fold(reply.at(i).str)).second)
+                    read->reply.channels.push_back(
+                        {reply.at(i).str, unsigned_of(reply.at(i + 1)), optional_text(reply.at(i + 2))});
+                const std::string& next = reply.at(1).str;
+                const std::uint64_t next_offset = unsigned_of(reply.at(2));
+                if (next != "0" || next_offset != 0) {
+                  if (!read_list_page(conn, ticket, read, next, next_offset)) complete(conn, ticket, unavailable());
+                  return;
+                }
+                ListReply& r = read->reply;
+                std::sort(r.channels.begin(), r.channels.end(), [](const ChannelSummary& a, const ChannelSummary& b) {
+                  return fold(a.channel) < fold(b.channel);
+                });
+                Outcome out;
+                out.reply = std::move(r);
+                complete(conn, ticket, std::move(out));
+              });
 }
 
 bool ClusterBackend::members(User& user, const Members& c) {

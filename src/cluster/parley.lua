@@ -248,16 +248,38 @@ redis.register_function('parley_topic', function(_, a)
   return {'ok', name, redis.call('HGET', k, 'topic') or false}
 end)
 
--- list: P -> name, member count, topic for every channel
+-- list: P [CURSOR OFFSET COUNT]
+-- Without CURSOR (the previous release's servers): ok, then name, member
+-- count, topic for every channel. With it, one page of the walk: ok,
+-- NEXT_CURSOR, NEXT_OFFSET, then at most COUNT channels. HSCAN's batch (a
+-- small hash comes whole) is cut into pages of COUNT by OFFSET; NEXT_CURSOR
+-- "0" with NEXT_OFFSET 0 ends the walk. Each reply holds at most COUNT
+-- topics, so the caller bounds its size.
+local function list_entry(out, p, c, name)
+  local k = ch(p, c)
+  table.insert(out, name)
+  table.insert(out, redis.call('HLEN', k .. ':m'))
+  table.insert(out, redis.call('HGET', k, 'topic') or false)
+end
+
 redis.register_function('parley_list', function(_, a)
   local p = a[1]
-  local all = redis.call('HGETALL', p .. ':channels')
-  local out = {'ok'}
-  for i = 1, #all, 2 do
-    local k = ch(p, all[i])
-    table.insert(out, all[i + 1])
-    table.insert(out, redis.call('HLEN', k .. ':m'))
-    table.insert(out, redis.call('HGET', k, 'topic') or false)
+  if not a[2] then
+    local all = redis.call('HGETALL', p .. ':channels')
+    local out = {'ok'}
+    for i = 1, #all, 2 do list_entry(out, p, all[i], all[i + 1]) end
+    return out
+  end
+  local cursor, offset, count = a[2], tonumber(a[3]), tonumber(a[4])
+  local scan = redis.call('HSCAN', p .. ':channels', cursor, 'COUNT', count)
+  local batch = scan[2]
+  local found = #batch / 2
+  local last = math.min(found, offset + count)
+  local out = {'ok', scan[1], 0}
+  for i = offset + 1, last do list_entry(out, p, batch[2 * i - 1], batch[2 * i]) end
+  if last < found then
+    out[2] = cursor
+    out[3] = last
   end
   return out
 end)

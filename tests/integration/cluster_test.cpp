@@ -667,6 +667,44 @@ TEST_CASE("cluster: history of large texts is read in pages, each within Redis's
   CHECK(metric_value(metrics, "parley_backplane_reconnects_total") == 0);
 }
 
+// `list` walks the channels a page of calls at a time, each reply within
+// 4 MiB (a topic here is 1 MB: 3 channels a page) and so within Redis's
+// output limit for the connection (8 MB here): one call for all of them
+// would be cut, for every session of the server.
+TEST_CASE("cluster: list walks the channels in pages, each reply within Redis's output limit") {
+  Cluster cluster(2, {"--max-text", "1048576", "--max-line", "2097152", "--max-channels", "200"});
+  cluster.redis.command({"CONFIG", "SET", "client-output-buffer-limit", "pubsub 8mb 0 0"});
+  Client a(cluster.at(0));
+  a.hello("ann");
+  const std::string topic(1000000, 't');
+  constexpr int channels = 140;  // more than Redis keeps in one small hash (128): HSCAN takes steps
+  auto name_of = [](int i) {
+    std::string n = std::to_string(1000 + i);
+    return "#c" + n.substr(1);
+  };
+  for (int i = 0; i < channels; ++i) {
+    REQUIRE(a.call({{"cmd", "join"}, {"channel", name_of(i)}})["ok"] == true);
+    if (i % 14 == 0)
+      REQUIRE(a.call({{"cmd", "topic"}, {"channel", name_of(i)}, {"topic", topic + name_of(i)}}, 10000)["ok"] == true);
+  }
+  Client b(cluster.at(1));
+  b.hello("bob");
+  const json list = b.call({{"cmd", "list"}}, 30000);
+  REQUIRE(list["ok"] == true);
+  REQUIRE(list["channels"].size() == static_cast<std::size_t>(channels));
+  for (int i = 0; i < channels; ++i) {
+    const json& c = list["channels"][static_cast<std::size_t>(i)];
+    CHECK(c["channel"] == name_of(i));
+    CHECK(c["members"] == 1);
+    if (i % 14 == 0)
+      CHECK(c["topic"] == topic + name_of(i));
+    else
+      CHECK(c["topic"].is_null());
+  }
+  const std::string metrics = http_get(cluster.servers[1]->admin_address(), "/metrics").body;
+  CHECK(metric_value(metrics, "parley_backplane_reconnects_total") == 0);
+}
+
 TEST_CASE("cluster: history and repairs see exactly the last --history messages, though Redis keeps more") {
   Cluster cluster(2, {"--history", "5"});
   // Says trim the stream by whole nodes; with nodes this large Redis keeps

@@ -35,6 +35,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "parley/chat/core.hpp"
@@ -181,6 +182,13 @@ class ClusterBackend final : public Backend {
   bool msg(User& user, Msg& c, std::int64_t now);
   bool topic(User& user, const TopicCmd& c);
   bool list(User& user);
+  struct ListRead {
+    ListReply reply;
+    std::unordered_set<std::string> seen;  // channel keys listed so far
+  };
+  static constexpr std::size_t list_page = 1000;  // channels per call at most
+  bool read_list_page(ConnId conn, std::uint64_t ticket, std::shared_ptr<ListRead> read, const std::string& cursor,
+                      std::uint64_t offset);
   bool members(User& user, const Members& c);
   bool history(User& user, const History& c);
   // A `history` read a page at a time (page_entries), the pages joined

@@ -1001,7 +1001,9 @@ void example_joins_again(const std::vector<std::string>& command_prefix, const s
   // with it cut off, the server unsubscribes.
   REQUIRE(first.call({{"cmd", "quit"}})["ok"] == true);
   cut_past_grace(cluster, proxy);
-  REQUIRE(example.wait_output("new session; joining #ex again", 1, 20000));
+  // Refused all the while, the example backs off up to 30 s between tries
+  // (tools/examples): its next try may come that long after the restore.
+  REQUIRE(example.wait_output("new session; joining #ex again", 1, 45000));
   REQUIRE(example.wait_output("not in #ex; joining it again", 1, 10000));
   allow_channels(cluster);
   Client host(cluster.at(0));

@@ -277,7 +277,7 @@ Outcome Core::disconnect(ConnId conn, std::string_view reason, std::int64_t now_
   ++held_count_;
   held_.push_back({user.held_until, conn, std::string(reason)});
   // This one is held first, so the oldest's quit does not count it a listener.
-  if (held_count_ > info_.max_held) return end_oldest_hold();
+  if (held_count_ > info_.max_held_sessions) return end_oldest_hold();
   return {};
 }
 

@@ -91,7 +91,7 @@ void ClusterBackend::joined(ConnId conn, std::uint64_t ticket, const std::string
   // join): its seq starts over, and a feed still at the old life's seq would
   // drop the new one's messages as already delivered.
   if (ch.feed().anchored() && ch.epoch != r.epoch && ch.empty() && ch.feeding == 0)
-    ch.restart(r.epoch, config_.max_held);
+    ch.restart(r.epoch);
   if (!ch.feed().anchored()) ch.epoch = r.epoch;
   const std::uint64_t head = r.seq;
   ++ch.joining;  // until admitted: what the feed delivers meanwhile is remembered for it
@@ -270,7 +270,7 @@ bool ClusterBackend::read_history_page(ConnId conn, std::uint64_t ticket, std::s
                 }
                 const std::vector<RedisReply>& page = reply.at(5).elements;
                 for (const RedisReply& entry : page) r.reply.messages.push_back(logged(entry));
-                if (page.size() < count || count == most || r.reply.messages.empty())
+                if (page.size() < count || count == most)
                   return finish_history(conn, ticket, r);
                 const std::uint64_t last = r.reply.messages.back().seq;  // ascending with after, else descending
                 const bool sent = after ? read_history_page(conn, ticket, read, before, last, most - count)

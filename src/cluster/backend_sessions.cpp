@@ -205,12 +205,15 @@ bool ClusterBackend::quit(User& user, const Quit& c) {
   const std::string own = owner(conn);
   const std::string key = user.key;
   forget(user);  // its close is no hold: the quit ends it
-  const bool sent = call("parley_quit", {config_.prefix, key, own, line}, [this, conn, ticket](const RedisReply&) {
+  Orphan end{key, own, std::move(line), {}};
+  auto done = [this, conn, ticket, end](const RedisReply& reply) {
+    if (reply.type == RedisReply::Type::failure) remember(end);
     Outcome out;
     out.close = true;
     complete(conn, ticket, std::move(out));
-  });
-  if (!sent && orphans_.size() < max_orphans) orphans_.push_back({key, own, std::move(line), {}});
+  };
+  const bool sent = call("parley_quit", {config_.prefix, key, own, end.line}, done);
+  if (!sent) remember(std::move(end));
   return sent;
 }
 
@@ -241,21 +244,24 @@ void ClusterBackend::end_remotely(const std::string& key, const std::string& own
                                   std::string_view reason, bool hold, std::int64_t now) {
   Orphan end{key, owner_text, *encode_event(UserQuit{nick, std::string(reason)}),
              hold ? std::to_string(now + info_.resume_grace_ms) : std::string()};
-  if (!end_in_redis(end) && orphans_.size() < max_orphans) orphans_.push_back(std::move(end));
+  if (!end_in_redis(end)) remember(std::move(end));
 }
 
-// A hold keeps the grace it was given when the connection closed, however
-// late Redis hears of it: its resume works within that grace, and the sweep
-// ends it when that grace is over.
-// Sent again when it got no reply (a timeout, the connection cut): both
-// functions check the owner, so one that did run is refused the second
-// time, harmlessly.
+// A session's end Redis was not told of, or got no reply for (a timeout,
+// the connection cut), to send again: both functions check the owner, so
+// one that did run is refused the second time, harmlessly. A hold keeps
+// the grace it was given when the connection closed, however late Redis
+// hears of it.
+void ClusterBackend::remember(Orphan end) {
+  if (orphans_.size() < max_orphans) orphans_.push_back(std::move(end));
+}
+
 bool ClusterBackend::end_in_redis(const Orphan& end) {
   auto again = [this, end](const RedisReply& reply) {
-    if (reply.type == RedisReply::Type::failure && orphans_.size() < max_orphans) orphans_.push_back(end);
+    if (reply.type == RedisReply::Type::failure) remember(end);
   };
   if (end.until.empty()) return call("parley_quit", {config_.prefix, end.key, end.owner, end.line}, again);
-  const std::string max = std::to_string(info_.max_held);
+  const std::string max = std::to_string(info_.max_held_sessions);
   return call("parley_hold", {config_.prefix, end.key, end.owner, end.until, end.line, max}, again);
 }
 
@@ -265,7 +271,7 @@ void ClusterBackend::retry_orphans() {
   std::vector<Orphan> orphans;
   orphans.swap(orphans_);
   for (Orphan& o : orphans)
-    if (!end_in_redis(o)) orphans_.push_back(std::move(o));
+    if (!end_in_redis(o)) remember(std::move(o));
 }
 
 Outcome ClusterBackend::expire(std::int64_t now_ms) {

@@ -209,7 +209,7 @@ const std::vector<Flag>& flags() {
                   [](auto& c) -> auto& { return c.resume_grace_s; }),
       number_flag("--max-held", "N", {1, 100000000},
                   "held sessions at most (a cluster's whole, in a cluster); past it the oldest ends at once",
-                  [](auto& c) -> auto& { return c.max_held; }),
+                  [](auto& c) -> auto& { return c.max_held_sessions; }),
       {"--node-id", "NAME",
        "this server's name in hello's server.node and in the backplane (logs, debugging behind a balancer)",
        [](ServerConfig& c, const std::string& v) {

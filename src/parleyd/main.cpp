@@ -81,7 +81,7 @@ ServerInfo server_info(const ServerConfig& config) {
   info.auth_token = config.auth_token;
   info.node = config.node_id.empty() ? host_name() : config.node_id;
   info.resume_grace_ms = static_cast<std::int64_t>(config.resume_grace_s) * 1000;
-  info.max_held = config.max_held;
+  info.max_held_sessions = config.max_held_sessions;
   if (!config.cluster.empty()) info.features.push_back("cluster");
   if (config.http) info.features.push_back("websocket");
   return info;

@@ -55,6 +55,13 @@ void stop_redis_for_first(Cluster& cluster, Client& on_first) {
   CHECK(poll_until([&] { return http_get(admin, "/readyz").status == 503; }, 5000));
 }
 
+// `a` enters #r as ann, then `b` as bob, and ann sees bob arrive.
+void enter_pair(Client& a, Client& b) {
+  a.enter("ann", "#r");
+  b.enter("bob", "#r");
+  a.wait_event("join");
+}
+
 // `user` registers as `nick` and joins `channel`, where `watcher` sees it
 // arrive; its hello reply (its session).
 json enter_watched(Client& user, const std::string& nick, const std::string& channel, Client& watcher) {
@@ -367,9 +374,7 @@ TEST_CASE("cluster: the old connection of a session resumed elsewhere gets repla
 TEST_CASE("cluster: Redis down means unavailable with retry_ms and /readyz 503; back, it all works again") {
   Cluster cluster(2, {"--cluster-timeout", "0.5"});
   Client a(cluster.at(0)), b(cluster.at(1));
-  a.enter("ann", "#r");
-  b.enter("bob", "#r");
-  a.wait_event("join");
+  enter_pair(a, b);
   const std::string admin = cluster.servers[0]->admin_address();
   cluster.redis.pause();
   // Sent, then timed out: answered unavailable. (Redis may still run it when
@@ -484,9 +489,7 @@ TEST_CASE("cluster: a drained server leaves the node set; a killed one stays unt
 TEST_CASE("cluster: a killed Redis connection loses nothing: the gap is repaired from history") {
   Cluster cluster(2);
   Client a(cluster.at(0)), b(cluster.at(1));
-  a.enter("ann", "#r");
-  b.enter("bob", "#r");
-  a.wait_event("join");
+  enter_pair(a, b);
   say(a, "#r", "m1");
   CHECK(b.wait_event("message")["seq"] == 1);
   // Cut bob's server's connection; messages published while it reconnects
@@ -501,9 +504,7 @@ TEST_CASE("cluster: a killed Redis connection loses nothing: the gap is repaired
 TEST_CASE("cluster: every server's connection killed (CLIENT KILL TYPE pubsub): says refused meanwhile go again, nothing lost") {
   Cluster cluster(2);
   Client a(cluster.at(0)), b(cluster.at(1));
-  a.enter("ann", "#r");
-  b.enter("bob", "#r");
-  a.wait_event("join");
+  enter_pair(a, b);
   // Each server's one connection is a pub/sub client to Redis.
   CHECK(cluster.redis.command({"CLIENT", "KILL", "TYPE", "pubsub"}) == "2");
   int unavailable = 0;
@@ -569,9 +570,7 @@ TEST_CASE("cluster: a server too slow for Redis's pub/sub output limit is cut of
   // repair reads 100 messages a page), well below what the says bring.
   cluster.redis.command({"CONFIG", "SET", "client-output-buffer-limit", "pubsub 1mb 0 0"});
   Client a(cluster.at(0)), b(cluster.at(1));
-  a.enter("ann", "#r");
-  b.enter("bob", "#r");
-  a.wait_event("join");
+  enter_pair(a, b);
   const std::string text(4000, 'x');
   ::kill(cluster.servers[1]->pid(), SIGSTOP);  // a stalled server: Redis's buffer for it fills
   // More than the socket's own buffer (about 200 KiB on a Unix socket) and
@@ -591,9 +590,7 @@ TEST_CASE("cluster: a server too slow for Redis's pub/sub output limit is cut of
 TEST_CASE("cluster: a repair whose read gets no reply is tried again, not turned into a gap") {
   Cluster cluster(2, {"--history", "1000"});
   Client a(cluster.at(0)), b(cluster.at(1));
-  a.enter("ann", "#r");
-  b.enter("bob", "#r");
-  a.wait_event("join");
+  enter_pair(a, b);
   // Below one repair page (100 messages of 4 KB), below what the says bring.
   cluster.redis.command({"CONFIG", "SET", "client-output-buffer-limit", "pubsub 64kb 0 0"});
   const std::string text(4000, 'z');
@@ -613,9 +610,7 @@ TEST_CASE("cluster: what the history no longer has reaches the members as a gap"
   Cluster cluster(2, {"--history", "5"});
   cluster.redis.command({"CONFIG", "SET", "client-output-buffer-limit", "pubsub 1mb 0 0"});
   Client a(cluster.at(0)), b(cluster.at(1));
-  a.enter("ann", "#r");
-  b.enter("bob", "#r");
-  a.wait_event("join");
+  enter_pair(a, b);
   const std::string text(4000, 'y');
   ::kill(cluster.servers[1]->pid(), SIGSTOP);
   for (int i = 1; i <= 600; ++i) say(a, "#r", text);
@@ -713,9 +708,7 @@ TEST_CASE("cluster: history and repairs see exactly the last --history messages,
   cluster.redis.command({"CONFIG", "SET", "stream-node-max-entries", "1000"});
   cluster.redis.command({"CONFIG", "SET", "stream-node-max-bytes", "0"});
   Client a(cluster.at(0)), b(cluster.at(1));
-  a.enter("ann", "#r");
-  b.enter("bob", "#r");
-  a.wait_event("join");
+  enter_pair(a, b);
   // Bob's server away from pub/sub (stopped, its connection cut) while 150
   // messages go by: when it wakes, it repairs 1..150 from the history.
   ::kill(cluster.servers[1]->pid(), SIGSTOP);
@@ -1047,9 +1040,7 @@ TEST_CASE("cluster: the parley client joins again when its join was unavailable"
 TEST_CASE("cluster: a channel Redis will not resubscribe after a reconnect is tried again, not left silent") {
   Cluster cluster(2);
   Client a(cluster.at(0)), b(cluster.at(1));
-  a.enter("ann", "#r");
-  b.enter("bob", "#r");
-  a.wait_event("join");
+  enter_pair(a, b);
   // Redis drops the connections subscribed to a channel an ACL takes away:
   // both servers reconnect, their resubscription of #r is refused, so they
   // reconnect again (and again) instead of serving #r with nothing coming.

@@ -26,7 +26,7 @@ struct Chat {
     ServerInfo i;
     i.node = "node-a";
     i.resume_grace_ms = grace_ms;
-    i.max_held = max_held;
+    i.max_held_sessions = max_held;
     return i;
   }
 

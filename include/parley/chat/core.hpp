@@ -42,7 +42,7 @@ struct ServerInfo {
   // channels, and nothing else bounds how many a client that connects,
   // registers and drops again and again leaves behind within one grace.
   // Past it the oldest held one ends at once, as if its grace had run out.
-  std::size_t max_held = 100000;
+  std::size_t max_held_sessions = 100000;
 };
 
 class Core {

@@ -47,6 +47,7 @@ class ChannelFeed {
 
   explicit ChannelFeed(std::size_t max_held = 10000) : max_held_(max_held) {}
 
+  std::size_t max_held() const { return max_held_; }
   bool anchored() const { return anchored_; }
   std::uint64_t delivered() const { return delivered_; }
   bool repairing() const { return repairing_.has_value(); }

@@ -319,6 +319,7 @@ class ClusterBackend final : public Backend {
   // A session's end Redis could not be told of (its hold or its quit):
   // told once the backplane is back, or kept while that cannot be sent.
   bool end_in_redis(const Orphan& end);
+  void remember(Orphan end);  // at most max_orphans
   void retry_orphans();
   static constexpr std::size_t max_orphans = 100000;
   std::vector<Orphan> orphans_;

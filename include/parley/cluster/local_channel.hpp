@@ -44,8 +44,8 @@ class LocalChannel {
   // last member gone everywhere, and a join created it again from seq 0):
   // the feed starts over, unanchored, following `new_epoch`. Only while
   // nobody here is a member and no call into the feed is under way.
-  void restart(std::string new_epoch, std::size_t max_held) {
-    feed_ = ChannelFeed(max_held);
+  void restart(std::string new_epoch) {
+    feed_ = ChannelFeed(feed_.max_held());
     epoch = std::move(new_epoch);
     forget_recent();
   }

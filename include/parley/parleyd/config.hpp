@@ -44,7 +44,7 @@ struct ServerConfig {
   unsigned drain_timeout_s = 10;
   unsigned shutdown_retry_ms = 2000;     // the middle of the shutdown event's retry_ms
   unsigned resume_grace_s = 15;          // a session whose connection closed is held this long
-  std::size_t max_held = 100000;         // held sessions at most (a cluster's, in a cluster)
+  std::size_t max_held_sessions = 100000;  // --max-held: held sessions at most (a cluster's, in a cluster)
   std::string node_id;                   // hello's server.node; empty: the host name
   // The backplane (--cluster): empty for a server on its own.
   std::string cluster;                   // redis://HOST:PORT or redis+unix:///PATH
